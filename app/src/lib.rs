@@ -1,0 +1,149 @@
+//! The dossier database's web app: pages, components and the server functions beside them.
+//! Server-only code (SQL, hashing, image processing) sits behind the `ssr` feature in each
+//! module's `ssr` submodule.
+
+// Without `erase_components` (release builds) the view types of the bigger pages nest deeper
+// than the compiler's default limit.
+#![recursion_limit = "256"]
+
+pub mod auth;
+pub mod dossiers;
+pub mod error;
+pub mod forms;
+pub mod photos;
+#[cfg(feature = "ssr")]
+pub mod state;
+pub mod sync;
+pub mod users;
+pub mod watch_lists;
+
+use auth::{me, use_current_user, Logout, Permission};
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{ParentRoute, Redirect, Route, Router, Routes},
+    nested_router::Outlet,
+    path, SsrMode,
+};
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <link rel="icon" href="data:," />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// Every route renders in `SsrMode::Async`: the server waits for the page's data and sends it
+/// complete, so pages read and forms submit even in a browser without JavaScript; the WASM then
+/// hydrates and takes over navigation.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Tests (and curious users) can tell when the page has become interactive.
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+    view! {
+        <Stylesheet id="leptos" href="/pkg/dossier.css" />
+        <Title text="Dossier database" />
+        <Router>
+            <Routes fallback=|| view! { <NotFound /> }>
+                <Route path=path!("/login") ssr=SsrMode::Async view=auth::LoginPage />
+                <ParentRoute path=path!("") ssr=SsrMode::Async view=SignedIn>
+                    <Route path=path!("/") ssr=SsrMode::Async view=|| view! { <Redirect path="/watch-lists" /> } />
+                    <Route path=path!("/watch-lists") ssr=SsrMode::Async view=watch_lists::WatchListsPage />
+                    <Route path=path!("/watch-lists/new") ssr=SsrMode::Async view=watch_lists::NewWatchListPage />
+                    <Route path=path!("/watch-lists/:id/edit") ssr=SsrMode::Async view=watch_lists::EditWatchListPage />
+                    <Route path=path!("/watch-lists/:id/delete") ssr=SsrMode::Async view=watch_lists::DeleteWatchListPage />
+                    <Route path=path!("/dossiers") ssr=SsrMode::Async view=dossiers::DossiersPage />
+                    <Route path=path!("/dossiers/new") ssr=SsrMode::Async view=dossiers::NewDossierPage />
+                    <Route path=path!("/dossiers/:id") ssr=SsrMode::Async view=dossiers::DossierPage />
+                    <Route path=path!("/dossiers/:id/edit") ssr=SsrMode::Async view=dossiers::EditDossierPage />
+                    <Route path=path!("/dossiers/:id/delete") ssr=SsrMode::Async view=dossiers::DeleteDossierPage />
+                    <Route path=path!("/users") ssr=SsrMode::Async view=users::UsersPage />
+                    <Route path=path!("/replication") ssr=SsrMode::Async view=sync::page::ReplicationPage />
+                    <Route path=path!("/replication/:id/cancel") ssr=SsrMode::Async view=sync::page::CancelReplicaPage />
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}
+
+/// Every page but the login page: loads the caller once, sends strangers to the login page,
+/// and shares the user with the pages (which show only the controls the user may use).
+#[component]
+fn SignedIn() -> impl IntoView {
+    let user = Resource::new(|| (), |_| me());
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match user.await {
+                    Ok(Some(user)) => {
+                        provide_context(Some(user));
+                        view! {
+                            <Nav />
+                            <main><Outlet /></main>
+                        }.into_any()
+                    }
+                    Ok(None) => view! { <Redirect path="/login" /> }.into_any(),
+                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Nav() -> impl IntoView {
+    let logout = ServerAction::<Logout>::new();
+    let user = use_current_user();
+    let is_admin = user.as_ref().is_some_and(|u| u.can(Permission::Admin));
+    let replication = user.as_ref().is_some_and(|u| u.replication_screens);
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/">"Dossier database"</a>
+            <nav>
+                <a href="/watch-lists">"Watch lists"</a>
+                <a href="/dossiers">"Dossiers"</a>
+                {is_admin.then(|| view! { <a href="/users">"Users"</a> })}
+                {replication.then(|| view! { <a href="/replication">"Replication"</a> })}
+            </nav>
+            <div class="me">
+                {user.map(|u| view! { <span data-testid="whoami">{format!("{} ({})", u.username, u.group)}</span> })}
+                <ActionForm action=logout attr:class="inline-form">
+                    <button type="submit" class="link">"Log out"</button>
+                </ActionForm>
+            </div>
+        </header>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(http::StatusCode::NOT_FOUND);
+        }
+    }
+    view! {
+        <main class="page narrow">
+            <h1>"Not found"</h1>
+            <p>"There is no page here. " <a href="/">"Go to the watch lists"</a></p>
+        </main>
+    }
+}

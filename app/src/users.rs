@@ -1,0 +1,242 @@
+//! User administration (Administrator only): create users, move them between groups,
+//! deactivate them, issue API tokens.
+
+use crate::auth::GROUPS;
+use crate::error::AppResult;
+use crate::forms::{last_error, FieldError, Flag, FormError};
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct UserAccount {
+    pub id: i64,
+    pub username: String,
+    pub group: String,
+    pub active: bool,
+    pub api_tokens: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+#[server(prefix = "/api", endpoint = "users/list")]
+pub async fn list_users() -> AppResult<Vec<UserAccount>> {
+    let (state, _) =
+        crate::auth::ssr::require(crate::auth::Permission::Admin, "manage users").await?;
+    ssr::list(&state.pool).await
+}
+
+#[server(prefix = "/api", endpoint = "users/create")]
+pub async fn create_user(
+    #[server(default)] username: String,
+    #[server(default)] password: String,
+    #[server(default)] group: String,
+) -> AppResult<UserAccount> {
+    let (state, _) =
+        crate::auth::ssr::require(crate::auth::Permission::Admin, "manage users").await?;
+    let id = crate::auth::ssr::create_user(&state.pool, username.trim(), &password, &group).await?;
+    ssr::get(&state.pool, id).await
+}
+
+#[server(prefix = "/api", endpoint = "users/set-group")]
+pub async fn set_user_group(id: i64, group: String) -> AppResult<UserAccount> {
+    let (state, me) =
+        crate::auth::ssr::require(crate::auth::Permission::Admin, "manage users").await?;
+    if id == me.id {
+        return Err(crate::error::AppError::invalid(
+            "group",
+            "you cannot change your own group (ask another administrator)",
+        ));
+    }
+    ssr::set_group(&state.pool, id, &group).await
+}
+
+#[server(prefix = "/api", endpoint = "users/set-active")]
+pub async fn set_user_active(id: i64, #[server(default)] active: Flag) -> AppResult<UserAccount> {
+    let (state, me) =
+        crate::auth::ssr::require(crate::auth::Permission::Admin, "manage users").await?;
+    if id == me.id && !active.0 {
+        return Err(crate::error::AppError::invalid(
+            "active",
+            "you cannot deactivate your own account",
+        ));
+    }
+    ssr::set_active(&state.pool, id, active.0).await
+}
+
+/// A new API token for the user, shown once.
+#[server(prefix = "/api", endpoint = "users/issue-token")]
+pub async fn issue_api_token(id: i64) -> AppResult<String> {
+    let (state, _) =
+        crate::auth::ssr::require(crate::auth::Permission::Admin, "manage users").await?;
+    ssr::get(&state.pool, id).await?;
+    crate::auth::ssr::issue_token(&state.pool, id).await
+}
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    use super::UserAccount;
+    use crate::error::{AppError, AppResult};
+    use sqlx::PgPool;
+
+    const COLUMNS: &str = "u.id, u.username, g.name AS \"group\", u.active, u.created_at,
+        (SELECT count(*) FROM api_tokens t WHERE t.user_id = u.id) AS api_tokens";
+
+    fn not_found(id: i64) -> AppError {
+        AppError::not_found(format!("user {id} does not exist"))
+    }
+
+    pub async fn list(pool: &PgPool) -> AppResult<Vec<UserAccount>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM users u JOIN groups g ON g.id = u.group_id ORDER BY u.username"
+        ))
+        .fetch_all(pool)
+        .await?)
+    }
+
+    pub async fn get(pool: &PgPool, id: i64) -> AppResult<UserAccount> {
+        sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM users u JOIN groups g ON g.id = u.group_id WHERE u.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .ok_or_else(|| not_found(id))
+    }
+
+    pub async fn set_group(pool: &PgPool, id: i64, group: &str) -> AppResult<UserAccount> {
+        let group_id: Option<i64> = sqlx::query_scalar("SELECT id FROM groups WHERE name = $1")
+            .bind(group)
+            .fetch_optional(pool)
+            .await?;
+        let group_id = group_id
+            .ok_or_else(|| AppError::invalid("group", format!("unknown group {group:?}")))?;
+        let updated = sqlx::query("UPDATE users SET group_id = $2 WHERE id = $1")
+            .bind(id)
+            .bind(group_id)
+            .execute(pool)
+            .await?;
+        if updated.rows_affected() == 0 {
+            return Err(not_found(id));
+        }
+        get(pool, id).await
+    }
+
+    pub async fn set_active(pool: &PgPool, id: i64, active: bool) -> AppResult<UserAccount> {
+        let mut tx = pool.begin().await?;
+        let updated = sqlx::query("UPDATE users SET active = $2 WHERE id = $1")
+            .bind(id)
+            .bind(active)
+            .execute(&mut *tx)
+            .await?;
+        if updated.rows_affected() == 0 {
+            return Err(not_found(id));
+        }
+        if !active {
+            // A deactivated user is logged out everywhere at once.
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        get(pool, id).await
+    }
+}
+
+fn group_options(selected: &str) -> impl IntoView {
+    GROUPS
+        .iter()
+        .rev()
+        .map(|(name, _)| view! { <option value=*name selected=*name == selected>{*name}</option> })
+        .collect_view()
+}
+
+#[component]
+pub fn UsersPage() -> impl IntoView {
+    let create = ServerAction::<CreateUser>::new();
+    let set_group = ServerAction::<SetUserGroup>::new();
+    let set_active = ServerAction::<SetUserActive>::new();
+    let issue = ServerAction::<IssueApiToken>::new();
+    let users = Resource::new(
+        move || {
+            (
+                create.version().get(),
+                set_group.version().get(),
+                set_active.version().get(),
+                issue.version().get(),
+            )
+        },
+        |_| list_users(),
+    );
+    let create_error = last_error(create.value());
+    let row_error = Signal::derive(move || {
+        last_error(set_group.value())
+            .get()
+            .or_else(|| last_error(set_active.value()).get())
+            .or_else(|| last_error(issue.value()).get())
+    });
+    view! {
+        <section class="page">
+            <h1>"Users"</h1>
+            <ActionForm action=create attr:class="card form inline-fields">
+                <h2>"New user"</h2>
+                <label>"Username" <input name="username" required autocomplete="off" /></label>
+                <FieldError error=create_error field="username" />
+                <label>"Password" <input type="password" name="password" required minlength="8" autocomplete="new-password" /></label>
+                <FieldError error=create_error field="password" />
+                <label for="new-user-group">"Group"</label>
+                <select id="new-user-group" name="group">{group_options("User")}</select>
+                <FieldError error=create_error field="group" />
+                <FormError error=create_error fields=&["username", "password", "group"] />
+                <button type="submit" class="primary">"Create user"</button>
+            </ActionForm>
+            {move || issue.value().get().and_then(Result::ok).map(|token| view! {
+                <div class="card token" role="status">
+                    <p>"New API token (shown only now; send it as " <code>"Authorization: Token …"</code> "):"</p>
+                    <code data-testid="api-token">{token}</code>
+                </div>
+            })}
+            <FormError error=row_error />
+            <Suspense fallback=|| view! { <p class="loading">"Loading users…"</p> }>
+                {move || Suspend::new(async move {
+                    match users.await {
+                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Ok(users) => view! {
+                            <table class="data-table" data-testid="users">
+                                <thead><tr><th>"Username"</th><th>"Group"</th><th>"Active"</th><th class="num">"API tokens"</th><th><span class="sr-only">"Actions"</span></th></tr></thead>
+                                <tbody>
+                                    {users.into_iter().map(|u| view! {
+                                        <tr data-testid="user-row">
+                                            <td>{u.username.clone()}</td>
+                                            <td>
+                                                <ActionForm action=set_group attr:class="inline-form">
+                                                    <input type="hidden" name="id" value=u.id />
+                                                    <select name="group" aria-label=format!("Group of {}", u.username)>{group_options(&u.group)}</select>
+                                                    <button type="submit">"Set"</button>
+                                                </ActionForm>
+                                            </td>
+                                            <td>{if u.active { "yes" } else { "no" }}</td>
+                                            <td class="num">{u.api_tokens}</td>
+                                            <td class="actions">
+                                                <ActionForm action=set_active attr:class="inline-form">
+                                                    <input type="hidden" name="id" value=u.id />
+                                                    {(!u.active).then(|| view! { <input type="hidden" name="active" value="true" /> })}
+                                                    <button type="submit">{if u.active { "Deactivate" } else { "Activate" }}</button>
+                                                </ActionForm>
+                                                <ActionForm action=issue attr:class="inline-form">
+                                                    <input type="hidden" name="id" value=u.id />
+                                                    <button type="submit">"Issue API token"</button>
+                                                </ActionForm>
+                                            </td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}

@@ -1,0 +1,552 @@
+//! Watch lists: named, coloured lists of dossiers, with their pages and server functions.
+
+// A server function takes one argument per form field, and a watch list has seven.
+#![allow(clippy::too_many_arguments)]
+
+use crate::auth::{use_current_user, Permission};
+use crate::error::{AppError, AppResult};
+use crate::forms::{last_error, optional_text, required_text, FieldError, Flag, FormError};
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct WatchList {
+    pub id: i64,
+    pub name: String,
+    pub comment: String,
+    pub color: String,
+    pub active: bool,
+    pub acknowledge: bool,
+    pub notify: bool,
+    pub confidence_threshold: Option<f32>,
+    pub dossier_count: i64,
+    /// The Leader URL if this list is a read-only replica here.
+    pub replica_of: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub modified_at: DateTime<Utc>,
+}
+
+pub const DEFAULT_COLOR: &str = "#1f77b4";
+
+/// A watch list's editable fields, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WatchListInput {
+    pub name: String,
+    pub comment: String,
+    pub color: String,
+    pub active: bool,
+    pub acknowledge: bool,
+    pub notify: bool,
+    pub confidence_threshold: Option<f32>,
+}
+
+impl WatchListInput {
+    pub fn parse(
+        name: &str,
+        comment: &str,
+        color: &str,
+        active: Flag,
+        acknowledge: Flag,
+        notify: Flag,
+        confidence_threshold: &str,
+    ) -> AppResult<Self> {
+        let name = required_text("name", name, 256)?;
+        let comment = optional_text("comment", comment, 2048)?;
+        let color = match color.trim() {
+            "" => DEFAULT_COLOR.to_string(),
+            c => {
+                let hex = c.strip_prefix('#').unwrap_or(c);
+                if hex.len() != 6 || !hex.chars().all(|ch| ch.is_ascii_hexdigit()) {
+                    return Err(AppError::invalid(
+                        "color",
+                        format!("must be a colour like #1f77b4, got {c:?}"),
+                    ));
+                }
+                format!("#{}", hex.to_ascii_lowercase())
+            }
+        };
+        let confidence_threshold = match confidence_threshold.trim() {
+            "" => None,
+            t => match t.parse::<f32>() {
+                Ok(v) if (0.0..=1.0).contains(&v) => Some(v),
+                _ => {
+                    return Err(AppError::invalid(
+                        "confidence_threshold",
+                        format!("must be a number from 0 to 1, or empty; got {t:?}"),
+                    ))
+                }
+            },
+        };
+        Ok(Self {
+            name,
+            comment,
+            color,
+            active: active.0,
+            acknowledge: acknowledge.0,
+            notify: notify.0,
+            confidence_threshold,
+        })
+    }
+}
+
+#[server(prefix = "/api", endpoint = "watch-lists/list")]
+pub async fn list_watch_lists() -> AppResult<Vec<WatchList>> {
+    let (state, _) = crate::auth::ssr::require(Permission::Read, "see watch lists").await?;
+    ssr::list(&state.pool).await
+}
+
+#[server(prefix = "/api", endpoint = "watch-lists/get")]
+pub async fn get_watch_list(id: i64) -> AppResult<WatchList> {
+    let (state, _) = crate::auth::ssr::require(Permission::Read, "see watch lists").await?;
+    ssr::get(&state.pool, id).await
+}
+
+#[server(prefix = "/api", endpoint = "watch-lists/create")]
+pub async fn create_watch_list(
+    #[server(default)] name: String,
+    #[server(default)] comment: String,
+    #[server(default)] color: String,
+    #[server(default)] active: Flag,
+    #[server(default)] acknowledge: Flag,
+    #[server(default)] notify: Flag,
+    #[server(default)] confidence_threshold: String,
+) -> AppResult<WatchList> {
+    let (state, _) = crate::auth::ssr::require(Permission::Edit, "create watch lists").await?;
+    let input = WatchListInput::parse(
+        &name,
+        &comment,
+        &color,
+        active,
+        acknowledge,
+        notify,
+        &confidence_threshold,
+    )?;
+    let list = ssr::insert(&state.pool, &input).await?;
+    leptos_axum::redirect("/watch-lists");
+    Ok(list)
+}
+
+#[server(prefix = "/api", endpoint = "watch-lists/update")]
+pub async fn update_watch_list(
+    id: i64,
+    #[server(default)] name: String,
+    #[server(default)] comment: String,
+    #[server(default)] color: String,
+    #[server(default)] active: Flag,
+    #[server(default)] acknowledge: Flag,
+    #[server(default)] notify: Flag,
+    #[server(default)] confidence_threshold: String,
+) -> AppResult<WatchList> {
+    let (state, _) = crate::auth::ssr::require(Permission::Edit, "edit watch lists").await?;
+    crate::sync::guard::lists_writable(&state.pool, &[id]).await?;
+    let input = WatchListInput::parse(
+        &name,
+        &comment,
+        &color,
+        active,
+        acknowledge,
+        notify,
+        &confidence_threshold,
+    )?;
+    let list = ssr::update(&state.pool, id, &input).await?;
+    leptos_axum::redirect("/watch-lists");
+    Ok(list)
+}
+
+/// Deletes a watch list, and the dossiers that belong to no other list (a dossier always belongs
+/// to at least one list). Returns how many dossiers were deleted with it.
+#[server(prefix = "/api", endpoint = "watch-lists/delete")]
+pub async fn delete_watch_list(id: i64) -> AppResult<u64> {
+    let (state, _) = crate::auth::ssr::require(Permission::Edit, "delete watch lists").await?;
+    crate::sync::guard::lists_writable(&state.pool, &[id]).await?;
+    let deleted = ssr::delete(&state.pool, id).await?;
+    leptos_axum::redirect("/watch-lists");
+    Ok(deleted)
+}
+
+/// How many dossiers belong only to this list, and so would be deleted with it.
+#[server(prefix = "/api", endpoint = "watch-lists/exclusive-dossiers")]
+pub async fn count_exclusive_dossiers(id: i64) -> AppResult<i64> {
+    let (state, _) = crate::auth::ssr::require(Permission::Read, "see watch lists").await?;
+    ssr::exclusive_dossier_count(&state.pool, id).await
+}
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    use super::{WatchList, WatchListInput};
+    use crate::error::{AppError, AppResult};
+    use sqlx::PgPool;
+
+    const COLUMNS: &str = "w.id, w.name, w.comment, w.color, w.active, w.acknowledge, w.notify,
+        w.confidence_threshold, w.created_at, w.modified_at,
+        (SELECT count(*) FROM dossier_watch_lists x WHERE x.watch_list_id = w.id) AS dossier_count,
+        (SELECT r.remote_url FROM replicas r WHERE r.watch_list_id = w.id) AS replica_of";
+
+    pub fn not_found(id: i64) -> AppError {
+        AppError::not_found(format!("watch list {id} does not exist"))
+    }
+
+    pub async fn list(pool: &PgPool) -> AppResult<Vec<WatchList>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM watch_lists w ORDER BY w.name, w.id"
+        ))
+        .fetch_all(pool)
+        .await?)
+    }
+
+    pub async fn get(pool: &PgPool, id: i64) -> AppResult<WatchList> {
+        sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM watch_lists w WHERE w.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .ok_or_else(|| not_found(id))
+    }
+
+    pub async fn insert(pool: &PgPool, input: &WatchListInput) -> AppResult<WatchList> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO watch_lists
+                 (name, comment, color, active, acknowledge, notify, confidence_threshold)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(&input.name)
+        .bind(&input.comment)
+        .bind(&input.color)
+        .bind(input.active)
+        .bind(input.acknowledge)
+        .bind(input.notify)
+        .bind(input.confidence_threshold)
+        .fetch_one(pool)
+        .await?;
+        get(pool, id).await
+    }
+
+    pub async fn update(pool: &PgPool, id: i64, input: &WatchListInput) -> AppResult<WatchList> {
+        let updated = sqlx::query(
+            "UPDATE watch_lists SET name = $2, comment = $3, color = $4, active = $5,
+                 acknowledge = $6, notify = $7, confidence_threshold = $8
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(&input.name)
+        .bind(&input.comment)
+        .bind(&input.color)
+        .bind(input.active)
+        .bind(input.acknowledge)
+        .bind(input.notify)
+        .bind(input.confidence_threshold)
+        .execute(pool)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Err(not_found(id));
+        }
+        get(pool, id).await
+    }
+
+    const EXCLUSIVE: &str = "SELECT x.dossier_id FROM dossier_watch_lists x
+        WHERE x.watch_list_id = $1 AND NOT EXISTS (
+            SELECT 1 FROM dossier_watch_lists y
+            WHERE y.dossier_id = x.dossier_id AND y.watch_list_id <> $1)";
+
+    pub async fn exclusive_dossier_count(pool: &PgPool, id: i64) -> AppResult<i64> {
+        get(pool, id).await?;
+        Ok(
+            sqlx::query_scalar(&format!("SELECT count(*) FROM ({EXCLUSIVE}) AS e"))
+                .bind(id)
+                .fetch_one(pool)
+                .await?,
+        )
+    }
+
+    pub async fn delete(pool: &PgPool, id: i64) -> AppResult<u64> {
+        let mut tx = pool.begin().await?;
+        // Lock the list first so that no dossier is added to it while we decide what goes.
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM watch_lists WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if found.is_none() {
+            return Err(not_found(id));
+        }
+        let images: Vec<Vec<u8>> = sqlx::query_scalar(&format!(
+            "SELECT image_sha256 FROM photos WHERE dossier_id IN ({EXCLUSIVE})"
+        ))
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let dossiers = sqlx::query(&format!("DELETE FROM dossiers WHERE id IN ({EXCLUSIVE})"))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM watch_lists WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        crate::photos::ssr::delete_unused_images(&mut tx, &images).await?;
+        tx.commit().await?;
+        Ok(dossiers)
+    }
+}
+
+/// Marks a list or dossier that is a read-only replica of a Leader's.
+#[component]
+pub fn ReplicaBadge(leader: String) -> impl IntoView {
+    view! {
+        <span class="badge replica" data-testid="replica-badge" title=format!("Replicated from {leader}; edit it there")>
+            "Read-only replica"
+        </span>
+    }
+}
+
+/// The colour label of a list.
+#[component]
+pub fn ColorLabel(color: String, name: String) -> impl IntoView {
+    view! {
+        <span class="list-label">
+            <span class="swatch" style:background-color=color></span>
+            {name}
+        </span>
+    }
+}
+
+#[component]
+pub fn WatchListsPage() -> impl IntoView {
+    let lists = Resource::new(|| (), |_| list_watch_lists());
+    let can_edit = use_current_user().is_some_and(|u| u.can(Permission::Edit));
+    view! {
+        <section class="page">
+            <header class="page-header">
+                <h1>"Watch lists"</h1>
+                <Show when=move || can_edit>
+                    <a class="button primary" href="/watch-lists/new">"New watch list"</a>
+                </Show>
+            </header>
+            <Suspense fallback=|| view! { <p class="loading">"Loading watch lists…"</p> }>
+                {move || Suspend::new(async move {
+                    match lists.await {
+                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Ok(lists) if lists.is_empty() => view! {
+                            <div class="empty-state">
+                                <p>"No watch lists yet."</p>
+                                {can_edit.then(|| view! { <a class="button primary" href="/watch-lists/new">"Create the first watch list"</a> })}
+                            </div>
+                        }.into_any(),
+                        Ok(lists) => view! { <WatchListTable lists can_edit /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn WatchListTable(lists: Vec<WatchList>, can_edit: bool) -> impl IntoView {
+    view! {
+        <table class="data-table" data-testid="watch-lists">
+            <thead>
+                <tr>
+                    <th>"Name"</th>
+                    <th class="num">"Dossiers"</th>
+                    <th>"Active"</th>
+                    <th>"Threshold"</th>
+                    <th>"Comment"</th>
+                    {can_edit.then(|| view! { <th><span class="sr-only">"Actions"</span></th> })}
+                </tr>
+            </thead>
+            <tbody>
+                {lists.into_iter().map(|list| {
+                    let id = list.id;
+                    view! {
+                        <tr data-testid="watch-list-row">
+                            <td>
+                                <a href=format!("/dossiers?watch_list={id}")>
+                                    <ColorLabel color=list.color name=list.name />
+                                </a>
+                            </td>
+                            <td class="num">{list.dossier_count}</td>
+                            <td>{if list.active { "yes" } else { "no" }}</td>
+                            <td>{list.confidence_threshold.map(|t| format!("{t:.2}")).unwrap_or_else(|| "default".into())}</td>
+                            <td class="comment">
+                                {list.replica_of.clone().map(|url| view! { <ReplicaBadge leader=url /> })}
+                                {list.comment}
+                            </td>
+                            {can_edit.then(|| match list.replica_of {
+                                Some(_) => view! { <td class="actions muted">"Read-only"</td> }.into_any(),
+                                None => view! {
+                                    <td class="actions">
+                                        <a href=format!("/watch-lists/{id}/edit")>"Edit"</a>
+                                        <a href=format!("/watch-lists/{id}/delete") class="danger">"Delete"</a>
+                                    </td>
+                                }.into_any(),
+                            })}
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+/// The inputs of the create and edit forms.
+#[component]
+fn WatchListFields(list: Option<WatchList>, error: Signal<Option<AppError>>) -> impl IntoView {
+    let list = list.unwrap_or(WatchList {
+        id: 0,
+        name: String::new(),
+        comment: String::new(),
+        color: DEFAULT_COLOR.into(),
+        active: true,
+        acknowledge: false,
+        notify: false,
+        confidence_threshold: None,
+        dossier_count: 0,
+        replica_of: None,
+        created_at: Default::default(),
+        modified_at: Default::default(),
+    });
+    view! {
+        <label>
+            "Name"
+            <input name="name" value=list.name required maxlength="256" autofocus />
+        </label>
+        <FieldError error field="name" />
+        <label>
+            "Comment"
+            <textarea name="comment" maxlength="2048" rows="3">{list.comment}</textarea>
+        </label>
+        <FieldError error field="comment" />
+        <label>
+            "Colour"
+            <input type="color" name="color" value=list.color />
+        </label>
+        <FieldError error field="color" />
+        <label>
+            "Confidence threshold (0–1, empty for the default)"
+            <input
+                name="confidence_threshold"
+                inputmode="decimal"
+                value=list.confidence_threshold.map(|t| t.to_string()).unwrap_or_default()
+            />
+        </label>
+        <FieldError error field="confidence_threshold" />
+        <fieldset class="checks">
+            <label><input type="checkbox" name="active" value="true" checked=list.active />" Active"</label>
+            <label><input type="checkbox" name="acknowledge" value="true" checked=list.acknowledge />" Matches need acknowledgement"</label>
+            <label><input type="checkbox" name="notify" value="true" checked=list.notify />" Notify on match"</label>
+        </fieldset>
+        <FormError error fields=&["name", "comment", "color", "confidence_threshold"] />
+    }
+}
+
+#[component]
+pub fn NewWatchListPage() -> impl IntoView {
+    let create = ServerAction::<CreateWatchList>::new();
+    let error = last_error(create.value());
+    view! {
+        <section class="page narrow">
+            <h1>"New watch list"</h1>
+            <ActionForm action=create attr:class="card form">
+                <WatchListFields list=None error />
+                <div class="form-actions">
+                    <button type="submit" class="primary">"Create"</button>
+                    <a href="/watch-lists">"Cancel"</a>
+                </div>
+            </ActionForm>
+        </section>
+    }
+}
+
+fn id_param() -> Memo<Option<i64>> {
+    let params = use_params_map();
+    Memo::new(move |_| params.with(|p| p.get("id").and_then(|id| id.parse().ok())))
+}
+
+async fn load_list(id: Option<i64>) -> AppResult<WatchList> {
+    match id {
+        Some(id) => get_watch_list(id).await,
+        None => Err(AppError::not_found("no such watch list")),
+    }
+}
+
+#[component]
+pub fn EditWatchListPage() -> impl IntoView {
+    let id = id_param();
+    let list = Resource::new(move || id.get(), load_list);
+    let update = ServerAction::<UpdateWatchList>::new();
+    let error = last_error(update.value());
+    view! {
+        <section class="page narrow">
+            <h1>"Edit watch list"</h1>
+            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match list.await {
+                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Ok(list) => view! {
+                            <ActionForm action=update attr:class="card form">
+                                <input type="hidden" name="id" value=list.id />
+                                <WatchListFields list=Some(list) error />
+                                <div class="form-actions">
+                                    <button type="submit" class="primary">"Save"</button>
+                                    <a href="/watch-lists">"Cancel"</a>
+                                </div>
+                            </ActionForm>
+                        }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+/// The confirmation step before a watch list is deleted: a page of its own, so that it works
+/// before the WASM loads and cannot be skipped by a stray click.
+#[component]
+pub fn DeleteWatchListPage() -> impl IntoView {
+    let id = id_param();
+    let details = Resource::new(
+        move || id.get(),
+        |id| async move {
+            let list = load_list(id).await?;
+            let exclusive = count_exclusive_dossiers(list.id).await?;
+            Ok::<_, AppError>((list, exclusive))
+        },
+    );
+    let delete = ServerAction::<DeleteWatchList>::new();
+    let error = last_error(delete.value());
+    view! {
+        <section class="page narrow">
+            <h1>"Delete watch list"</h1>
+            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match details.await {
+                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Ok((list, exclusive)) => view! {
+                            <ActionForm action=delete attr:class="card form confirm">
+                                <input type="hidden" name="id" value=list.id />
+                                <p>
+                                    "Delete the watch list " <strong>{list.name.clone()}</strong> "? "
+                                    {if exclusive > 0 {
+                                        format!("{exclusive} dossier(s) belong to no other list and will be deleted with it.")
+                                    } else {
+                                        "No dossier is deleted with it.".to_string()
+                                    }}
+                                </p>
+                                <FormError error />
+                                <div class="form-actions">
+                                    <button type="submit" class="danger">"Delete"</button>
+                                    <a href="/watch-lists">"Cancel"</a>
+                                </div>
+                            </ActionForm>
+                        }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}

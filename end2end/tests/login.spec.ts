@@ -1,0 +1,38 @@
+import { expect, test } from "@playwright/test";
+import { hydrated, logIn } from "./pages";
+
+test("strangers are sent to the login page", async ({ page }) => {
+  await page.goto("/dossiers");
+  await expect(page).toHaveURL(/\/login$/);
+  await expect(page.getByRole("heading", { name: "Log in" })).toBeVisible();
+});
+
+test("a wrong password is refused with a message", async ({ page }) => {
+  await page.goto("/login");
+  await hydrated(page);
+  await page.getByLabel("Username").fill("admin");
+  await page.getByLabel("Password").fill("not-the-password");
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page.getByRole("alert")).toContainText("wrong username or password");
+  await expect(page).toHaveURL(/\/login$/);
+});
+
+test("log in and out", async ({ page }) => {
+  await logIn(page, "admin");
+  await expect(page.getByRole("heading", { name: "Watch lists" })).toBeVisible();
+  await page.getByRole("button", { name: "Log out" }).click();
+  await expect(page).toHaveURL(/\/login$/);
+  await page.goto("/watch-lists");
+  await expect(page).toHaveURL(/\/login$/);
+});
+
+test("the login form works before the WASM loads", async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto("/login");
+  await page.getByLabel("Username").fill("viewer");
+  await page.getByLabel("Password").fill("e2e-password");
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page.getByTestId("whoami")).toContainText("viewer (User)");
+  await context.close();
+});

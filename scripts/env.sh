@@ -1,0 +1,23 @@
+# Sourced by the scripts: puts the project's tools first on PATH and names the PostgreSQL
+# server. wasm-opt must come from npm's binaryen (Debian's older one breaks hydration).
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export PATH="$root/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+export PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-5432}" PGUSER="${PGUSER:-postgres}"
+export PG_BASE_URL="${PG_BASE_URL:-postgres://$PGUSER@$PGHOST:$PGPORT}"
+
+# Starts the machine's PostgreSQL cluster if it is not answering.
+ensure_postgres() {
+  if pg_isready -q -h "$PGHOST" -p "$PGPORT"; then return; fi
+  echo "==> starting PostgreSQL"
+  local version
+  version=$(ls /etc/postgresql | sort -V | tail -n 1)
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start
+  for _ in $(seq 1 30); do pg_isready -q -h "$PGHOST" -p "$PGPORT" && return; sleep 1; done
+  echo "PostgreSQL did not start on $PGHOST:$PGPORT" >&2
+  exit 1
+}
+
+# Drops and creates a database (for tests and demos only).
+fresh_database() {
+  psql -q -d postgres -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" -c "CREATE DATABASE \"$1\""
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what building and testing the dossier database needs, each piece only when missing:
+# the wasm target, cargo-leptos, the wasm-bindgen CLI at the version in Cargo.lock, npm packages
+# (wasm-opt from `binaryen`, Playwright) and Debian's Chromium. Everything comes from crates.io,
+# npm or Debian: cargo-leptos would otherwise download wasm-bindgen and wasm-opt from GitHub,
+# which these machines cannot reach, so they must be on PATH before it runs (see env.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32 target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if ! command -v cargo-leptos >/dev/null; then
+  # cargo-leptos' own lockfile needs a newer rustc than stable here; nightly builds it.
+  if rustup toolchain list | grep -q '^nightly'; then
+    say "building cargo-leptos with nightly (about 20 minutes on 2 cores, once per machine)"
+    cargo +nightly install cargo-leptos --version 0.3.11 --locked
+  else
+    say "building cargo-leptos (about 20 minutes on 2 cores, once per machine)"
+    cargo install cargo-leptos --version 0.3.11
+  fi
+fi
+
+# The CLI must match the wasm-bindgen crate exactly, or the generated JS does not fit the WASM.
+want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
+if [ "$have" != "$want" ]; then
+  say "building wasm-bindgen-cli $want (about 5 minutes)"
+  # Not --locked: its lockfile pins a crate newer than the registry serves.
+  cargo install wasm-bindgen-cli --version "$want" --force
+fi
+
+if [ ! -x end2end/node_modules/.bin/wasm-opt ] || [ ! -d end2end/node_modules/@playwright/test ]; then
+  say "installing npm packages (binaryen for wasm-opt, Playwright)"
+  (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+fi
+
+if ! command -v chromium >/dev/null; then
+  say "installing Debian's Chromium for the browser tests"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi

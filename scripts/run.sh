@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Runs the dossier database on this machine as two installations side by side: a Leader
+# (http://127.0.0.1:3000, with demo data) and a Subscriber (http://127.0.0.1:3100) sharing a
+# sync token. Installs the tools it lacks, starts PostgreSQL if needed, builds the release site,
+# prepares both databases (migrations, groups, an administrator) and serves both.
+#   LEADER_PORT=3000  SUBSCRIBER_PORT=3100  (defaults)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+scripts/install-tools.sh
+ensure_postgres
+
+leader_port="${LEADER_PORT:-3000}"
+subscriber_port="${SUBSCRIBER_PORT:-3100}"
+
+echo "==> building the release site (a few minutes the first time)"
+cargo leptos build --release
+bin=target/release/dossier
+
+mkdir -p .dev
+[ -s .dev/admin-password ] || head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' > .dev/admin-password
+[ -s .dev/sync-token ] || head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > .dev/sync-token
+export SYNC_TOKEN="$(cat .dev/sync-token)" LEPTOS_SITE_ROOT=target/site LEPTOS_ENV=PROD
+
+# Prepares one installation's database: migrations, groups, the admin account.
+prepare() {
+  local db=$1
+  psql -qtA -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1 \
+    || psql -q -d postgres -c "CREATE DATABASE \"$db\""
+  DATABASE_URL="$PG_BASE_URL/$db" "$bin" migrate
+  DATABASE_URL="$PG_BASE_URL/$db" "$bin" create-groups
+  DATABASE_URL="$PG_BASE_URL/$db" DOSSIER_PASSWORD="$(cat .dev/admin-password)" \
+    "$bin" create-user --username admin --group Administrator --if-missing
+}
+prepare dossier_leader
+prepare dossier_subscriber
+if [ "$(psql -qtA -d dossier_leader -c 'SELECT count(*) FROM dossiers')" = 0 ]; then
+  DATABASE_URL="$PG_BASE_URL/dossier_leader" "$bin" demo-data --dossiers 500
+fi
+# An empty list on the Subscriber, ready to become a replica.
+psql -q -d dossier_subscriber -c \
+  "INSERT INTO watch_lists (name, color) VALUES ('Wanted (replica)', '#d62728') ON CONFLICT (name) DO NOTHING"
+remote_list=$(psql -qtA -d dossier_leader -c "SELECT id FROM watch_lists WHERE name = 'Demo: wanted'")
+local_list=$(psql -qtA -d dossier_subscriber -c "SELECT id FROM watch_lists WHERE name = 'Wanted (replica)'")
+
+DATABASE_URL="$PG_BASE_URL/dossier_leader" LISTEN_ADDRESS="127.0.0.1:$leader_port" \
+  EXTERNAL_ADDRESS="http://127.0.0.1:$leader_port" "$bin" serve &
+leader_pid=$!
+trap 'kill $leader_pid 2>/dev/null || true' EXIT
+
+cat <<MSG
+
+  Leader:      http://127.0.0.1:$leader_port/
+  Subscriber:  http://127.0.0.1:$subscriber_port/
+  Log in to either as admin with the password $(cat .dev/admin-password)
+  (kept in .dev/admin-password; the shared SYNC_TOKEN is in .dev/sync-token)
+
+  Replicate the Leader's "Demo: wanted" list into the Subscriber's empty "Wanted (replica)":
+  on the Subscriber's Replication page, or with the seed's request (an API token of the
+  Subscriber's admin from its Users page):
+
+    curl -H "Authorization: Token <token>" -H 'Content-Type: application/json' \\
+      -d '{"remote_dossier_list": $remote_list, "remote_url": "http://127.0.0.1:$leader_port", "slave_dossier_list": $local_list}' \\
+      http://127.0.0.1:$subscriber_port/sync/dossier-lists/
+
+MSG
+DATABASE_URL="$PG_BASE_URL/dossier_subscriber" LISTEN_ADDRESS="127.0.0.1:$subscriber_port" \
+  EXTERNAL_ADDRESS="http://127.0.0.1:$subscriber_port" "$bin" serve

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs every test: Rust unit and integration tests against a real PostgreSQL (a fresh database
+# per test), then the Playwright browser tests against a real server in Debian's Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+scripts/install-tools.sh
+ensure_postgres
+
+# #[sqlx::test] creates (and drops) one database per test on this server.
+export DATABASE_URL="$PG_BASE_URL/postgres"
+echo "==> Rust tests"
+# Per package: a workspace-wide run would unify the ssr and hydrate features.
+cargo test -p app --features ssr
+cargo test -p server
+
+echo "==> browser tests"
+port="${E2E_PORT:-3917}"
+export LEPTOS_SITE_ADDR="127.0.0.1:$port"
+# The release build, as scripts/run.sh serves it: what the browser tests pass on is what users get.
+cargo leptos build --release
+fresh_database dossier_e2e
+export DATABASE_URL="$PG_BASE_URL/dossier_e2e"
+bin=target/release/dossier
+"$bin" migrate
+"$bin" create-groups
+for who in admin:Administrator operator:Operator viewer:User; do
+  DOSSIER_PASSWORD=e2e-password "$bin" create-user --username "${who%%:*}" --group "${who##*:}"
+done
+"$bin" demo-data --dossiers 10000
+
+# A Leader beside the server under test (which plays the Subscriber), for the replication flows.
+export SYNC_TOKEN="e2e-sync-token-0123456789"
+export LEADER_ADDR="127.0.0.1:${E2E_LEADER_PORT:-3918}"
+fresh_database dossier_e2e_leader
+DATABASE_URL="$PG_BASE_URL/dossier_e2e_leader" "$bin" migrate
+DATABASE_URL="$PG_BASE_URL/dossier_e2e_leader" "$bin" create-groups
+DATABASE_URL="$PG_BASE_URL/dossier_e2e_leader" "$bin" demo-data --dossiers 120
+DATABASE_URL="$PG_BASE_URL/dossier_e2e_leader" LISTEN_ADDRESS="$LEADER_ADDR" "$bin" serve \
+  > target/e2e-leader.log 2>&1 &
+leader_pid=$!
+trap 'kill $leader_pid 2>/dev/null || true' EXIT
+
+cargo leptos end-to-end --release

@@ -1,0 +1,200 @@
+//! The HTTP face of the server functions (`/api/…`): JSON bodies for API callers, HTTP
+//! statuses that match the error, and the cross-site request check for browser forms.
+
+use app::error::AppError;
+use axum::{
+    body::{to_bytes, Body},
+    extract::Request,
+    http::{header, HeaderMap, HeaderValue, Method, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use serde_json::Value;
+
+/// Error bodies are small; anything larger is not ours to rewrite.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+/// JSON API bodies are small too (photos go as multipart, which is not converted).
+const MAX_JSON_BODY: usize = 1024 * 1024;
+
+fn error_response(error: AppError) -> Response {
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    (status, axum::Json(error)).into_response()
+}
+
+/// Refuses state-changing requests that a browser sent from another site. Browsers send
+/// `Origin` on every POST; API clients (curl) send none and authenticate with a token, which no
+/// other site can attach.
+pub async fn same_origin_only(request: Request, next: Next) -> Response {
+    if request.method() != Method::GET && request.method() != Method::HEAD {
+        if let Some(reason) = cross_site(request.headers()) {
+            return error_response(AppError::forbidden(reason));
+        }
+    }
+    next.run(request).await
+}
+
+fn cross_site(headers: &HeaderMap) -> Option<String> {
+    if headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes() == b"cross-site")
+    {
+        return Some("cross-site requests are refused".into());
+    }
+    let origin = headers.get(header::ORIGIN)?.to_str().ok()?;
+    let host = headers.get(header::HOST)?.to_str().ok()?;
+    let origin_host = url::Url::parse(origin).ok().map(|u| match u.port() {
+        Some(port) => format!("{}:{port}", u.host_str().unwrap_or_default()),
+        None => u.host_str().unwrap_or_default().to_string(),
+    });
+    (origin_host.as_deref() != Some(host))
+        .then(|| format!("request from origin {origin} refused: it is not this site ({host})"))
+}
+
+/// Server functions read form-encoded arguments; API callers may send JSON instead. A JSON
+/// object is rewritten into the same form fields a browser would send: scalars as text, arrays
+/// of scalars as `key[i]`, and nested objects (such as a dossier's `meta`) as JSON text.
+pub async fn json_to_form(request: Request, next: Next) -> Response {
+    let is_json = request.uri().path().starts_with("/api/")
+        && request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+    if !is_json {
+        return next.run(request).await;
+    }
+    let (mut parts, body) = request.into_parts();
+    let bytes = match to_bytes(body, MAX_JSON_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            return error_response(AppError::TooLarge {
+                message: format!("JSON bodies are limited to {MAX_JSON_BODY} bytes"),
+            })
+        }
+    };
+    let form = if bytes.iter().all(u8::is_ascii_whitespace) {
+        Ok(String::new())
+    } else {
+        serde_json::from_slice::<Value>(&bytes)
+            .map_err(|e| format!("malformed JSON body: {e}"))
+            .and_then(|v| form_fields(&v))
+    };
+    let form = match form {
+        Ok(form) => form,
+        Err(message) => return error_response(AppError::BadRequest { message }),
+    };
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-www-form-urlencoded"),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    next.run(Request::from_parts(parts, Body::from(form))).await
+}
+
+fn scalar_text(value: &Value) -> Option<String> {
+    match value {
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+pub fn form_fields(value: &Value) -> Result<String, String> {
+    let Value::Object(map) = value else {
+        return Err("the JSON body must be an object of named arguments".into());
+    };
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in map {
+        match value {
+            Value::Null => {}
+            Value::Array(items) if items.iter().all(|i| scalar_text(i).is_some()) => {
+                for (i, item) in items.iter().enumerate() {
+                    form.append_pair(
+                        &format!("{key}[{i}]"),
+                        &scalar_text(item).unwrap_or_default(),
+                    );
+                }
+            }
+            Value::Array(_) | Value::Object(_) => {
+                form.append_pair(key, &value.to_string());
+            }
+            scalar => {
+                form.append_pair(key, &scalar_text(scalar).unwrap_or_default());
+            }
+        }
+    }
+    Ok(form.finish())
+}
+
+/// Server function errors leave the function as status 500 with the error as JSON; this gives
+/// them the status their kind means (400 for bad input, 403 for a missing permission…). Plain
+/// form posts are left alone: they are redirected back to the form, which shows the error.
+pub async fn error_status(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if !response.headers().contains_key("serverfnerror")
+        || response.status() != StatusCode::INTERNAL_SERVER_ERROR
+    {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = to_bytes(body, MAX_ERROR_BODY).await.unwrap_or_default();
+    match serde_json::from_slice::<AppError>(&bytes) {
+        Ok(error) => {
+            parts.status = StatusCode::from_u16(error.status()).unwrap_or(parts.status);
+            if parts.status.is_server_error() {
+                tracing::error!(error = %error, "server function failed");
+            } else {
+                tracing::info!(error = %error, status = parts.status.as_u16(), "request refused");
+            }
+        }
+        Err(_) => tracing::error!("server function failed with an unreadable error"),
+    }
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_becomes_the_fields_a_browser_sends() {
+        let v: Value = serde_json::from_str(
+            r#"{"name":"A & B","active":true,"limit":5,"watch_lists":[1,2],"meta":{"k":[1]},"x":null}"#,
+        )
+        .unwrap();
+        let form = form_fields(&v).unwrap();
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(form.as_bytes())
+            .into_owned()
+            .collect();
+        assert!(pairs.contains(&("name".into(), "A & B".into())));
+        assert!(pairs.contains(&("active".into(), "true".into())));
+        assert!(pairs.contains(&("limit".into(), "5".into())));
+        assert!(pairs.contains(&("watch_lists[0]".into(), "1".into())));
+        assert!(pairs.contains(&("watch_lists[1]".into(), "2".into())));
+        assert!(pairs.contains(&("meta".into(), r#"{"k":[1]}"#.into())));
+        assert!(!pairs.iter().any(|(k, _)| k == "x"));
+        assert!(form_fields(&serde_json::json!([1, 2])).is_err());
+    }
+
+    #[test]
+    fn cross_site_posts_are_recognised() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:3000"));
+        assert!(cross_site(&h).is_none());
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://127.0.0.1:3000"),
+        );
+        assert!(cross_site(&h).is_none());
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://evil.example"),
+        );
+        assert!(cross_site(&h).is_some());
+    }
+}

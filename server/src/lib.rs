@@ -1,0 +1,175 @@
+//! The dossier database server: settings, routes (the Leptos app, its server functions under
+//! `/api/`, photos, health and metrics) and start-up. `main.rs` is the command line around it.
+
+pub mod api;
+pub mod demo;
+pub mod observability;
+pub mod settings;
+pub mod sync_api;
+
+use app::state::{AppSettings, AppState};
+use app::{shell, App};
+use axum::{
+    body::Body,
+    extract::{Path, State},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    middleware::{from_fn, from_fn_with_state},
+    response::{IntoResponse, Response},
+    routing::get,
+    Router,
+};
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use observability::Metrics;
+use sqlx::{postgres::PgPoolOptions, PgPool};
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::{limit::RequestBodyLimitLayer, set_header::SetResponseHeaderLayer};
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// Largest request body beyond a photo: the multipart envelope and other fields.
+const BODY_SLACK: usize = 1024 * 1024;
+
+pub async fn connect(database_url: &str) -> Result<PgPool, sqlx::Error> {
+    PgPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(database_url)
+        .await
+}
+
+/// Whether every migration shipped with this binary has been applied.
+pub async fn is_migrated(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    let applied: Option<i64> = sqlx::query_scalar(
+        "SELECT count(*) FROM _sqlx_migrations WHERE success AND to_regclass('_sqlx_migrations') IS NOT NULL",
+    )
+    .fetch_optional(pool)
+    .await
+    .unwrap_or(Some(0));
+    Ok(applied.unwrap_or(0) as usize >= MIGRATOR.iter().count())
+}
+
+/// Leptos options for this site; the output name must match the workspace metadata.
+pub fn leptos_options() -> LeptosOptions {
+    let mut options = get_configuration(None)
+        .map(|c| c.leptos_options)
+        .unwrap_or_else(|_| LeptosOptions::builder().output_name("dossier").build());
+    if options.output_name.is_empty() {
+        options.output_name = "dossier".into();
+    }
+    options
+}
+
+pub fn app_state(pool: PgPool, settings: AppSettings, leptos_options: LeptosOptions) -> AppState {
+    AppState {
+        leptos_options,
+        pool,
+        settings: Arc::new(settings),
+    }
+}
+
+/// Every route of the server, with its middleware.
+pub fn router(state: AppState) -> Router {
+    let metrics = Metrics::new();
+    let upload_limit = state.settings.upload_limit;
+    let routes = generate_route_list(App);
+    let pages_and_api = Router::new()
+        .route("/photos/{sha256}", get(photo))
+        .route("/photos/{sha256}/thumbnail", get(thumbnail))
+        .route("/healthz", get(healthz))
+        .merge(sync_api::router())
+        .leptos_routes(&state, routes, {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .with_state(state.clone());
+    Router::new()
+        .route(
+            "/metrics",
+            get(observability::metrics_text).with_state((metrics.clone(), state.pool.clone())),
+        )
+        .merge(pages_and_api)
+        // Innermost first: server function errors get their status, JSON becomes form fields,
+        // bodies are capped, cross-site writes are refused, and every request is logged.
+        .layer(from_fn(api::error_status))
+        .layer(from_fn(api::json_to_form))
+        .layer(RequestBodyLimitLayer::new(upload_limit + BODY_SLACK))
+        .layer(from_fn(api::same_origin_only))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(from_fn_with_state(metrics, observability::track))
+}
+
+/// Answers only while the database does.
+async fn healthz(State(state): State<AppState>) -> Response {
+    let check = tokio::time::timeout(
+        Duration::from_secs(2),
+        sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.pool),
+    )
+    .await;
+    match check {
+        Ok(Ok(_)) => (StatusCode::OK, "ok").into_response(),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response(),
+    }
+}
+
+async fn photo(state: State<AppState>, sha: Path<String>, headers: HeaderMap) -> Response {
+    serve_image(state, sha, headers, false).await
+}
+
+async fn thumbnail(state: State<AppState>, sha: Path<String>, headers: HeaderMap) -> Response {
+    serve_image(state, sha, headers, true).await
+}
+
+/// Photos are addressed by content hash, so a URL's bytes never change: browsers may keep them
+/// for a year. They are private to logged-in users, hence `private`.
+async fn serve_image(
+    State(state): State<AppState>,
+    Path(sha): Path<String>,
+    headers: HeaderMap,
+    thumbnail: bool,
+) -> Response {
+    let error = |e: app::error::AppError| {
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, axum::Json(e)).into_response()
+    };
+    match app::auth::ssr::user_from_headers(&state.pool, &headers).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return error(app::error::AppError::unauthenticated()),
+        Err(e) => return error(e),
+    }
+    let etag = format!("\"{sha}{}\"", if thumbnail { "-t" } else { "" });
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v.as_bytes() == etag.as_bytes())
+    {
+        return StatusCode::NOT_MODIFIED.into_response();
+    }
+    match app::photos::ssr::image_bytes(&state.pool, &sha, thumbnail).await {
+        Ok(Some((content_type, bytes))) => Response::builder()
+            .header(header::CONTENT_TYPE, content_type)
+            .header(
+                header::CACHE_CONTROL,
+                "private, max-age=31536000, immutable",
+            )
+            .header(header::ETAG, etag)
+            .body(Body::from(bytes))
+            .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()),
+        Ok(None) => error(app::error::AppError::not_found(format!(
+            "no photo with hash {sha}"
+        ))),
+        Err(e) => error(e),
+    }
+}

@@ -1,0 +1,145 @@
+//! `dossier`: the one binary of the dossier database.
+
+use clap::{Parser, Subcommand};
+use server::settings::Settings;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "dossier", version, about = "Distributed dossier database")]
+struct Cli {
+    /// Settings file (TOML, the keys in capitals as in the environment). Environment
+    /// variables override it.
+    #[arg(long, env = "DOSSIER_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// What to do; `serve` when omitted (as `cargo leptos serve` runs it).
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web app and the API.
+    Serve,
+    /// Apply the database migrations (safe to run again).
+    Migrate,
+    /// Create the built-in groups Administrator, Operator and User (safe to run again).
+    CreateGroups,
+    /// Create a user.
+    CreateUser {
+        #[arg(long)]
+        username: String,
+        /// The password; prefer the environment variable, which stays out of `ps`.
+        #[arg(long, env = "DOSSIER_PASSWORD", hide_env_values = true)]
+        password: String,
+        #[arg(long, default_value = "User")]
+        group: String,
+        /// Do nothing if the username exists already.
+        #[arg(long)]
+        if_missing: bool,
+    },
+    /// Add generated demo data: two watch lists and this many dossiers with photos.
+    DemoData {
+        #[arg(long, default_value_t = 100)]
+        dossiers: u32,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("dossier: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let settings = Settings::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
+    let pool = server::connect(settings.database_url.expose())
+        .await
+        .map_err(|e| format!("cannot connect to the database (DATABASE_URL): {e}"))?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Migrate => {
+            server::MIGRATOR
+                .run(&pool)
+                .await
+                .map_err(|e| format!("migration failed: {e}"))?;
+            println!("database migrated");
+        }
+        Command::CreateGroups => {
+            app::auth::ssr::create_groups(&pool)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("groups Administrator, Operator and User are in place");
+        }
+        Command::CreateUser {
+            username,
+            password,
+            group,
+            if_missing,
+        } => {
+            let exists: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE username = $1)")
+                    .bind(&username)
+                    .fetch_one(&pool)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            if exists && if_missing {
+                println!("user {username} exists already");
+                return Ok(());
+            }
+            let id = app::auth::ssr::create_user(&pool, &username, &password, &group)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("created user {username} (id {id}) in group {group}");
+        }
+        Command::DemoData { dossiers } => {
+            let added = server::demo::add(&pool, dossiers)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("added {added} demo dossiers");
+        }
+        Command::Serve => serve(settings, pool).await?,
+    }
+    Ok(())
+}
+
+async fn serve(settings: Settings, pool: sqlx::PgPool) -> Result<(), String> {
+    if !server::is_migrated(&pool).await.unwrap_or(false) {
+        return Err("the database is not migrated: run `dossier migrate` first".into());
+    }
+    let state = server::app_state(pool, settings.app_settings(), server::leptos_options());
+    app::sync::scheduler::spawn(state.clone());
+    let app = server::router(state);
+    let listener = tokio::net::TcpListener::bind(settings.listen_address)
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot listen on {} (LISTEN_ADDRESS): {e}",
+                settings.listen_address
+            )
+        })?;
+    tracing::info!(
+        listen = %settings.listen_address,
+        external = %settings.external_address,
+        face_model = %settings.face_model,
+        schedule = settings.sync_schedule.text(),
+        "serving"
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| e.to_string())
+}

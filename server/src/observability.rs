@@ -1,0 +1,128 @@
+//! Logs and metrics: one log line per request (route, status, latency), and the Prometheus
+//! text at `/metrics` (requests, latencies, database pool use).
+
+use axum::{
+    extract::{MatchedPath, Request, State},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use prometheus_client::{
+    encoding::{text::encode, EncodeLabelSet},
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
+    registry::Registry,
+};
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
+    pool_size: Gauge,
+    pool_idle: Gauge,
+}
+
+impl Metrics {
+    pub fn new() -> Arc<Self> {
+        let mut registry = Registry::with_prefix("dossier");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+            ])
+        });
+        let pool_size = Gauge::default();
+        let pool_idle = Gauge::default();
+        registry.register("http_requests", "HTTP requests served", requests.clone());
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer an HTTP request",
+            latency.clone(),
+        );
+        registry.register(
+            "db_pool_connections",
+            "Open database connections",
+            pool_size.clone(),
+        );
+        registry.register(
+            "db_pool_idle_connections",
+            "Idle database connections",
+            pool_idle.clone(),
+        );
+        Arc::new(Self {
+            registry,
+            requests,
+            latency,
+            pool_size,
+            pool_idle,
+        })
+    }
+}
+
+/// Counts, times and logs every request. The route label is the matched route pattern, never
+/// the raw path, so that ids and hashes do not multiply the series.
+pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "other".into());
+    let path = request.uri().path().to_string();
+    let response = next.run(request).await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            method: method.clone(),
+            route: route.clone(),
+            status,
+        })
+        .inc();
+    metrics
+        .latency
+        .get_or_create(&RouteLabels { route })
+        .observe(elapsed.as_secs_f64());
+    tracing::info!(
+        method,
+        path,
+        status,
+        latency_ms = elapsed.as_secs_f64() * 1000.0,
+        "request"
+    );
+    response
+}
+
+pub async fn metrics_text(
+    State((metrics, pool)): State<(Arc<Metrics>, PgPool)>,
+) -> impl IntoResponse {
+    metrics.pool_size.set(pool.size() as i64);
+    metrics.pool_idle.set(pool.num_idle() as i64);
+    let mut text = String::new();
+    if encode(&mut text, &metrics.registry).is_err() {
+        return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, String::new()).into_response();
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}

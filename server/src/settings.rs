@@ -1,0 +1,324 @@
+//! The installation's settings: one TOML file plus environment overrides, under the names the
+//! design gives (`DATABASE_URL`, `SYNC_TOKEN`, …). Every value is checked at start-up; a bad one
+//! stops the server with a message naming the key.
+
+use app::state::{AppSettings, SyncSettings};
+use app::sync::schedule::{SyncSchedule, DEFAULT_SCHEDULE};
+use app::sync::SyncToken;
+use chrono::Utc;
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+
+/// Every key, as written in the file or the environment.
+pub const KEYS: &[&str] = &[
+    "DATABASE_URL",
+    "LISTEN_ADDRESS",
+    "EXTERNAL_ADDRESS",
+    "SYNC_TOKEN",
+    "SYNC_SCHEDULE",
+    "SYNC_TIMEZONE",
+    "SYNC_AT_STARTUP",
+    "SYNC_AT_CREATION",
+    "SYNC_WEB_UI",
+    "FACE_MODEL",
+    "FACE_VECTOR_LENGTH",
+    "UPLOAD_LIMIT",
+];
+
+/// A secret that never prints: `Debug` and `Display` show a placeholder, so it cannot reach a
+/// log line or a page by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: Secret,
+    pub listen_address: SocketAddr,
+    pub external_address: url::Url,
+    pub sync_token: SyncToken,
+    pub sync_schedule: SyncSchedule,
+    pub sync_timezone: chrono_tz::Tz,
+    pub sync_at_startup: bool,
+    pub sync_at_creation: bool,
+    pub sync_web_ui: bool,
+    pub face_model: String,
+    pub face_vector_length: usize,
+    pub upload_limit: usize,
+}
+
+/// A setting that could not be used, naming the key.
+#[derive(Debug, thiserror::Error)]
+#[error("setting {key}: {message}")]
+pub struct SettingError {
+    pub key: &'static str,
+    pub message: String,
+}
+
+fn bad(key: &'static str, message: impl Into<String>) -> SettingError {
+    SettingError {
+        key,
+        message: message.into(),
+    }
+}
+
+impl Settings {
+    /// Reads the file (if given and present) and the environment; the environment wins.
+    pub fn load(file: Option<&Path>) -> Result<Self, SettingError> {
+        let mut builder = config::Config::builder();
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(bad(
+                    "config file",
+                    format!("{} does not exist", file.display()),
+                ));
+            }
+            builder = builder.add_source(config::File::from(file).format(config::FileFormat::Toml));
+        }
+        // Only our keys are taken from the environment, so that unrelated variables cannot
+        // collide with a setting.
+        let env: HashMap<String, String> = std::env::vars()
+            .filter(|(k, _)| KEYS.contains(&k.as_str()))
+            .collect();
+        builder = builder.add_source(config::Environment::default().source(Some(env)));
+        let config = builder
+            .build()
+            .map_err(|e| bad("config file", e.to_string()))?;
+        let values: HashMap<&'static str, String> = KEYS
+            .iter()
+            .filter_map(|k| {
+                config
+                    .get_string(&k.to_ascii_lowercase())
+                    .ok()
+                    .map(|v| (*k, v))
+            })
+            .collect();
+        Self::from_values(&values)
+    }
+
+    /// Builds and checks the settings from raw text values (missing keys take their defaults).
+    pub fn from_values(values: &HashMap<&'static str, String>) -> Result<Self, SettingError> {
+        let get = |key: &'static str| values.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let flag = |key: &'static str, default: bool| -> Result<bool, SettingError> {
+            match get(key).map(str::to_ascii_lowercase).as_deref() {
+                None => Ok(default),
+                Some("true" | "1" | "yes" | "on") => Ok(true),
+                Some("false" | "0" | "no" | "off") => Ok(false),
+                Some(other) => Err(bad(key, format!("expected true or false, got {other:?}"))),
+            }
+        };
+
+        let database_url = get("DATABASE_URL").ok_or_else(|| {
+            bad(
+                "DATABASE_URL",
+                "is required, e.g. postgres://postgres@127.0.0.1:5432/dossier",
+            )
+        })?;
+        let parsed = url::Url::parse(database_url)
+            .map_err(|e| bad("DATABASE_URL", format!("is not a URL: {e}")))?;
+        if !matches!(parsed.scheme(), "postgres" | "postgresql") {
+            return Err(bad("DATABASE_URL", "must be a postgres:// URL"));
+        }
+
+        let listen_address: SocketAddr = get("LISTEN_ADDRESS")
+            .map(str::to_string)
+            .or_else(|| std::env::var("LEPTOS_SITE_ADDR").ok())
+            .unwrap_or_else(|| "127.0.0.1:3000".into())
+            .parse()
+            .map_err(|e| {
+                bad(
+                    "LISTEN_ADDRESS",
+                    format!("expected host:port like 127.0.0.1:3000 ({e})"),
+                )
+            })?;
+
+        let external_address = match get("EXTERNAL_ADDRESS") {
+            Some(text) => {
+                let url = url::Url::parse(text)
+                    .map_err(|e| bad("EXTERNAL_ADDRESS", format!("{text:?} is not a URL: {e}")))?;
+                if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+                    return Err(bad(
+                        "EXTERNAL_ADDRESS",
+                        format!("{text:?} must be an http(s) URL with a host"),
+                    ));
+                }
+                url
+            }
+            None => url::Url::parse(&format!("http://{listen_address}")).expect("valid URL"),
+        };
+
+        let sync_token = SyncToken::new(get("SYNC_TOKEN").unwrap_or_default());
+        if sync_token.is_set() && sync_token.expose().len() < 16 {
+            return Err(bad(
+                "SYNC_TOKEN",
+                "must be at least 16 characters (or empty to disable replication)",
+            ));
+        }
+
+        let sync_timezone: chrono_tz::Tz =
+            get("SYNC_TIMEZONE").unwrap_or("UTC").parse().map_err(|_| {
+                bad(
+                    "SYNC_TIMEZONE",
+                    "must be an IANA time zone such as Europe/Berlin or UTC",
+                )
+            })?;
+        let sync_schedule = SyncSchedule::parse(
+            get("SYNC_SCHEDULE").unwrap_or(DEFAULT_SCHEDULE),
+            sync_timezone,
+            Utc::now(),
+        )
+        .map_err(|m| bad("SYNC_SCHEDULE", m))?;
+
+        let face_model = get("FACE_MODEL").unwrap_or("face-v1").to_string();
+        if face_model.chars().count() > 64 {
+            return Err(bad("FACE_MODEL", "must be at most 64 characters"));
+        }
+        let face_vector_length = match get("FACE_VECTOR_LENGTH") {
+            None => 512,
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=8192).contains(n))
+                .ok_or_else(|| {
+                    bad(
+                        "FACE_VECTOR_LENGTH",
+                        format!("expected a number from 1 to 8192, got {v:?}"),
+                    )
+                })?,
+        };
+        let upload_limit = match get("UPLOAD_LIMIT") {
+            None => 10 * 1024 * 1024,
+            Some(v) => parse_size(v).ok_or_else(|| {
+                bad(
+                    "UPLOAD_LIMIT",
+                    format!("expected a size such as 10MB or 1048576, got {v:?}"),
+                )
+            })?,
+        };
+
+        Ok(Self {
+            database_url: Secret(database_url.to_string()),
+            listen_address,
+            external_address,
+            sync_token,
+            sync_schedule,
+            sync_timezone,
+            sync_at_startup: flag("SYNC_AT_STARTUP", false)?,
+            sync_at_creation: flag("SYNC_AT_CREATION", true)?,
+            sync_web_ui: flag("SYNC_WEB_UI", true)?,
+            face_model,
+            face_vector_length,
+            upload_limit,
+        })
+    }
+
+    pub fn app_settings(&self) -> AppSettings {
+        AppSettings {
+            face_model: self.face_model.clone(),
+            face_vector_length: self.face_vector_length,
+            upload_limit: self.upload_limit,
+            sync_web_ui: self.sync_web_ui,
+            sync: SyncSettings {
+                token: self.sync_token.clone(),
+                schedule: self.sync_schedule.clone(),
+                at_startup: self.sync_at_startup,
+                at_creation: self.sync_at_creation,
+                ..Default::default()
+            },
+        }
+    }
+}
+
+/// "10MB", "512KB", "1048576" → bytes (binary units). Zero is refused.
+fn parse_size(text: &str) -> Option<usize> {
+    let text = text.trim().to_ascii_uppercase();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text.as_str(), ""),
+    };
+    let factor = match unit.trim() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1024,
+        "M" | "MB" | "MIB" => 1024 * 1024,
+        "G" | "GB" | "GIB" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    number
+        .parse::<usize>()
+        .ok()?
+        .checked_mul(factor)
+        .filter(|n| *n > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(pairs: &[(&'static str, &str)]) -> Result<Settings, SettingError> {
+        let mut values: HashMap<&'static str, String> = [(
+            "DATABASE_URL",
+            "postgres://postgres@127.0.0.1/dossier".to_string(),
+        )]
+        .into();
+        for (k, v) in pairs {
+            values.insert(k, v.to_string());
+        }
+        Settings::from_values(&values)
+    }
+
+    #[test]
+    fn defaults_are_usable() {
+        let s = with(&[]).unwrap();
+        assert_eq!(s.face_vector_length, 512);
+        assert_eq!(s.upload_limit, 10 * 1024 * 1024);
+        assert!(s.sync_web_ui && s.sync_at_creation && !s.sync_at_startup);
+        assert_eq!(s.sync_schedule.text(), DEFAULT_SCHEDULE);
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        for (key, value) in [
+            ("SYNC_SCHEDULE", "FREQ=NEVER"),
+            ("EXTERNAL_ADDRESS", "not a url"),
+            ("EXTERNAL_ADDRESS", "ftp://example.org"),
+            ("SYNC_AT_STARTUP", "maybe"),
+            ("UPLOAD_LIMIT", "ten megs"),
+            ("SYNC_TIMEZONE", "Mars/Olympus"),
+            ("LISTEN_ADDRESS", "localhost"),
+            ("SYNC_TOKEN", "short"),
+            ("DATABASE_URL", "mysql://x"),
+        ] {
+            let err = with(&[(key, value)]).unwrap_err();
+            assert_eq!(err.key, key, "{key}={value} should be refused");
+            assert!(err.to_string().starts_with(&format!("setting {key}:")));
+        }
+    }
+
+    #[test]
+    fn the_token_never_prints() {
+        let s = with(&[("SYNC_TOKEN", "a-very-secret-token-value")]).unwrap();
+        assert!(!format!("{s:?}").contains("a-very-secret-token-value"));
+        assert_eq!(s.sync_token.expose(), "a-very-secret-token-value");
+    }
+
+    #[test]
+    fn sizes_take_units() {
+        assert_eq!(parse_size("10MB"), Some(10 * 1024 * 1024));
+        assert_eq!(parse_size("512 kb"), Some(512 * 1024));
+        assert_eq!(parse_size("1048576"), Some(1048576));
+        assert_eq!(parse_size("0"), None);
+    }
+}
