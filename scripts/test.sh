@@ -14,11 +14,20 @@ echo "==> Rust tests"
 cargo test -p app --features ssr
 cargo test -p server
 
-echo "==> browser tests"
 port="${E2E_PORT:-3917}"
 export LEPTOS_SITE_ADDR="127.0.0.1:$port"
 # The release build, as scripts/run.sh serves it: what the browser tests pass on is what users get.
 cargo leptos build --release
+
+# The benchmark at tiny sizes, so that it keeps working: it checks every replica against the
+# Leader but asserts no timing (scripts/bench.sh runs it at full size).
+echo "==> benchmark smoke run"
+cargo build --release -p bench
+target/release/bench --dossiers 300 --small 100 --changes 20 --page-dossiers 3000 \
+  --page-requests 200 --connections 8 --subscribers 2 --db-prefix bench_smoke \
+  --out target/bench-smoke.md
+
+echo "==> browser tests"
 fresh_database dossier_e2e
 export DATABASE_URL="$PG_BASE_URL/dossier_e2e"
 bin=target/release/dossier

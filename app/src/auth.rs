@@ -319,11 +319,32 @@ pub mod ssr {
         Ok(row.map(Into::into))
     }
 
+    /// The caller of one request, looked up once however many server functions a page render
+    /// calls (each would otherwise query the session again). Put in the request's extensions by
+    /// [`with_caller_cache`]; the request's parts are shared by all the render's calls.
+    #[derive(Clone, Default)]
+    pub struct CallerCache(std::sync::Arc<tokio::sync::OnceCell<Option<CurrentUser>>>);
+
+    pub async fn with_caller_cache(
+        mut request: axum::extract::Request,
+        next: axum::middleware::Next,
+    ) -> axum::response::Response {
+        request.extensions_mut().insert(CallerCache::default());
+        next.run(request).await
+    }
+
     /// The caller of the request being served (server function or page render).
     pub async fn caller(pool: &PgPool) -> AppResult<Option<CurrentUser>> {
-        match leptos::prelude::use_context::<http::request::Parts>() {
-            Some(parts) => user_from_headers(pool, &parts.headers).await,
-            None => Ok(None),
+        let Some(parts) = leptos::prelude::use_context::<http::request::Parts>() else {
+            return Ok(None);
+        };
+        match parts.extensions.get::<CallerCache>() {
+            Some(cache) => cache
+                .0
+                .get_or_try_init(|| user_from_headers(pool, &parts.headers))
+                .await
+                .cloned(),
+            None => user_from_headers(pool, &parts.headers).await,
         }
     }
 

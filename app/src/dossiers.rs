@@ -5,7 +5,7 @@ use crate::auth::{use_current_user, Permission};
 use crate::error::{AppError, AppResult};
 use crate::forms::{last_error, optional_text, required_text, FieldError, Flag, FormError};
 use crate::photos::{PhotoGallery, PhotoInfo, PhotoUpload};
-use crate::watch_lists::{list_watch_lists, ColorLabel, ReplicaBadge, WatchList};
+use crate::watch_lists::{list_watch_list_labels, ColorLabel, ReplicaBadge, WatchListLabel};
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -431,7 +431,7 @@ pub mod ssr {
     }
 }
 
-fn lists_by_id(lists: &[WatchList], ids: &[i64]) -> Vec<WatchList> {
+fn lists_by_id(lists: &[WatchListLabel], ids: &[i64]) -> Vec<WatchListLabel> {
     lists
         .iter()
         .filter(|l| ids.contains(&l.id))
@@ -456,7 +456,7 @@ pub fn DossiersPage() -> impl IntoView {
         move || filters.get(),
         |(q, list, active, after)| search_dossiers(q, list, active, after, None),
     );
-    let lists = Resource::new(|| (), |_| list_watch_lists());
+    let lists = Resource::new(|| (), |_| list_watch_list_labels());
     let can_edit = use_current_user().is_some_and(|u| u.can(Permission::Edit));
     view! {
         <section class="page">
@@ -540,7 +540,7 @@ fn SearchForm(
     q: String,
     list: Option<i64>,
     active: String,
-    lists: Vec<WatchList>,
+    lists: Vec<WatchListLabel>,
 ) -> impl IntoView {
     view! {
         <form method="get" action="/dossiers" class="search-form" role="search">
@@ -571,7 +571,7 @@ fn SearchForm(
 }
 
 #[component]
-fn DossierTable(dossiers: Vec<DossierSummary>, lists: Vec<WatchList>) -> impl IntoView {
+fn DossierTable(dossiers: Vec<DossierSummary>, lists: Vec<WatchListLabel>) -> impl IntoView {
     view! {
         <table class="data-table" data-testid="dossiers">
             <thead>
@@ -628,7 +628,7 @@ pub fn DossierPage() -> impl IntoView {
         move || (id.get(), photos_changed.get()),
         |(id, _)| load_dossier(id),
     );
-    let lists = Resource::new(|| (), |_| list_watch_lists());
+    let lists = Resource::new(|| (), |_| list_watch_list_labels());
     let can_edit = use_current_user().is_some_and(|u| u.can(Permission::Edit));
     view! {
         <section class="page">
@@ -677,7 +677,7 @@ pub fn DossierPage() -> impl IntoView {
 #[component]
 fn DossierFields(
     dossier: Option<Dossier>,
-    lists: Vec<WatchList>,
+    lists: Vec<WatchListLabel>,
     error: Signal<Option<AppError>>,
 ) -> impl IntoView {
     let (name, comment, active, meta, chosen) = match dossier {
@@ -742,7 +742,7 @@ fn DossierFields(
 pub fn NewDossierPage() -> impl IntoView {
     let create = ServerAction::<CreateDossier>::new();
     let error = last_error(create.value());
-    let lists = Resource::new(|| (), |_| list_watch_lists());
+    let lists = Resource::new(|| (), |_| list_watch_list_labels());
     view! {
         <section class="page narrow">
             <h1>"New dossier"</h1>
@@ -769,7 +769,7 @@ pub fn NewDossierPage() -> impl IntoView {
 pub fn EditDossierPage() -> impl IntoView {
     let id = id_param();
     let dossier = Resource::new(move || id.get(), load_dossier);
-    let lists = Resource::new(|| (), |_| list_watch_lists());
+    let lists = Resource::new(|| (), |_| list_watch_list_labels());
     let update = ServerAction::<UpdateDossier>::new();
     let error = last_error(update.value());
     view! {

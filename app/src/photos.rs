@@ -235,7 +235,7 @@ pub mod ssr {
             ));
         }
         let img = &upload.image;
-        insert_image(&mut tx, img).await?;
+        insert_images(&mut tx, &[img]).await?;
         let (vector, model) = upload.vector.unzip();
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO photos (dossier_id, image_sha256, face_vector, face_model)
@@ -251,21 +251,32 @@ pub mod ssr {
         get(pool, id).await
     }
 
-    /// Stores an image unless its hash is stored already (the bytes are then identical).
-    pub async fn insert_image(
+    /// Stores images unless their hash is stored already (the bytes are then identical), in
+    /// one statement however many there are.
+    pub async fn insert_images(
         tx: &mut Transaction<'_, Postgres>,
-        img: &ProcessedImage,
+        images: &[&ProcessedImage],
     ) -> AppResult<()> {
+        if images.is_empty() {
+            return Ok(());
+        }
+        let hashes: Vec<&[u8]> = images.iter().map(|i| i.sha256.as_slice()).collect();
+        let types: Vec<&str> = images.iter().map(|i| i.content_type).collect();
+        let data: Vec<&[u8]> = images.iter().map(|i| i.data.as_slice()).collect();
+        let thumbnails: Vec<&[u8]> = images.iter().map(|i| i.thumbnail.as_slice()).collect();
+        let widths: Vec<i32> = images.iter().map(|i| i.width as i32).collect();
+        let heights: Vec<i32> = images.iter().map(|i| i.height as i32).collect();
         sqlx::query(
             "INSERT INTO images (sha256, content_type, data, thumbnail, width, height)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sha256) DO NOTHING",
+             SELECT * FROM UNNEST($1::bytea[], $2::text[], $3::bytea[], $4::bytea[], $5::int[], $6::int[])
+             ON CONFLICT (sha256) DO NOTHING",
         )
-        .bind(&img.sha256)
-        .bind(img.content_type)
-        .bind(&img.data)
-        .bind(&img.thumbnail)
-        .bind(img.width as i32)
-        .bind(img.height as i32)
+        .bind(&hashes)
+        .bind(&types)
+        .bind(&data)
+        .bind(&thumbnails)
+        .bind(&widths)
+        .bind(&heights)
         .execute(&mut **tx)
         .await?;
         Ok(())

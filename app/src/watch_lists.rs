@@ -98,6 +98,24 @@ pub async fn list_watch_lists() -> AppResult<Vec<WatchList>> {
     ssr::list(&state.pool).await
 }
 
+/// What the dossier pages show of a list: its label, and whether it is a read-only replica.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct WatchListLabel {
+    pub id: i64,
+    pub name: String,
+    pub color: String,
+    pub replica_of: Option<String>,
+}
+
+/// The lists' labels without their dossier counts: every dossier page needs them, and counting
+/// the members of big lists on each page view would cost more than the page itself.
+#[server(prefix = "/api", endpoint = "watch-lists/labels")]
+pub async fn list_watch_list_labels() -> AppResult<Vec<WatchListLabel>> {
+    let (state, _) = crate::auth::ssr::require(Permission::Read, "see watch lists").await?;
+    ssr::labels(&state.pool).await
+}
+
 #[server(prefix = "/api", endpoint = "watch-lists/get")]
 pub async fn get_watch_list(id: i64) -> AppResult<WatchList> {
     let (state, _) = crate::auth::ssr::require(Permission::Read, "see watch lists").await?;
@@ -193,6 +211,16 @@ pub mod ssr {
         Ok(sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM watch_lists w ORDER BY w.name, w.id"
         ))
+        .fetch_all(pool)
+        .await?)
+    }
+
+    pub async fn labels(pool: &PgPool) -> AppResult<Vec<super::WatchListLabel>> {
+        Ok(sqlx::query_as(
+            "SELECT w.id, w.name, w.color,
+                (SELECT r.remote_url FROM replicas r WHERE r.watch_list_id = w.id) AS replica_of
+             FROM watch_lists w ORDER BY w.name, w.id",
+        )
         .fetch_all(pool)
         .await?)
     }

@@ -3,7 +3,7 @@
 //! images (stored once each, as real uploads would be).
 
 use app::error::AppResult;
-use app::photos::ssr::{insert_image, process_image};
+use app::photos::ssr::{insert_images, process_image};
 use image::{ImageBuffer, Rgb};
 use sqlx::PgPool;
 
@@ -46,9 +46,7 @@ pub async fn add(pool: &PgPool, count: u32) -> AppResult<u64> {
         .execute(&mut *tx)
         .await?;
     }
-    for img in &images {
-        insert_image(&mut tx, img).await?;
-    }
+    insert_images(&mut tx, &images.iter().collect::<Vec<_>>()).await?;
     let hashes: Vec<Vec<u8>> = images.iter().map(|i| i.sha256.clone()).collect();
     let list_names: Vec<&str> = LISTS.iter().map(|(n, _)| *n).collect();
     let ids: Vec<i64> = sqlx::query_scalar(

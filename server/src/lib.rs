@@ -91,8 +91,10 @@ pub fn router(state: AppState) -> Router {
             get(observability::metrics_text).with_state((metrics.clone(), state.pool.clone())),
         )
         .merge(pages_and_api)
-        // Innermost first: server function errors get their status, JSON becomes form fields,
+        // Innermost first: the caller is looked up once per request, server function errors get
+        // their status, JSON becomes form fields,
         // bodies are capped, cross-site writes are refused, and every request is logged.
+        .layer(from_fn(app::auth::ssr::with_caller_cache))
         .layer(from_fn(api::error_status))
         .layer(from_fn(api::json_to_form))
         .layer(RequestBodyLimitLayer::new(upload_limit + BODY_SLACK))

@@ -13,6 +13,7 @@ async fn a_user_reads_everything_and_changes_nothing(pool: sqlx::PgPool) {
     let dossier = app.dossier("D", &[list]).await;
     for (endpoint, body) in [
         ("watch-lists/list", json!({})),
+        ("watch-lists/labels", json!({})),
         ("watch-lists/get", json!({"id": list})),
         ("dossiers/search", json!({})),
         ("dossiers/get", json!({"id": dossier})),

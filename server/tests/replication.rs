@@ -589,8 +589,13 @@ async fn divergence_is_detected_by_digest_and_repaired(pool: PgPool) {
     let (remote, local, replica) = pair.replicate("Remote").await;
     pair.leader.dossier("A", &[remote]).await;
     pair.run(replica).await.unwrap();
-    // Someone edits the replica behind the server's back.
+    // Someone edits the replica behind the server's back, and a day passes (verification
+    // after an incremental run is daily).
     sqlx::query("UPDATE dossiers SET name = 'tampered'")
+        .execute(&pair.sub.pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE replicas SET verified_at = now() - interval '25 hours'")
         .execute(&pair.sub.pool)
         .await
         .unwrap();

@@ -36,6 +36,11 @@ async fn an_operator_creates_edits_and_deletes_a_watch_list(pool: sqlx::PgPool) 
     let listed = app.ok("watch-lists/list", &app.user, json!({})).await;
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert_eq!(listed[0]["name"], "Most wanted");
+    let labels = app.ok("watch-lists/labels", &app.user, json!({})).await;
+    assert_eq!(
+        labels,
+        json!([{"id": id, "name": "Most wanted", "color": "#000000", "replica_of": null}])
+    );
 
     app.ok("watch-lists/delete", &app.operator, json!({"id": id}))
         .await;

@@ -126,20 +126,26 @@ pub async fn changes(
         None => watermark(pool).await?,
     };
     let limit = limit.clamp(1, MAX_PAGE);
-    // Removals matter only to a Subscriber that has something to remove: a full sync
-    // (since = 0) starts from an empty list.
+    // A full sync (since = 0) is every member, walked in id order on the membership key, so each
+    // page is one index range however big the list; removals matter only to a Subscriber that
+    // has something to remove. An incremental run reads the revision indexes, so its cost
+    // follows the number of changes, not the size of the list.
+    const MEMBERS: &str = "
+        SELECT m.dossier_id AS id FROM dossier_watch_lists m
+         WHERE m.watch_list_id = $1 AND m.dossier_id > $4";
     const CHANGED: &str = "
         SELECT m.dossier_id AS id FROM dossier_watch_lists m
-         WHERE m.watch_list_id = $1 AND m.revision > $2 AND m.revision <= $3
+         WHERE m.watch_list_id = $1 AND m.revision > $2 AND m.revision <= $3 AND m.dossier_id > $4
         UNION
         SELECT d.id FROM dossiers d
           JOIN dossier_watch_lists m ON m.dossier_id = d.id AND m.watch_list_id = $1
-         WHERE d.revision > $2 AND d.revision <= $3
+         WHERE d.revision > $2 AND d.revision <= $3 AND d.id > $4
         UNION
         SELECT t.dossier_id FROM sync_tombstones t
-         WHERE $2 > 0 AND t.watch_list_id = $1 AND t.revision > $2 AND t.revision <= $3";
+         WHERE t.watch_list_id = $1 AND t.revision > $2 AND t.revision <= $3 AND t.dossier_id > $4";
+    let selection = if since == 0 { MEMBERS } else { CHANGED };
     let ids: Vec<i64> = sqlx::query_scalar(&format!(
-        "SELECT id FROM ({CHANGED}) AS c WHERE id > $4 ORDER BY id LIMIT $5"
+        "SELECT id FROM ({selection}) AS c ORDER BY id LIMIT $5"
     ))
     .bind(list)
     .bind(since)
@@ -151,10 +157,11 @@ pub async fn changes(
     .map_err(AppError::from)?;
     let total: Option<i64> = if first_page {
         Some(
-            sqlx::query_scalar(&format!("SELECT count(*) FROM ({CHANGED}) AS c"))
+            sqlx::query_scalar(&format!("SELECT count(*) FROM ({selection}) AS c"))
                 .bind(list)
                 .bind(since)
                 .bind(until)
+                .bind(after)
                 .fetch_one(pool)
                 .await
                 .map_err(AppError::from)?,
@@ -239,13 +246,15 @@ pub enum ChangesError {
 }
 
 /// The SQL of a list's digest; `$1` is the list, `key` the expression of the Leader id.
+/// Vectors enter it in their binary form (`array_send`): formatting 512 floats as text per
+/// photo would cost more than the rest of the digest.
 pub fn digest_sql(from: &str, key: &str) -> String {
     format!(
         "SELECT count(*) AS dossiers, coalesce(md5(string_agg(x.h, '' ORDER BY x.k)), '') AS digest
          FROM (
             SELECT {key} AS k, md5(concat_ws('|', {key}, d.name, d.comment, d.active, d.meta::text,
                 (SELECT string_agg(encode(p.image_sha256, 'hex') || ':' || coalesce(p.face_model, '')
-                        || ':' || coalesce(p.face_vector::text, ''), ',' ORDER BY p.id)
+                        || ':' || coalesce(md5(array_send(p.face_vector)), ''), ',' ORDER BY p.id)
                  FROM photos p WHERE p.dossier_id = d.id))) AS h
             {from}
          ) AS x"

@@ -134,9 +134,12 @@ fn when(at: Option<DateTime<Utc>>) -> String {
 #[component]
 pub fn ReplicationPage() -> impl IntoView {
     let sync_now = ServerAction::<SyncReplicaNow>::new();
+    // Owned here, not by the form: the table must refetch when a replica is created, since the
+    // redirect back to /replication keeps this page mounted when it runs client-side.
+    let create = ServerAction::<CreateReplica>::new();
     let tick = RwSignal::new(0u64);
     let overview = Resource::new(
-        move || (tick.get(), sync_now.version().get()),
+        move || (tick.get(), sync_now.version().get(), create.version().get()),
         |_| replication_overview(),
     );
     // While a run is in progress (or about to start), refresh every second to show progress.
@@ -180,7 +183,7 @@ pub fn ReplicationPage() -> impl IntoView {
                             })}
                             <p class="hint">"Schedule: " <code>{o.schedule.clone()}</code></p>
                             <ReplicaTable replicas=o.replicas.clone() sync_now />
-                            <NewReplica leader=leader.get_untracked() empty_lists=o.empty_lists.clone() />
+                            <NewReplica leader=leader.get_untracked() empty_lists=o.empty_lists.clone() create />
                         }.into_any(),
                     }
                 })}
@@ -300,8 +303,11 @@ fn RunHistory(runs: Vec<SyncRun>) -> impl IntoView {
 /// Two steps: a GET form names the Leader (so its lists are fetched live, with or without
 /// WASM), then the subscription form picks a remote list and an empty local list.
 #[component]
-fn NewReplica(leader: String, empty_lists: Vec<(i64, String)>) -> impl IntoView {
-    let create = ServerAction::<CreateReplica>::new();
+fn NewReplica(
+    leader: String,
+    empty_lists: Vec<(i64, String)>,
+    create: ServerAction<CreateReplica>,
+) -> impl IntoView {
     let error = last_error(create.value());
     let remote = Resource::new(
         move || leader.clone(),

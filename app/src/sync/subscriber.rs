@@ -6,9 +6,9 @@ use super::{
     ChangePage, LeaderInfo, ListDigest, RemoteList, Replica, SyncRun, SyncToken, LEADER_KIND,
 };
 use crate::error::{AppError, AppResult};
-use crate::photos::ssr::{delete_unused_images, insert_image, ProcessedImage};
+use crate::photos::ssr::{delete_unused_images, insert_images, ProcessedImage};
 use crate::state::AppState;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
 use sqlx::{PgPool, Postgres, Transaction};
@@ -20,6 +20,8 @@ const PAGE_SIZE: i64 = 500;
 const IMAGE_BATCH: usize = 200;
 /// Attempts per request before the run fails (with backoff in between).
 const ATTEMPTS: u32 = 3;
+/// Longest time between two verifications of a replica against the Leader's digest.
+const VERIFY_EVERY_HOURS: i64 = 24;
 
 /// Why a run (or a request to a Leader) failed. The messages are shown to administrators.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -77,6 +79,7 @@ pub fn normalize_url(url: &str) -> Result<String, String> {
 /// A decoded image record from the Leader.
 pub struct ImageRecord(pub ProcessedImage);
 
+#[derive(Clone)]
 pub struct LeaderClient {
     http: reqwest::Client,
     url: String,
@@ -446,7 +449,7 @@ pub async fn sync_now(pool: &PgPool, id: i64) -> AppResult<Replica> {
 // ---------------------------------------------------------------------------------------------
 // A run
 
-#[derive(sqlx::FromRow)]
+#[derive(Clone, sqlx::FromRow)]
 struct ReplicaRow {
     id: i64,
     watch_list_id: i64,
@@ -457,12 +460,14 @@ struct ReplicaRow {
     run_until: Option<i64>,
     run_after: i64,
     run_full: bool,
+    /// When the replica last matched the Leader's digest.
+    verified_at: Option<DateTime<Utc>>,
 }
 
 async fn load(pool: &PgPool, id: i64) -> Result<ReplicaRow, SyncError> {
     sqlx::query_as(
         "SELECT id, watch_list_id, remote_url, remote_list_id, cursor, run_id, run_until,
-                run_after, run_full
+                run_after, run_full, verified_at
          FROM replicas WHERE id = $1",
     )
     .bind(id)
@@ -545,17 +550,16 @@ async fn run_claimed(state: &AppState, id: i64, attempt: i64) -> Result<RunOutco
         .await?;
     let run_id = replica.run_id.unwrap_or(attempt);
 
+    // The next page (and its images) is fetched while the current one is applied, so the
+    // Leader, the network and this database work at the same time.
+    let mut prefetched: Option<Prefetch> = None;
     loop {
         let since = if replica.run_full { 0 } else { replica.cursor };
-        let page = match client
-            .changes(
-                replica.remote_list_id,
-                since,
-                replica.run_until,
-                replica.run_after,
-            )
-            .await
-        {
+        let fetched = match prefetched.take() {
+            Some(next) => next.result().await,
+            None => fetch_page(pool, &client, &replica, since).await,
+        };
+        let (page, images) = match fetched {
             Err(SyncError::CursorTooOld(_)) if !replica.run_full => {
                 tracing::warn!(replica = id, cursor = since, "cursor too old; full resync");
                 sqlx::query(
@@ -582,12 +586,19 @@ async fn run_claimed(state: &AppState, id: i64, attempt: i64) -> Result<RunOutco
                 .await?;
             replica.run_until = Some(page.until);
         }
-        let images = fetch_missing_images(pool, &client, &page).await?;
+        if let Some(next_after) = page.next_after {
+            let next = ReplicaRow {
+                run_after: next_after,
+                ..replica.clone()
+            };
+            let (pool, client) = (pool.clone(), client.clone());
+            prefetched = Some(Prefetch(tokio::spawn(async move {
+                fetch_page(&pool, &client, &next, since).await
+            })));
+        }
         let mut tx = pool.begin().await?;
         let photos = images.len() as i64;
-        for image in &images {
-            insert_image(&mut tx, &image.0).await?;
-        }
+        insert_images(&mut tx, &images.iter().map(|i| &i.0).collect::<Vec<_>>()).await?;
         let (upserts, removals) = apply_page(&mut tx, &replica, run_id, &page).await?;
         let after = page.next_after.unwrap_or_else(|| {
             page.upserts
@@ -654,10 +665,24 @@ async fn run_claimed(state: &AppState, id: i64, attempt: i64) -> Result<RunOutco
     .await?;
     tx.commit().await?;
 
+    // Verification reads the whole list on both sides: after a full resync, and otherwise
+    // once a day, so that an incremental run costs what changed, not what the list holds.
+    let due = replica.run_full
+        || replica
+            .verified_at
+            .is_none_or(|at| Utc::now() - at > chrono::Duration::hours(VERIFY_EVERY_HOURS));
+    if !due {
+        return Ok(RunOutcome::Done { cursor });
+    }
     // The Leader's digest is comparable only if nothing changed there since our watermark.
-    let remote = client.digest(replica.remote_list_id).await?;
+    // Both sides compute at once: each reads the whole list.
+    let (remote, local) = tokio::join!(
+        client.digest(replica.remote_list_id),
+        local_digest(pool, &replica)
+    );
+    let remote = remote?;
     if remote.until == cursor {
-        let local = local_digest(pool, &replica).await?;
+        let local = local?;
         if local.dossiers != remote.dossiers || local.digest != remote.digest {
             let message = format!(
                 "divergence after the run: the Leader has {} dossier(s) (digest {}), this replica {} (digest {}); a full resync follows",
@@ -680,6 +705,10 @@ async fn run_claimed(state: &AppState, id: i64, attempt: i64) -> Result<RunOutco
             super::scheduler::wake();
             return Ok(RunOutcome::Diverged { cursor });
         }
+        sqlx::query("UPDATE replicas SET verified_at = now() WHERE id = $1")
+            .bind(id)
+            .execute(pool)
+            .await?;
     }
     Ok(RunOutcome::Done { cursor })
 }
@@ -722,6 +751,44 @@ async fn record_failure(
 pub fn backoff(failures: i32) -> chrono::Duration {
     let seconds = 30i64 << failures.clamp(1, 8).saturating_sub(1);
     chrono::Duration::seconds(seconds.min(3600))
+}
+
+/// One page of changes after `replica.run_after`, with the images this database lacks.
+async fn fetch_page(
+    pool: &PgPool,
+    client: &LeaderClient,
+    replica: &ReplicaRow,
+    since: i64,
+) -> Result<(ChangePage, Vec<ImageRecord>), SyncError> {
+    let page = client
+        .changes(
+            replica.remote_list_id,
+            since,
+            replica.run_until,
+            replica.run_after,
+        )
+        .await?;
+    let images = fetch_missing_images(pool, client, &page).await?;
+    Ok((page, images))
+}
+
+/// A page being fetched in the background; dropped (a failed run), it stops fetching.
+struct Prefetch(tokio::task::JoinHandle<Result<(ChangePage, Vec<ImageRecord>), SyncError>>);
+
+impl Prefetch {
+    async fn result(mut self) -> Result<(ChangePage, Vec<ImageRecord>), SyncError> {
+        (&mut self.0).await.map_err(|e| {
+            SyncError::Local(AppError::Internal {
+                message: format!("fetching a page stopped: {e}"),
+            })
+        })?
+    }
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 async fn fetch_missing_images(

@@ -1,0 +1,93 @@
+//! `bench`: measures replication and the dossier list page of the dossier database against
+//! their physical floor, side by side in one run, and writes `BENCHMARKS.md`.
+//!
+//! Every figure comes from real installations (`dossier serve` processes, each with its own
+//! PostgreSQL database) driven over HTTP, as an operator would drive them. See `measures.rs`
+//! for what each measure does and `report.rs` for the report.
+
+mod cluster;
+mod data;
+mod load;
+mod measures;
+mod report;
+
+use clap::Parser;
+use std::path::PathBuf;
+
+/// Sizes and places of a benchmark run. The defaults finish in about ten minutes on a 2-core
+/// machine; the report states the sizes used.
+#[derive(Parser, Debug, Clone, serde::Serialize)]
+#[command(version, about)]
+pub struct Args {
+    /// Dossiers in the list fully synced by P1 (and changed by P2).
+    #[arg(long, default_value_t = 100_000)]
+    pub dossiers: u64,
+    /// Dossiers in the small list: P3's comparison point and P7's list.
+    #[arg(long, default_value_t = 10_000)]
+    pub small: u64,
+    /// Dossiers changed between runs in P2 and P3.
+    #[arg(long, default_value_t = 100)]
+    pub changes: usize,
+    /// Dossiers in the installation whose list page P5 loads.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub page_dossiers: u64,
+    /// Requests P5 sends to the page (and to the database directly), over `connections`.
+    #[arg(long, default_value_t = 6_400)]
+    pub page_requests: usize,
+    /// Concurrent connections of P5.
+    #[arg(long, default_value_t = 32)]
+    pub connections: usize,
+    /// Subscribers syncing at once in P7.
+    #[arg(long, default_value_t = 10)]
+    pub subscribers: usize,
+    /// Seed of the generated data.
+    #[arg(long, default_value_t = 20_261_122)]
+    pub seed: u64,
+    /// The `dossier` binary (release build).
+    #[arg(long, default_value = "target/release/dossier")]
+    #[serde(skip)]
+    pub bin: PathBuf,
+    /// The built site (`cargo leptos build --release`): served pages and the WASM bundle of P6.
+    #[arg(long, default_value = "target/site")]
+    #[serde(skip)]
+    pub site_root: PathBuf,
+    /// PostgreSQL server, without a database name.
+    #[arg(
+        long,
+        env = "PG_BASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432"
+    )]
+    #[serde(skip)]
+    pub pg_base: String,
+    /// Prefix of the databases this run creates (and drops at the end).
+    #[arg(long, default_value = "bench")]
+    #[serde(skip)]
+    pub db_prefix: String,
+    /// Where the report goes.
+    #[arg(long, default_value = "BENCHMARKS.md")]
+    #[serde(skip)]
+    pub out: PathBuf,
+    /// Keep the databases after the run (to inspect them).
+    #[arg(long)]
+    #[serde(skip)]
+    pub keep: bool,
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    match measures::run_all(&args).await {
+        Ok(results) => {
+            let text = report::render(&args, &results);
+            if let Err(e) = std::fs::write(&args.out, text) {
+                eprintln!("cannot write {}: {e}", args.out.display());
+                std::process::exit(1);
+            }
+            println!("report written to {}", args.out.display());
+        }
+        Err(e) => {
+            eprintln!("benchmark failed: {e}");
+            std::process::exit(1);
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! BENCHMARKS.md: the machine, the versions, the sizes, a table of each measure against its
+//! baseline and goal, the findings (kept by hand in `bench/FINDINGS.md`), and the raw JSON.
+
+use crate::measures::Results;
+use crate::Args;
+use std::fmt::Write;
+use std::process::Command;
+
+fn shell(cmd: &str, args: &[&str]) -> String {
+    Command::new(cmd)
+        .args(args)
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map(|kb| format!("{:.1} GiB", kb as f64 / 1024.0 / 1024.0))
+        .unwrap_or_else(|| "unknown memory".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    format!(
+        "{cores} cores ({cpu}), {memory}, {}",
+        shell("uname", &["-sr"])
+    )
+}
+
+fn mib(bytes: Option<u64>) -> String {
+    bytes
+        .map(|b| format!("{:.0} MiB", b as f64 / 1024.0 / 1024.0))
+        .unwrap_or_else(|| "n/a".into())
+}
+
+fn seconds(s: Option<f64>) -> String {
+    s.map(|s| format!("{s:.1} s"))
+        .unwrap_or_else(|| "n/a".into())
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met {
+        "met"
+    } else {
+        "**missed**"
+    }
+}
+
+pub fn render(args: &Args, r: &Results) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# Benchmarks\n");
+    let _ = writeln!(
+        s,
+        "Written by `scripts/bench.sh` (the `bench` crate) on {}; the run took {:.0} s. \
+         Every figure comes from real installations (`dossier serve` processes, each with its \
+         own PostgreSQL database) measured side by side with its baseline in the same run; the \
+         ratios are what to compare across machines.\n",
+        r.started_at.format("%Y-%m-%d %H:%M UTC"),
+        r.seconds
+    );
+    let _ = writeln!(s, "- Machine: {}", machine());
+    let _ = writeln!(
+        s,
+        "- Versions: dossier {} (git {}), {}, PostgreSQL {}",
+        env!("CARGO_PKG_VERSION"),
+        shell("git", &["rev-parse", "--short", "HEAD"]),
+        shell("rustc", &["--version"]),
+        r.postgres
+    );
+    let _ = writeln!(
+        s,
+        "- Sizes: P1/P2 list {} dossiers; small list (P3, P7) {} dossiers; {} changes per round; \
+         list page (P5) over {} dossiers with {} connections and {} requests; {} Subscribers in P7. \
+         Each generated dossier has one JPEG of ~{} bytes (distinct content) and a {}-float vector; \
+         seed {}.",
+        args.dossiers,
+        args.small,
+        args.changes,
+        args.page_dossiers,
+        args.connections,
+        args.page_requests,
+        args.subscribers,
+        r.average_jpeg_bytes,
+        r.vector_floats,
+        args.seed
+    );
+    let _ = writeln!(
+        s,
+        "- Command: `scripts/bench.sh{}`\n",
+        std::env::args()
+            .skip(1)
+            .map(|a| format!(" {a}"))
+            .collect::<String>()
+    );
+
+    let _ = writeln!(s, "| id | measure | ours | baseline | ratio | goal | |");
+    let _ = writeln!(s, "|----|---------|------|----------|-------|------|-|");
+    let p1 = &r.p1;
+    let _ = writeln!(
+        s,
+        "| P1 | full sync of a {}-dossier list to an empty Subscriber | {:.2} s | {:.2} s (binary COPY pipe, {:.0} MiB) | {:.2}× | ≤ 2.0× | {} |",
+        p1.dossiers,
+        p1.sync_seconds,
+        p1.copy_seconds,
+        p1.copy_bytes as f64 / 1024.0 / 1024.0,
+        p1.ratio,
+        verdict(p1.ratio <= 2.0)
+    );
+    let p2 = &r.p2;
+    let _ = writeln!(
+        s,
+        "| P2 | incremental sync after {} changes ({} edits, {} deletions, {} removals, {} new photos), median of {} | {:.1} ms | P1: {:.2} s | 1/{:.0} | ≤ 1/200 | {} |",
+        p2.changes.total(),
+        p2.changes.edits,
+        p2.changes.deletions,
+        p2.changes.removals,
+        p2.changes.new_photos,
+        p2.rounds_ms.len(),
+        p2.median_ms,
+        p1.sync_seconds,
+        1.0 / p2.fraction_of_p1,
+        verdict(p2.fraction_of_p1 <= 1.0 / 200.0)
+    );
+    let p3 = &r.p3;
+    let _ = writeln!(
+        s,
+        "| P3 | the P2 run on a {}-dossier list vs a {}-dossier list | {:.1} ms | {:.1} ms | {:.2}× | ≤ 1.5× | {} |",
+        p3.large_dossiers,
+        p3.small_dossiers,
+        p3.large_median_ms,
+        p3.small_median_ms,
+        p3.ratio,
+        verdict(p3.ratio <= 1.5)
+    );
+    let p4 = &r.p4;
+    let _ = writeln!(
+        s,
+        "| P4 | a sync when nothing changed (median of {}, max {:.1} ms) | {:.1} ms | — | — | < 20 ms | {} |",
+        p4.runs_ms.len(),
+        p4.max_ms,
+        p4.median_ms,
+        verdict(p4.median_ms < 20.0)
+    );
+    let p5 = &r.p5;
+    let _ = writeln!(
+        s,
+        "| P5 | dossier list page (50 rows, name filter) at {} dossiers, {} connections: p50 / p99 | {:.1} / {:.1} ms | SQL direct: {:.1} / {:.1} ms | {:.2}× (p99) | p99 ≤ 3× and < 50 ms | {} |",
+        p5.dossiers,
+        p5.connections,
+        p5.http.p50_ms,
+        p5.http.p99_ms,
+        p5.sql.p50_ms,
+        p5.sql.p99_ms,
+        p5.p99_ratio,
+        verdict(p5.p99_ratio <= 3.0 && p5.http.p99_ms < 50.0)
+    );
+    let p6 = &r.p6;
+    let _ = writeln!(
+        s,
+        "| P6 | WASM bundle `{}`: raw / gzip -9 | {:.0} KB / {:.0} KB | — | — | ≤ 300 KB gzipped | {} |",
+        p6.file,
+        p6.raw_bytes as f64 / 1000.0,
+        p6.gzip_bytes as f64 / 1000.0,
+        verdict(p6.gzip_bytes <= 300_000)
+    );
+    let p7 = &r.p7;
+    let _ = writeln!(
+        s,
+        "| P7 | {} Subscribers full-syncing a {}-dossier list at once: total; Leader page p99 during (idle: {:.1} ms) | {:.2} s; p99 {:.1} ms | one alone: {:.2} s | {:.2}× | total ≤ 10×; p99 < 100 ms | {} |",
+        p7.subscribers,
+        p7.dossiers,
+        p7.page_idle.p99_ms,
+        p7.total_seconds,
+        p7.page_during.p99_ms,
+        p7.alone_seconds,
+        p7.ratio,
+        verdict(p7.ratio <= 10.0 && p7.page_during.p99_ms < 100.0)
+    );
+    let _ = writeln!(
+        s,
+        "\nDuring P1: peak memory (VmHWM) Leader {}, Subscriber {}; CPU time of the server \
+         processes (PostgreSQL's own not included) Leader {}, Subscriber {}.\n",
+        mib(p1.leader_peak_rss_bytes),
+        mib(p1.subscriber_peak_rss_bytes),
+        seconds(p1.leader_cpu_seconds),
+        seconds(p1.subscriber_cpu_seconds)
+    );
+    if let Ok(findings) = std::fs::read_to_string("bench/FINDINGS.md") {
+        let _ = writeln!(s, "{}\n", findings.trim());
+    }
+    let json = serde_json::json!({ "args": args, "results": r });
+    let _ = writeln!(
+        s,
+        "## Raw results\n\n```json\n{}\n```",
+        serde_json::to_string_pretty(&json).unwrap_or_default()
+    );
+    s
+}
