@@ -97,8 +97,13 @@ pub struct Crowd {
     pub subscribers: usize,
     pub dossiers: u64,
     pub alone_seconds: f64,
+    /// Machine CPU (all processes) during the run alone and during the crowd, core-seconds.
+    pub alone_busy_core_seconds: f64,
     pub total_seconds: f64,
+    pub busy_core_seconds: f64,
     pub ratio: f64,
+    /// The ratio if the crowd did exactly N times the alone run's work with every core busy.
+    pub floor_ratio: f64,
     pub page_idle: Latency,
     pub page_during: Latency,
 }
@@ -207,7 +212,12 @@ pub async fn run_all(args: &Args) -> BenchResult<Results> {
 
     // P7's "one alone" and P3's small list are the same replica: a full sync of the small list.
     step("P3/P7: full sync of the small list by one Subscriber alone");
+    let busy = busy_core_seconds();
     let (small_replica, alone) = subscribe(&sub, &leader, small_list, "Replica: small").await?;
+    let alone_effort = Effort {
+        seconds: alone.seconds,
+        busy_core_seconds: busy_core_seconds() - busy,
+    };
     verify(&leader_pool, small_list, &sub, small_replica).await?;
     println!("  {:.2} s", alone.seconds);
     step("P3: the same incremental syncs on the small list");
@@ -245,7 +255,7 @@ pub async fn run_all(args: &Args) -> BenchResult<Results> {
         &leader,
         &leader_pool,
         small_list,
-        alone.seconds,
+        alone_effort,
         args,
     )
     .await?;
@@ -358,6 +368,17 @@ async fn copy_pipe(cluster: &Cluster, leader: &PgPool, list: i64) -> BenchResult
     Ok((seconds, bytes))
 }
 
+/// Wall time and machine CPU of a piece of work.
+#[derive(Debug, Clone, Copy)]
+pub struct Effort {
+    pub seconds: f64,
+    pub busy_core_seconds: f64,
+}
+
+fn cores() -> f64 {
+    std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64)
+}
+
 /// A completed run as the Subscriber recorded it.
 #[derive(Debug, Clone, Copy)]
 pub struct Run {
@@ -377,10 +398,22 @@ async fn subscribe(
     local_name: &str,
 ) -> BenchResult<(i64, Run)> {
     let local = data::watch_list(&sub.pool, local_name).await?;
+    let id = create_replica(sub, &leader.url, list, local).await?;
+    let run = wait_run(sub, id, 0, true).await?;
+    Ok((id, run))
+}
+
+/// Subscribes the empty local list `local` to the Leader's `list`, as an operator would.
+async fn create_replica(
+    sub: &Instance,
+    leader_url: &str,
+    list: i64,
+    local: i64,
+) -> BenchResult<i64> {
     let response = sub
         .post("/sync/dossier-lists/")
         .json(&serde_json::json!({
-            "remote_url": leader.url,
+            "remote_url": leader_url,
             "remote_dossier_list": list,
             "slave_dossier_list": local,
         }))
@@ -390,9 +423,30 @@ async fn subscribe(
         return Err(format!("creating the replica failed: {}", response.text().await?).into());
     }
     let replica: serde_json::Value = response.json().await?;
-    let id = replica["id"].as_i64().ok_or("the replica has no id")?;
-    let run = wait_run(sub, id, 0, true).await?;
-    Ok((id, run))
+    Ok(replica["id"].as_i64().ok_or("the replica has no id")?)
+}
+
+/// CPU time the whole machine has spent busy (all processes, PostgreSQL included), in
+/// core-seconds, from /proc/stat.
+pub fn busy_core_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal: all but idle and iowait are busy.
+    let busy: f64 = ticks
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !matches!(i, 3 | 4))
+        .take(6)
+        .map(|(_, t)| t)
+        .sum();
+    busy / 100.0
 }
 
 /// Asks for a run now and waits for it.
@@ -580,7 +634,7 @@ async fn crowd(
     leader: &Instance,
     leader_pool: &PgPool,
     list: i64,
-    alone_seconds: f64,
+    alone: Effort,
     args: &Args,
 ) -> BenchResult<Crowd> {
     let page_idle = load::run(PROBES, Until::Requests(400), page_request(leader)).await?;
@@ -598,30 +652,17 @@ async fn crowd(
         page_request(leader),
     ));
     let started = Instant::now();
+    let busy = busy_core_seconds();
     let runs = futures_util::future::join_all(subs.iter().zip(&locals).map(|(sub, &local)| {
         let leader_url = leader.url.clone();
         async move {
-            let response = sub
-                .post("/sync/dossier-lists/")
-                .json(&serde_json::json!({
-                    "remote_url": leader_url,
-                    "remote_dossier_list": list,
-                    "slave_dossier_list": local,
-                }))
-                .send()
-                .await?;
-            if !response.status().is_success() {
-                return Err(
-                    format!("creating a replica failed: {}", response.text().await?).into(),
-                );
-            }
-            let replica: serde_json::Value = response.json().await?;
-            let id = replica["id"].as_i64().ok_or("the replica has no id")?;
+            let id = create_replica(sub, &leader_url, list, local).await?;
             wait_run(sub, id, 0, true).await.map(|run| (id, run))
         }
     }))
     .await;
     let total_seconds = started.elapsed().as_secs_f64();
+    let busy_core_seconds = busy_core_seconds() - busy;
     done.store(true, Ordering::Relaxed);
     let page_during = prober.await??;
     for (sub, run) in subs.iter().zip(runs) {
@@ -639,9 +680,13 @@ async fn crowd(
     Ok(Crowd {
         subscribers: args.subscribers,
         dossiers: args.small,
-        alone_seconds,
+        alone_seconds: alone.seconds,
+        alone_busy_core_seconds: alone.busy_core_seconds,
         total_seconds,
-        ratio: total_seconds / alone_seconds,
+        busy_core_seconds,
+        ratio: total_seconds / alone.seconds,
+        // Ten times the machine's work of one run, on every core at once.
+        floor_ratio: args.subscribers as f64 * alone.busy_core_seconds / cores() / alone.seconds,
         page_idle,
         page_during,
     })

@@ -196,6 +196,20 @@ pub fn render(args: &Args, r: &Results) -> String {
     );
     let _ = writeln!(
         s,
+        "\nP7 in CPU: one full sync alone kept the machine busy {:.1} core-seconds in {:.2} s \
+         ({:.2} cores on average); the {} at once took {:.1} core-seconds. Doing exactly {} times \
+         the work of one with every core busy would take {:.2}× the time of one alone: that is \
+         the floor of P7's ratio on this machine.",
+        p7.alone_busy_core_seconds,
+        p7.alone_seconds,
+        p7.alone_busy_core_seconds / p7.alone_seconds,
+        p7.subscribers,
+        p7.busy_core_seconds,
+        p7.subscribers,
+        p7.floor_ratio
+    );
+    let _ = writeln!(
+        s,
         "\nDuring P1: peak memory (VmHWM) Leader {}, Subscriber {}; CPU time of the server \
          processes (PostgreSQL's own not included) Leader {}, Subscriber {}.\n",
         mib(p1.leader_peak_rss_bytes),

@@ -96,7 +96,7 @@ struct PhotoRow {
     dossier_id: i64,
     sha256: String,
     face_model: Option<String>,
-    face_vector: Option<String>,
+    face_vector: Option<Vec<f32>>,
 }
 
 /// The changes of `list` with revisions in (`since`, `until`], for dossier ids after `after`.
@@ -190,7 +190,7 @@ pub async fn changes(
     .map_err(AppError::from)?;
     let photos: Vec<PhotoRow> = sqlx::query_as(
         "SELECT p.dossier_id, encode(p.image_sha256, 'hex') AS sha256, p.face_model,
-                p.face_vector::text AS face_vector
+                p.face_vector
          FROM photos p WHERE p.dossier_id = ANY($1) ORDER BY p.dossier_id, p.id",
     )
     .bind(&ids)
@@ -209,7 +209,7 @@ pub async fn changes(
             own.push(RemotePhoto {
                 sha256: p.sha256,
                 face_model: p.face_model,
-                face_vector: p.face_vector,
+                face_vector: p.face_vector.as_deref().map(super::encode_vector),
             });
         }
         if row.in_list {

@@ -73,8 +73,35 @@ pub struct RemotePhoto {
     /// Hex SHA-256 of the image; the Subscriber fetches the bytes only if it lacks them.
     pub sha256: String,
     pub face_model: Option<String>,
-    /// The vector as its PostgreSQL text (`{0.1,0.2,…}`), which round-trips floats exactly.
+    /// The vector as base64 of its little-endian float32s: exact, about a third of the text
+    /// form, and neither side formats or parses a float (see [`encode_vector`]).
     pub face_vector: Option<String>,
+}
+
+/// A face vector as it travels in [`RemotePhoto`].
+#[cfg(feature = "ssr")]
+pub fn encode_vector(vector: &[f32]) -> String {
+    use base64::Engine;
+    let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// The vector of [`encode_vector`]'s text, or `None` if it is not one.
+#[cfg(feature = "ssr")]
+pub fn decode_vector(text: &str) -> Option<Vec<f32>> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .ok()?;
+    if bytes.len() % 4 != 0 {
+        return None;
+    }
+    Some(
+        bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+    )
 }
 
 /// A digest of a list's content at a watermark (`GET …/digest`), keyed by Leader ids.

@@ -16,8 +16,8 @@ use std::time::Duration;
 
 /// Dossiers per page of changes.
 const PAGE_SIZE: i64 = 500;
-/// Images per request.
-const IMAGE_BATCH: usize = 200;
+/// Images per request: a page's worth (about 6 MB), one request per page.
+const IMAGE_BATCH: usize = 500;
 /// Attempts per request before the run fails (with backoff in between).
 const ATTEMPTS: u32 = 3;
 /// Longest time between two verifications of a replica against the Leader's digest.
@@ -932,7 +932,10 @@ async fn replace_photos(
     let mut owners = Vec::new();
     let mut shas = Vec::new();
     let mut models = Vec::new();
-    let mut vectors = Vec::new();
+    // All vectors of the page in one array; photo i's is `vectors[offsets[i]..][..lengths[i]]`.
+    let mut vectors: Vec<f32> = Vec::new();
+    let mut offsets: Vec<i32> = Vec::new();
+    let mut lengths: Vec<Option<i32>> = Vec::new();
     for d in &page.upserts {
         for p in &d.photos {
             owners.push(d.id);
@@ -941,17 +944,33 @@ async fn replace_photos(
                 message: format!("photo hash {:?} of dossier {} is not hex", p.sha256, d.id),
             })?);
             models.push(p.face_model.clone());
-            vectors.push(p.face_vector.clone());
+            offsets.push(vectors.len() as i32);
+            match &p.face_vector {
+                None => lengths.push(None),
+                Some(text) => {
+                    let vector = super::decode_vector(text).ok_or_else(|| SyncError::Leader {
+                        status: 200,
+                        message: format!(
+                            "the vector of photo {} of dossier {} is not base64 float32s",
+                            p.sha256, d.id
+                        ),
+                    })?;
+                    lengths.push(Some(vector.len() as i32));
+                    vectors.extend(vector);
+                }
+            }
         }
     }
     let ids: Vec<i64> = page.upserts.iter().map(|d| d.id).collect();
-    // The photo sets as text on both sides; only dossiers whose set differs are rewritten.
+    // The photo sets on both sides, vectors compared in binary; only dossiers whose set
+    // differs are rewritten.
     let changed: Vec<i64> = sqlx::query_scalar(
         "WITH wanted AS (
             SELECT t.remote_id, string_agg(encode(t.sha, 'hex') || ':' || coalesce(t.model, '') || ':'
-                       || coalesce(t.vec::real[]::text, ''), ',' ORDER BY t.ord) AS photos
-            FROM UNNEST($3::bigint[], $4::bytea[], $5::text[], $6::text[]) WITH ORDINALITY
-                 AS t(remote_id, sha, model, vec, ord)
+                       || coalesce(md5(array_send(($7::real[])[t.off + 1 : t.off + t.len])), ''),
+                       ',' ORDER BY t.ord) AS photos
+            FROM UNNEST($3::bigint[], $4::bytea[], $5::text[], $6::int[], $8::int[]) WITH ORDINALITY
+                 AS t(remote_id, sha, model, off, len, ord)
             GROUP BY t.remote_id
          )
          SELECT r.dossier_id FROM UNNEST($2::bigint[]) AS i(remote_id)
@@ -959,7 +978,7 @@ async fn replace_photos(
          LEFT JOIN wanted w ON w.remote_id = i.remote_id
          WHERE coalesce(w.photos, '') IS DISTINCT FROM coalesce((
             SELECT string_agg(encode(p.image_sha256, 'hex') || ':' || coalesce(p.face_model, '') || ':'
-                       || coalesce(p.face_vector::text, ''), ',' ORDER BY p.id)
+                       || coalesce(md5(array_send(p.face_vector)), ''), ',' ORDER BY p.id)
             FROM photos p WHERE p.dossier_id = r.dossier_id), '')",
     )
     .bind(url)
@@ -967,7 +986,9 @@ async fn replace_photos(
     .bind(&owners)
     .bind(&shas)
     .bind(&models)
+    .bind(&offsets)
     .bind(&vectors)
+    .bind(&lengths)
     .fetch_all(&mut **tx)
     .await?;
     if changed.is_empty() {
@@ -980,18 +1001,20 @@ async fn replace_photos(
             .await?;
     sqlx::query(
         "INSERT INTO photos (dossier_id, image_sha256, face_model, face_vector)
-         SELECT r.dossier_id, t.sha, t.model, t.vec::real[]
-         FROM UNNEST($2::bigint[], $3::bytea[], $4::text[], $5::text[]) WITH ORDINALITY
-              AS t(remote_id, sha, model, vec, ord)
+         SELECT r.dossier_id, t.sha, t.model, ($6::real[])[t.off + 1 : t.off + t.len]
+         FROM UNNEST($2::bigint[], $3::bytea[], $4::text[], $5::int[], $7::int[]) WITH ORDINALITY
+              AS t(remote_id, sha, model, off, len, ord)
          JOIN remote_dossiers r ON r.remote_url = $1 AND r.remote_id = t.remote_id
-         WHERE r.dossier_id = ANY($6)
+         WHERE r.dossier_id = ANY($8)
          ORDER BY t.ord",
     )
     .bind(url)
     .bind(&owners)
     .bind(&shas)
     .bind(&models)
+    .bind(&offsets)
     .bind(&vectors)
+    .bind(&lengths)
     .bind(&changed)
     .execute(&mut **tx)
     .await?;
