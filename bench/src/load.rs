@@ -33,6 +33,21 @@ where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = BenchResult<()>> + Send + 'static,
 {
+    run_paced(workers, until, None, request).await
+}
+
+/// Like [`run`], but each worker starts a request at most every `pace`: a user's browsing
+/// rather than a saturating load, for latency measured while other work runs.
+pub async fn run_paced<F, Fut>(
+    workers: usize,
+    until: Until,
+    pace: Option<Duration>,
+    request: F,
+) -> BenchResult<Latency>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = BenchResult<()>> + Send + 'static,
+{
     let request = Arc::new(request);
     let started = Instant::now();
     let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -52,8 +67,13 @@ where
                     _ => {}
                 }
                 let t = Instant::now();
-                match request(i).await {
-                    Ok(()) => samples.push(t.elapsed()),
+                let outcome = request(i).await;
+                let took = t.elapsed();
+                if let Some(pace) = pace {
+                    tokio::time::sleep(pace.saturating_sub(took)).await;
+                }
+                match outcome {
+                    Ok(()) => samples.push(took),
                     Err(e) => {
                         if errors == 0 {
                             eprintln!("  request failed: {e}");

@@ -17,8 +17,9 @@ use std::time::{Duration, Instant};
 const ROUNDS: u32 = 3;
 /// No-change syncs whose median P4 reports.
 const IDLE_SYNCS: usize = 7;
-/// Workers probing the Leader's list page during P7.
-const PROBES: usize = 2;
+/// P7 probes the Leader's list page as a user browsing would: one request every 100 ms. A
+/// saturating load would take the CPU the syncs need and measure throughput instead.
+const PROBE_PACE: Duration = Duration::from_millis(100);
 
 #[derive(Debug, Serialize)]
 pub struct Results {
@@ -637,7 +638,13 @@ async fn crowd(
     alone: Effort,
     args: &Args,
 ) -> BenchResult<Crowd> {
-    let page_idle = load::run(PROBES, Until::Requests(400), page_request(leader)).await?;
+    let page_idle = load::run_paced(
+        1,
+        Until::Requests(150),
+        Some(PROBE_PACE),
+        page_request(leader),
+    )
+    .await?;
     let mut subs = Vec::new();
     let mut locals = Vec::new();
     for i in 0..args.subscribers {
@@ -646,9 +653,10 @@ async fn crowd(
         subs.push(sub);
     }
     let done = Arc::new(AtomicBool::new(false));
-    let prober = tokio::spawn(load::run(
-        PROBES,
+    let prober = tokio::spawn(load::run_paced(
+        1,
         Until::Flag(Arc::clone(&done)),
+        Some(PROBE_PACE),
         page_request(leader),
     ));
     let started = Instant::now();

@@ -184,7 +184,7 @@ pub fn render(args: &Args, r: &Results) -> String {
     let p7 = &r.p7;
     let _ = writeln!(
         s,
-        "| P7 | {} Subscribers full-syncing a {}-dossier list at once: total; Leader page p99 during (idle: {:.1} ms) | {:.2} s; p99 {:.1} ms | one alone: {:.2} s | {:.2}× | total ≤ 10×; p99 < 100 ms | {} |",
+        "| P7 | {} Subscribers full-syncing a {}-dossier list at once: total; Leader's list page p99 during it, one request per 100 ms (idle: {:.1} ms) | {:.2} s; p99 {:.1} ms | one alone: {:.2} s | {:.2}× | total ≤ 10×; p99 < 100 ms | {} |",
         p7.subscribers,
         p7.dossiers,
         p7.page_idle.p99_ms,
