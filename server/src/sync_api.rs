@@ -18,6 +18,21 @@ use axum::{
     Json, Router,
 };
 use serde::Deserialize;
+use std::sync::OnceLock;
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+/// Subscribers' feed requests (pages, images, digests) run at most this many at once: however
+/// many Subscribers sync together, the Leader's own users still find database connections and
+/// CPU. The others wait their turn; a Subscriber is a patient client.
+const FEED_CONCURRENCY: usize = 4;
+
+async fn feed_slot() -> SemaphorePermit<'static> {
+    static FEED: OnceLock<Semaphore> = OnceLock::new();
+    FEED.get_or_init(|| Semaphore::new(FEED_CONCURRENCY))
+        .acquire()
+        .await
+        .expect("the feed semaphore is never closed")
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -105,6 +120,7 @@ async fn changes(
     if let Err(refused) = check_sync_token(&state, &headers) {
         return failure(refused);
     }
+    let _slot = feed_slot().await;
     let limit = query.limit.unwrap_or(500);
     match leader::changes(
         &state.pool,
@@ -137,6 +153,7 @@ async fn digest(
     if let Err(refused) = check_sync_token(&state, &headers) {
         return failure(refused);
     }
+    let _slot = feed_slot().await;
     match leader::digest(&state.pool, list).await {
         Ok(d) => Json(d).into_response(),
         Err(e) => failure(e),
@@ -158,6 +175,7 @@ async fn images(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
     if hashes.len() > 1000 {
         return failure(AppError::invalid("hashes", "at most 1000 per request"));
     }
+    let _slot = feed_slot().await;
     match leader::images(&state.pool, &hashes).await {
         Ok(bytes) => ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response(),
         Err(e) => failure(e),
