@@ -6,6 +6,11 @@ import { hydrated, logIn, unique, WatchListsPage } from "./pages";
 const leader = `http://${process.env.LEADER_ADDR ?? "127.0.0.1:3918"}`;
 
 test("an administrator replicates a Leader's list, sees it read-only, and cancels it", async ({ page }) => {
+  // A hydration mismatch shows only as a panic in the console (the page then stops updating).
+  const panics: string[] = [];
+  page.on("console", (message) => {
+    if (message.type() === "error" && message.text().includes("panicked")) panics.push(message.text());
+  });
   await logIn(page, "admin");
   const local = unique("Replica of wanted");
   await new WatchListsPage(page).create(local);
@@ -49,4 +54,5 @@ test("an administrator replicates a Leader's list, sees it read-only, and cancel
   const after = new WatchListsPage(page).row(local);
   await expect(after.getByRole("link", { name: "Edit" })).toBeVisible();
   await expect(after).toContainText("60");
+  expect(panics).toEqual([]);
 });

@@ -167,6 +167,21 @@ pub fn ReplicationPage() -> impl IntoView {
     }
     let query = use_query_map();
     let leader = Memo::new(move |_| query.with(|q| q.get("leader").unwrap_or_default()));
+    // Created here with the page, not inside the form: a resource made inside another
+    // resource's Suspend is not matched up with its server-rendered value when the page
+    // hydrates, and the mismatch stops hydration.
+    let remote = Resource::new(
+        move || leader.get(),
+        |url| async move {
+            if url.is_empty() {
+                Ok(None)
+            } else {
+                leader_lists(url.clone())
+                    .await
+                    .map(|lists| Some((url, lists)))
+            }
+        },
+    );
     view! {
         <section class="page">
             <h1>"Replication"</h1>
@@ -183,7 +198,7 @@ pub fn ReplicationPage() -> impl IntoView {
                             })}
                             <p class="hint">"Schedule: " <code>{o.schedule.clone()}</code></p>
                             <ReplicaTable replicas=o.replicas.clone() sync_now />
-                            <NewReplica leader=leader.get_untracked() empty_lists=o.empty_lists.clone() create />
+                            <NewReplica remote empty_lists=o.empty_lists.clone() create />
                         }.into_any(),
                     }
                 })}
@@ -304,23 +319,11 @@ fn RunHistory(runs: Vec<SyncRun>) -> impl IntoView {
 /// WASM), then the subscription form picks a remote list and an empty local list.
 #[component]
 fn NewReplica(
-    leader: String,
+    remote: Resource<AppResult<Option<(String, Vec<RemoteList>)>>>,
     empty_lists: Vec<(i64, String)>,
     create: ServerAction<CreateReplica>,
 ) -> impl IntoView {
     let error = last_error(create.value());
-    let remote = Resource::new(
-        move || leader.clone(),
-        |url| async move {
-            if url.is_empty() {
-                Ok(None)
-            } else {
-                leader_lists(url.clone())
-                    .await
-                    .map(|lists| Some((url, lists)))
-            }
-        },
-    );
     let leader_value = move || use_query_map().with(|q| q.get("leader").unwrap_or_default());
     view! {
         <div class="card form" data-testid="new-replica">
