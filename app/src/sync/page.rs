@@ -315,11 +315,14 @@ fn RunHistory(runs: Vec<SyncRun>) -> impl IntoView {
     .into_any()
 }
 
+/// The Leader named in the page's address and its lists, once asked.
+type LeaderListsResource = Resource<AppResult<Option<(String, Vec<RemoteList>)>>>;
+
 /// Two steps: a GET form names the Leader (so its lists are fetched live, with or without
 /// WASM), then the subscription form picks a remote list and an empty local list.
 #[component]
 fn NewReplica(
-    remote: Resource<AppResult<Option<(String, Vec<RemoteList>)>>>,
+    remote: LeaderListsResource,
     empty_lists: Vec<(i64, String)>,
     create: ServerAction<CreateReplica>,
 ) -> impl IntoView {
