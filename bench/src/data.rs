@@ -162,11 +162,11 @@ fn portrait(seed: u64) -> Vec<u8> {
 }
 
 /// Creates a watch list and returns its id.
-pub async fn watch_list(pool: &PgPool, name: &str) -> BenchResult<i64> {
+pub async fn watch_list<'e>(db: impl sqlx::PgExecutor<'e>, name: &str) -> BenchResult<i64> {
     Ok(
         sqlx::query_scalar("INSERT INTO watch_lists (name) VALUES ($1) RETURNING id")
             .bind(name)
-            .fetch_one(pool)
+            .fetch_one(db)
             .await?,
     )
 }
@@ -364,8 +364,8 @@ pub async fn bulk_dossiers(pool: &PgPool, photos: &Photos, count: u64) -> BenchR
     sqlx::query("SET LOCAL session_replication_role = replica")
         .execute(&mut *tx)
         .await?;
-    let list_a = watch_list_tx(&mut tx, "Bench: wanted").await?;
-    let list_b = watch_list_tx(&mut tx, "Bench: visitors").await?;
+    let list_a = watch_list(&mut *tx, "Bench: wanted").await?;
+    let list_b = watch_list(&mut *tx, "Bench: visitors").await?;
     let images: Vec<ProcessedImage> = (0..BASE_IMAGES).map(|i| photos.image(i, 0)).collect();
     insert_images(&mut tx, &images.iter().collect::<Vec<_>>()).await?;
     let hashes: Vec<&[u8]> = images.iter().map(|i| i.sha256.as_slice()).collect();
@@ -401,16 +401,4 @@ pub async fn bulk_dossiers(pool: &PgPool, photos: &Photos, count: u64) -> BenchR
     tx.commit().await?;
     sqlx::query("VACUUM ANALYZE").execute(pool).await?;
     Ok(())
-}
-
-async fn watch_list_tx(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    name: &str,
-) -> BenchResult<i64> {
-    Ok(
-        sqlx::query_scalar("INSERT INTO watch_lists (name) VALUES ($1) RETURNING id")
-            .bind(name)
-            .fetch_one(&mut **tx)
-            .await?,
-    )
 }
