@@ -106,25 +106,33 @@ pub fn use_current_user() -> Option<CurrentUser> {
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
-    let login = ServerAction::<Login>::new();
-    let error = last_error(login.value());
     view! {
         <main class="login-page">
             <h1>"Dossier database"</h1>
-            <ActionForm action=login attr:class="card login-form">
-                <h2>"Log in"</h2>
-                <label>
-                    "Username"
-                    <input name="username" autocomplete="username" required autofocus />
-                </label>
-                <label>
-                    "Password"
-                    <input type="password" name="password" autocomplete="current-password" required />
-                </label>
-                <FormError error />
-                <button type="submit" class="primary">"Log in"</button>
-            </ActionForm>
+            <LoginForm />
         </main>
+    }
+}
+
+/// An island: a failed login shows its error without reloading the page.
+#[island]
+fn LoginForm() -> impl IntoView {
+    let login = ServerAction::<Login>::new();
+    let error = last_error(login.value());
+    view! {
+        <ActionForm action=login attr:class="card login-form">
+            <h2>"Log in"</h2>
+            <label>
+                "Username"
+                <input name="username" autocomplete="username" required autofocus />
+            </label>
+            <label>
+                "Password"
+                <input type="password" name="password" autocomplete="current-password" required />
+            </label>
+            <FormError error />
+            <button type="submit" class="primary">"Log in"</button>
+        </ActionForm>
     }
 }
 

@@ -4,7 +4,7 @@
 use crate::auth::{use_current_user, Permission};
 use crate::error::{AppError, AppResult};
 use crate::forms::{last_error, optional_text, required_text, FieldError, Flag, FormError};
-use crate::photos::{PhotoGallery, PhotoInfo, PhotoUpload};
+use crate::photos::{DossierPhotos, PhotoInfo};
 use crate::watch_lists::{list_watch_list_labels, ColorLabel, ReplicaBadge, WatchListLabel};
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
@@ -96,6 +96,30 @@ impl DossierQuery {
             after,
             limit,
         })
+    }
+}
+
+/// What the dossier form shows: the fields as text, computed on the server, so that the form's
+/// island carries no JSON or date code into the WASM bundle.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DossierFormValues {
+    pub name: String,
+    pub comment: String,
+    pub active: bool,
+    /// The meta object, pretty-printed.
+    pub meta: String,
+    pub watch_lists: Vec<i64>,
+}
+
+impl From<Dossier> for DossierFormValues {
+    fn from(d: Dossier) -> Self {
+        Self {
+            meta: serde_json::to_string_pretty(&d.meta).unwrap_or_default(),
+            name: d.name,
+            comment: d.comment,
+            active: d.active,
+            watch_lists: d.watch_lists,
+        }
     }
 }
 
@@ -623,11 +647,7 @@ async fn load_dossier(id: Option<i64>) -> AppResult<Dossier> {
 #[component]
 pub fn DossierPage() -> impl IntoView {
     let id = id_param();
-    let photos_changed = RwSignal::new(0u32);
-    let dossier = Resource::new(
-        move || (id.get(), photos_changed.get()),
-        |(id, _)| load_dossier(id),
-    );
+    let dossier = Resource::new(move || id.get(), load_dossier);
     let lists = Resource::new(|| (), |_| list_watch_list_labels());
     let can_edit = use_current_user().is_some_and(|u| u.can(Permission::Edit));
     view! {
@@ -663,8 +683,7 @@ pub fn DossierPage() -> impl IntoView {
                                     <dt>"Modified"</dt><dd>{d.modified_at.format("%Y-%m-%d %H:%M:%S UTC").to_string()}</dd>
                                 </dl>
                                 <h2>"Photos"</h2>
-                                <PhotoGallery photos=d.photos.clone() can_edit=editable on_change=move || photos_changed.update(|n| *n += 1) />
-                                {editable.then(|| view! { <PhotoUpload dossier_id=d.id on_uploaded=move || photos_changed.update(|n| *n += 1) /> })}
+                                <DossierPhotos dossier_id=d.id photos=d.photos.clone() editable />
                             }.into_any()
                         }
                     }
@@ -676,26 +695,17 @@ pub fn DossierPage() -> impl IntoView {
 
 #[component]
 fn DossierFields(
-    dossier: Option<Dossier>,
+    values: DossierFormValues,
     lists: Vec<WatchListLabel>,
     error: Signal<Option<AppError>>,
 ) -> impl IntoView {
-    let (name, comment, active, meta, chosen) = match dossier {
-        Some(d) => (
-            d.name,
-            d.comment,
-            d.active,
-            serde_json::to_string_pretty(&d.meta).unwrap_or_default(),
-            d.watch_lists,
-        ),
-        None => (
-            String::new(),
-            String::new(),
-            true,
-            "{}".to_string(),
-            Vec::new(),
-        ),
-    };
+    let DossierFormValues {
+        name,
+        comment,
+        active,
+        meta,
+        watch_lists: chosen,
+    } = values;
     view! {
         <label>
             "Name"
@@ -740,8 +750,6 @@ fn DossierFields(
 
 #[component]
 pub fn NewDossierPage() -> impl IntoView {
-    let create = ServerAction::<CreateDossier>::new();
-    let error = last_error(create.value());
     let lists = Resource::new(|| (), |_| list_watch_list_labels());
     view! {
         <section class="page narrow">
@@ -750,18 +758,27 @@ pub fn NewDossierPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     let lists = lists.await.unwrap_or_default();
-                    view! {
-                        <ActionForm action=create attr:class="card form">
-                            <DossierFields dossier=None lists error />
-                            <div class="form-actions">
-                                <button type="submit" class="primary">"Create"</button>
-                                <a href="/dossiers">"Cancel"</a>
-                            </div>
-                        </ActionForm>
-                    }
+                    view! { <NewDossierForm lists /> }
                 })}
             </Suspense>
         </section>
+    }
+}
+
+/// An island, as every form with fields is: a rejected submission shows its errors beside the
+/// fields and keeps what the user typed.
+#[island]
+fn NewDossierForm(lists: Vec<WatchListLabel>) -> impl IntoView {
+    let create = ServerAction::<CreateDossier>::new();
+    let error = last_error(create.value());
+    view! {
+        <ActionForm action=create attr:class="card form">
+            <DossierFields values=DossierFormValues { active: true, meta: "{}".into(), ..Default::default() } lists error />
+            <div class="form-actions">
+                <button type="submit" class="primary">"Create"</button>
+                <a href="/dossiers">"Cancel"</a>
+            </div>
+        </ActionForm>
     }
 }
 
@@ -770,8 +787,6 @@ pub fn EditDossierPage() -> impl IntoView {
     let id = id_param();
     let dossier = Resource::new(move || id.get(), load_dossier);
     let lists = Resource::new(|| (), |_| list_watch_list_labels());
-    let update = ServerAction::<UpdateDossier>::new();
-    let error = last_error(update.value());
     view! {
         <section class="page narrow">
             <h1>"Edit dossier"</h1>
@@ -780,23 +795,31 @@ pub fn EditDossierPage() -> impl IntoView {
                     let lists = lists.await.unwrap_or_default();
                     match dossier.await {
                         Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-                        Ok(d) => {
-                            let id = d.id;
-                            view! {
-                                <ActionForm action=update attr:class="card form">
-                                    <input type="hidden" name="id" value=id />
-                                    <DossierFields dossier=Some(d) lists error />
-                                    <div class="form-actions">
-                                        <button type="submit" class="primary">"Save"</button>
-                                        <a href=format!("/dossiers/{id}")>"Cancel"</a>
-                                    </div>
-                                </ActionForm>
-                            }.into_any()
-                        }
+                        Ok(dossier) => view! { <EditDossierForm id=dossier.id values=dossier.into() lists /> }.into_any(),
                     }
                 })}
             </Suspense>
         </section>
+    }
+}
+
+#[island]
+fn EditDossierForm(
+    id: i64,
+    values: DossierFormValues,
+    lists: Vec<WatchListLabel>,
+) -> impl IntoView {
+    let update = ServerAction::<UpdateDossier>::new();
+    let error = last_error(update.value());
+    view! {
+        <ActionForm action=update attr:class="card form">
+            <input type="hidden" name="id" value=id />
+            <DossierFields values lists error />
+            <div class="form-actions">
+                <button type="submit" class="primary">"Save"</button>
+                <a href=format!("/dossiers/{id}")>"Cancel"</a>
+            </div>
+        </ActionForm>
     }
 }
 

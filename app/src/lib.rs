@@ -34,7 +34,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <AutoReload options=options.clone() />
-                <HydrationScripts options />
+                <HydrationScripts options islands=true />
                 <link rel="icon" href="data:," />
                 <MetaTags />
             </head>
@@ -45,18 +45,27 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// Every route renders in `SsrMode::Async`: the server waits for the page's data and sends it
-/// complete, so pages read and forms submit even in a browser without JavaScript; the WASM then
-/// hydrates and takes over navigation.
+/// Marks the page as interactive (`<body data-hydrated="true">`) once its islands are hydrated,
+/// so that tests (and curious users) can tell. The islands script hydrates them in promise
+/// callbacks right after `hydrate()` returns; a zero timeout runs after all of those.
+#[cfg(feature = "hydrate")]
+pub fn mark_hydrated() {
+    set_timeout(
+        || {
+            if let Some(body) = document().body() {
+                let _ = body.set_attribute("data-hydrated", "true");
+            }
+        },
+        std::time::Duration::ZERO,
+    );
+}
+
+/// Every route renders in `SsrMode::Async` on the server only: the server waits for the page's
+/// data and sends it complete, so pages read and forms submit even in a browser without
+/// JavaScript. Only the islands (forms, uploads, live tables) hydrate; links load pages.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Tests (and curious users) can tell when the page has become interactive.
-    Effect::new(|_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
     view! {
         <Stylesheet id="leptos" href="/pkg/dossier.css" />
         <Title text="Dossier database" />

@@ -2,6 +2,7 @@
 //! optionally that face's feature vector from the installation's model.
 
 use crate::error::{AppError, AppResult};
+use crate::forms::{last_error, FormError};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use server_fn::codec::{MultipartData, MultipartFormData};
@@ -360,52 +361,75 @@ pub mod ssr {
     }
 }
 
-#[component]
-pub fn PhotoGallery(
-    photos: Vec<PhotoInfo>,
-    can_edit: bool,
-    on_change: impl Fn() + Clone + Send + Sync + 'static,
-) -> impl IntoView {
-    if photos.is_empty() {
-        return view! { <p class="empty-state">"No photos yet."</p> }.into_any();
+/// A dossier's photos: an island, so that uploading shows progress and the gallery follows
+/// uploads and removals without reloading the page.
+#[island]
+pub fn DossierPhotos(dossier_id: i64, photos: Vec<PhotoInfo>, editable: bool) -> impl IntoView {
+    let photos = RwSignal::new(photos);
+    view! {
+        <PhotoGallery photos can_edit=editable />
+        {editable.then(|| view! {
+            <PhotoUpload dossier_id on_uploaded=move |photo| photos.update(|p| p.push(photo)) />
+        })}
     }
+}
+
+#[component]
+fn PhotoGallery(photos: RwSignal<Vec<PhotoInfo>>, can_edit: bool) -> impl IntoView {
+    move || {
+        if photos.with(Vec::is_empty) {
+            return view! { <p class="empty-state">"No photos yet."</p> }.into_any();
+        }
+        view! {
+            <ul class="gallery" data-testid="gallery">
+                {photos.get().into_iter().map(|p| {
+                    let id = p.id;
+                    view! {
+                        <li>
+                            <a href=format!("/photos/{}", p.sha256) target="_blank">
+                                <img src=format!("/photos/{}/thumbnail", p.sha256) alt="Photo" loading="lazy" />
+                            </a>
+                            <span class="caption">
+                                {format!("{}×{}", p.width, p.height)}
+                                {p.face_model.map(|m| format!(" · vector: {m}"))}
+                            </span>
+                            {can_edit.then(|| view! {
+                                <RemovePhoto id on_removed=move || photos.update(|p| p.retain(|p| p.id != id)) />
+                            })}
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+        }
+        .into_any()
+    }
+}
+
+#[component]
+fn RemovePhoto(id: i64, on_removed: impl Fn() + Send + Sync + 'static) -> impl IntoView {
     let delete = ServerAction::<DeletePhoto>::new();
     Effect::new(move |_| {
-        if delete.version().get() > 0 {
-            on_change();
+        if matches!(delete.value().get(), Some(Ok(()))) {
+            on_removed();
         }
     });
+    let error = last_error(delete.value());
     view! {
-        <ul class="gallery" data-testid="gallery">
-            {photos.into_iter().map(|p| view! {
-                <li>
-                    <a href=format!("/photos/{}", p.sha256) target="_blank">
-                        <img src=format!("/photos/{}/thumbnail", p.sha256) alt="Photo" loading="lazy" />
-                    </a>
-                    <span class="caption">
-                        {format!("{}×{}", p.width, p.height)}
-                        {p.face_model.clone().map(|m| format!(" · vector: {m}"))}
-                    </span>
-                    {can_edit.then(|| view! {
-                        <ActionForm action=delete attr:class="inline-form">
-                            <input type="hidden" name="id" value=p.id />
-                            <button type="submit" class="link danger" aria-label="Remove photo"
-                                onclick="return confirm('Remove this photo?')">"Remove"</button>
-                        </ActionForm>
-                    })}
-                </li>
-            }).collect_view()}
-        </ul>
+        <ActionForm action=delete attr:class="inline-form">
+            <input type="hidden" name="id" value=id />
+            <button type="submit" class="link danger" aria-label="Remove photo"
+                onclick="return confirm('Remove this photo?')">"Remove"</button>
+        </ActionForm>
+        <FormError error />
     }
-    .into_any()
 }
 
 /// The upload form. Without WASM it is a plain multipart POST (the server sends the browser
 /// back to the page); with WASM it uploads through XMLHttpRequest to show progress.
 #[component]
-pub fn PhotoUpload(
+fn PhotoUpload(
     dossier_id: i64,
-    on_uploaded: impl Fn() + Clone + Send + Sync + 'static,
+    on_uploaded: impl Fn(PhotoInfo) + Clone + Send + Sync + 'static,
 ) -> impl IntoView {
     let progress = RwSignal::new(None::<u32>);
     let error = RwSignal::new(None::<AppError>);
@@ -448,7 +472,7 @@ fn upload_with_progress(
     ev: leptos::ev::SubmitEvent,
     progress: RwSignal<Option<u32>>,
     error: RwSignal<Option<AppError>>,
-    on_uploaded: impl Fn() + Clone + 'static,
+    on_uploaded: impl Fn(PhotoInfo) + Clone + 'static,
 ) {
     use server_fn::error::FromServerFnError;
     use wasm_bindgen::{closure::Closure, JsCast};
@@ -480,11 +504,16 @@ fn upload_with_progress(
     let on_done = Closure::<dyn FnMut()>::new(move || {
         progress.set(None);
         let status = request.status().unwrap_or(0);
+        let body = request.response_text().ok().flatten().unwrap_or_default();
         if (200..300).contains(&status) {
             form.reset();
-            on_uploaded();
+            match serde_json::from_str(&body) {
+                Ok(photo) => on_uploaded(photo),
+                Err(e) => error.set(Some(AppError::Internal {
+                    message: format!("the upload worked but its answer is unreadable: {e}"),
+                })),
+            }
         } else {
-            let body = request.response_text().ok().flatten().unwrap_or_default();
             error.set(Some(match status {
                 0 => AppError::Internal {
                     message: "the upload was interrupted".into(),

@@ -152,7 +152,9 @@ fn group_options(selected: &str) -> impl IntoView {
         .collect_view()
 }
 
-#[component]
+/// An island as a whole: every action refreshes the table in place, and a new API token is
+/// shown once, which a page reload would lose.
+#[island]
 pub fn UsersPage() -> impl IntoView {
     let create = ServerAction::<CreateUser>::new();
     let set_group = ServerAction::<SetUserGroup>::new();

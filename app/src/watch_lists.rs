@@ -31,8 +31,8 @@ pub struct WatchList {
 
 pub const DEFAULT_COLOR: &str = "#1f77b4";
 
-/// A watch list's editable fields, validated.
-#[derive(Debug, Clone, PartialEq)]
+/// A watch list's editable fields, validated; also what the edit form starts from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WatchListInput {
     pub name: String,
     pub comment: String,
@@ -41,6 +41,35 @@ pub struct WatchListInput {
     pub acknowledge: bool,
     pub notify: bool,
     pub confidence_threshold: Option<f32>,
+}
+
+impl Default for WatchListInput {
+    /// A new list's fields.
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            comment: String::new(),
+            color: DEFAULT_COLOR.into(),
+            active: true,
+            acknowledge: false,
+            notify: false,
+            confidence_threshold: None,
+        }
+    }
+}
+
+impl From<WatchList> for WatchListInput {
+    fn from(list: WatchList) -> Self {
+        Self {
+            name: list.name,
+            comment: list.comment,
+            color: list.color,
+            active: list.active,
+            acknowledge: list.acknowledge,
+            notify: list.notify,
+            confidence_threshold: list.confidence_threshold,
+        }
+    }
 }
 
 impl WatchListInput {
@@ -423,21 +452,7 @@ fn WatchListTable(lists: Vec<WatchList>, can_edit: bool) -> impl IntoView {
 
 /// The inputs of the create and edit forms.
 #[component]
-fn WatchListFields(list: Option<WatchList>, error: Signal<Option<AppError>>) -> impl IntoView {
-    let list = list.unwrap_or(WatchList {
-        id: 0,
-        name: String::new(),
-        comment: String::new(),
-        color: DEFAULT_COLOR.into(),
-        active: true,
-        acknowledge: false,
-        notify: false,
-        confidence_threshold: None,
-        dossier_count: 0,
-        replica_of: None,
-        created_at: Default::default(),
-        modified_at: Default::default(),
-    });
+fn WatchListFields(list: WatchListInput, error: Signal<Option<AppError>>) -> impl IntoView {
     view! {
         <label>
             "Name"
@@ -474,19 +489,44 @@ fn WatchListFields(list: Option<WatchList>, error: Signal<Option<AppError>>) -> 
 
 #[component]
 pub fn NewWatchListPage() -> impl IntoView {
-    let create = ServerAction::<CreateWatchList>::new();
-    let error = last_error(create.value());
     view! {
         <section class="page narrow">
             <h1>"New watch list"</h1>
-            <ActionForm action=create attr:class="card form">
-                <WatchListFields list=None error />
-                <div class="form-actions">
-                    <button type="submit" class="primary">"Create"</button>
-                    <a href="/watch-lists">"Cancel"</a>
-                </div>
-            </ActionForm>
+            <NewWatchListForm />
         </section>
+    }
+}
+
+/// An island, as every form with fields is: a rejected submission shows its errors beside the
+/// fields and keeps what the user typed.
+#[island]
+fn NewWatchListForm() -> impl IntoView {
+    let create = ServerAction::<CreateWatchList>::new();
+    let error = last_error(create.value());
+    view! {
+        <ActionForm action=create attr:class="card form">
+            <WatchListFields list=WatchListInput::default() error />
+            <div class="form-actions">
+                <button type="submit" class="primary">"Create"</button>
+                <a href="/watch-lists">"Cancel"</a>
+            </div>
+        </ActionForm>
+    }
+}
+
+#[island]
+fn EditWatchListForm(id: i64, list: WatchListInput) -> impl IntoView {
+    let update = ServerAction::<UpdateWatchList>::new();
+    let error = last_error(update.value());
+    view! {
+        <ActionForm action=update attr:class="card form">
+            <input type="hidden" name="id" value=id />
+            <WatchListFields list error />
+            <div class="form-actions">
+                <button type="submit" class="primary">"Save"</button>
+                <a href="/watch-lists">"Cancel"</a>
+            </div>
+        </ActionForm>
     }
 }
 
@@ -506,8 +546,6 @@ async fn load_list(id: Option<i64>) -> AppResult<WatchList> {
 pub fn EditWatchListPage() -> impl IntoView {
     let id = id_param();
     let list = Resource::new(move || id.get(), load_list);
-    let update = ServerAction::<UpdateWatchList>::new();
-    let error = last_error(update.value());
     view! {
         <section class="page narrow">
             <h1>"Edit watch list"</h1>
@@ -515,16 +553,7 @@ pub fn EditWatchListPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match list.await {
                         Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-                        Ok(list) => view! {
-                            <ActionForm action=update attr:class="card form">
-                                <input type="hidden" name="id" value=list.id />
-                                <WatchListFields list=Some(list) error />
-                                <div class="form-actions">
-                                    <button type="submit" class="primary">"Save"</button>
-                                    <a href="/watch-lists">"Cancel"</a>
-                                </div>
-                            </ActionForm>
-                        }.into_any(),
+                        Ok(list) => view! { <EditWatchListForm id=list.id list=list.into() /> }.into_any(),
                     }
                 })}
             </Suspense>

@@ -52,6 +52,21 @@ impl Cluster {
         Ok(())
     }
 
+    /// A pool on the database if it exists and holds at least `dossiers` dossiers: a run with
+    /// `--keep` left it behind.
+    pub async fn kept(&self, name: &str, dossiers: u64) -> Option<PgPool> {
+        let pool = PgPoolOptions::new()
+            .max_connections(40)
+            .connect(&self.database_url(name))
+            .await
+            .ok()?;
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM dossiers")
+            .fetch_one(&pool)
+            .await
+            .ok()?;
+        (count as u64 >= dossiers).then_some(pool)
+    }
+
     /// Runs one `dossier` command against a database and fails with its output if it fails.
     pub fn command(&self, db: &str, args: &[&str]) -> BenchResult<()> {
         let out = Command::new(&self.bin)

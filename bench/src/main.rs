@@ -71,11 +71,23 @@ pub struct Args {
     #[arg(long)]
     #[serde(skip)]
     pub keep: bool,
+    /// Run only P5, print its figures and write no report: for profiling the page. With `--keep`
+    /// a second run reuses the loaded database.
+    #[arg(long)]
+    #[serde(skip)]
+    pub page_only: bool,
 }
 
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    if args.page_only {
+        if let Err(e) = measures::page_only(&args).await {
+            eprintln!("benchmark failed: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     match measures::run_all(&args).await {
         Ok(results) => {
             let text = report::render(&args, &results);

@@ -109,6 +109,27 @@ pub struct Crowd {
     pub page_during: Latency,
 }
 
+fn cluster(args: &Args) -> BenchResult<Cluster> {
+    let log_dir = std::path::PathBuf::from("target/bench-logs");
+    std::fs::create_dir_all(&log_dir)?;
+    Ok(Cluster {
+        pg_base: args.pg_base.clone(),
+        bin: args.bin.clone(),
+        site_root: args.site_root.clone(),
+        log_dir,
+        prefix: args.db_prefix.clone(),
+    })
+}
+
+/// P5 alone, for profiling the page between changes.
+pub async fn page_only(args: &Args) -> BenchResult<()> {
+    let cluster = cluster(args)?;
+    let photos = Photos::new(args.seed).await?;
+    let p5 = page(&cluster, &photos, args).await?;
+    println!("{}", serde_json::to_string_pretty(&p5)?);
+    Ok(())
+}
+
 pub async fn run_all(args: &Args) -> BenchResult<Results> {
     let started_at = chrono::Utc::now();
     let clock = Instant::now();
@@ -121,15 +142,7 @@ pub async fn run_all(args: &Args) -> BenchResult<Results> {
             .into());
         }
     }
-    let log_dir = std::path::PathBuf::from("target/bench-logs");
-    std::fs::create_dir_all(&log_dir)?;
-    let cluster = Cluster {
-        pg_base: args.pg_base.clone(),
-        bin: args.bin.clone(),
-        site_root: args.site_root.clone(),
-        log_dir,
-        prefix: args.db_prefix.clone(),
-    };
+    let cluster = cluster(args)?;
     let photos = Photos::new(args.seed).await?;
 
     step(&format!(
@@ -701,10 +714,23 @@ async fn crowd(
 }
 
 async fn page(cluster: &Cluster, photos: &Photos, args: &Args) -> BenchResult<Page> {
-    let pool = cluster.prepare("page").await?;
-    let t = Instant::now();
-    data::bulk_dossiers(&pool, photos, args.page_dossiers).await?;
-    println!("  loaded in {:.1} s", t.elapsed().as_secs_f64());
+    let kept = match args.keep {
+        true => cluster.kept("page", args.page_dossiers).await,
+        false => None,
+    };
+    let pool = match kept {
+        Some(pool) => {
+            println!("  reusing the kept database");
+            pool
+        }
+        None => {
+            let pool = cluster.prepare("page").await?;
+            let t = Instant::now();
+            data::bulk_dossiers(&pool, photos, args.page_dossiers).await?;
+            println!("  loaded in {:.1} s", t.elapsed().as_secs_f64());
+            pool
+        }
+    };
     let instance = cluster.start("page", pool).await?;
     // Sanity and warm-up: the page shows 50 dossiers.
     let body = instance.get(&page_path(0)).send().await?.text().await?;

@@ -3,7 +3,7 @@ import { expect, Page } from "@playwright/test";
 
 export const PASSWORD = "e2e-password";
 
-/** Waits until the WASM has hydrated the page (the app sets this attribute from an Effect). */
+/** Waits until the WASM has hydrated the page's islands (the app then sets this attribute). */
 export async function hydrated(page: Page) {
   await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
 }

@@ -133,6 +133,14 @@ fn when(at: Option<DateTime<Utc>>) -> String {
 
 #[component]
 pub fn ReplicationPage() -> impl IntoView {
+    let leader = use_query_map().with_untracked(|q| q.get("leader").unwrap_or_default());
+    view! { <Replication leader /> }
+}
+
+/// An island as a whole: the table follows running syncs live, and its forms refresh it in
+/// place. `leader` is the Leader URL the page's address names, if any.
+#[island]
+fn Replication(leader: String) -> impl IntoView {
     let sync_now = ServerAction::<SyncReplicaNow>::new();
     // Owned here, not by the form: the table must refetch when a replica is created, since the
     // redirect back to /replication keeps this page mounted when it runs client-side.
@@ -165,13 +173,12 @@ pub fn ReplicationPage() -> impl IntoView {
             on_cleanup(move || handle.clear());
         }
     }
-    let query = use_query_map();
-    let leader = Memo::new(move |_| query.with(|q| q.get("leader").unwrap_or_default()));
     // Created here with the page, not inside the form: a resource made inside another
     // resource's Suspend is not matched up with its server-rendered value when the page
     // hydrates, and the mismatch stops hydration.
+    let leader_url = leader.clone();
     let remote = Resource::new(
-        move || leader.get(),
+        move || leader_url.clone(),
         |url| async move {
             if url.is_empty() {
                 Ok(None)
@@ -186,7 +193,9 @@ pub fn ReplicationPage() -> impl IntoView {
         <section class="page">
             <h1>"Replication"</h1>
             <Transition fallback=|| view! { <p class="loading">"Loading replicas…"</p> }>
-                {move || Suspend::new(async move {
+                {move || {
+                    let leader = leader.clone();
+                    Suspend::new(async move {
                     match overview.await {
                         Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
                         Ok(o) if !o.web_ui => view! {
@@ -198,10 +207,10 @@ pub fn ReplicationPage() -> impl IntoView {
                             })}
                             <p class="hint">"Schedule: " <code>{o.schedule.clone()}</code></p>
                             <ReplicaTable replicas=o.replicas.clone() sync_now />
-                            <NewReplica remote empty_lists=o.empty_lists.clone() create />
+                            <NewReplica leader remote empty_lists=o.empty_lists.clone() create />
                         }.into_any(),
                     }
-                })}
+                })}}
             </Transition>
         </section>
     }
@@ -322,18 +331,18 @@ type LeaderListsResource = Resource<AppResult<Option<(String, Vec<RemoteList>)>>
 /// WASM), then the subscription form picks a remote list and an empty local list.
 #[component]
 fn NewReplica(
+    leader: String,
     remote: LeaderListsResource,
     empty_lists: Vec<(i64, String)>,
     create: ServerAction<CreateReplica>,
 ) -> impl IntoView {
     let error = last_error(create.value());
-    let leader_value = move || use_query_map().with(|q| q.get("leader").unwrap_or_default());
     view! {
         <div class="card form" data-testid="new-replica">
             <h2>"New replica"</h2>
             <form method="get" action="/replication" class="inline-form">
                 <label for="leader-url">"Leader URL"</label>
-                <input id="leader-url" name="leader" type="url" placeholder="http://leader:3000" value=leader_value required />
+                <input id="leader-url" name="leader" type="url" placeholder="http://leader:3000" value=leader required />
                 <button type="submit">"Load the Leader's lists"</button>
             </form>
             <Suspense fallback=|| view! { <p class="loading">"Asking the Leader…"</p> }>
