@@ -35,7 +35,9 @@ pub async fn create_user(
     let (state, _) =
         crate::auth::ssr::require(crate::auth::Permission::Admin, "manage users").await?;
     let id = crate::auth::ssr::create_user(&state.pool, username.trim(), &password, &group).await?;
-    ssr::get(&state.pool, id).await
+    let user = ssr::get(&state.pool, id).await?;
+    leptos_axum::redirect("/users");
+    Ok(user)
 }
 
 #[server(prefix = "/api", endpoint = "users/set-group")]
@@ -152,53 +154,24 @@ fn group_options(selected: &str) -> impl IntoView {
         .collect_view()
 }
 
-/// An island as a whole: every action refreshes the table in place, and a new API token is
-/// shown once, which a page reload would lose.
-#[island]
+/// Rendered on the server: moving a user between groups or (de)activating them is a plain form
+/// that comes back to this page. The new-user form and issuing a token are islands (the token
+/// is shown once, which a reload would lose).
+#[component]
 pub fn UsersPage() -> impl IntoView {
-    let create = ServerAction::<CreateUser>::new();
     let set_group = ServerAction::<SetUserGroup>::new();
     let set_active = ServerAction::<SetUserActive>::new();
-    let issue = ServerAction::<IssueApiToken>::new();
-    let users = Resource::new(
-        move || {
-            (
-                create.version().get(),
-                set_group.version().get(),
-                set_active.version().get(),
-                issue.version().get(),
-            )
-        },
-        |_| list_users(),
-    );
-    let create_error = last_error(create.value());
+    let users = Resource::new(|| (), |_| list_users());
+    // Filled when a form submitted without the WASM failed (the server sends the error back).
     let row_error = Signal::derive(move || {
         last_error(set_group.value())
             .get()
             .or_else(|| last_error(set_active.value()).get())
-            .or_else(|| last_error(issue.value()).get())
     });
     view! {
         <section class="page">
             <h1>"Users"</h1>
-            <ActionForm action=create attr:class="card form inline-fields">
-                <h2>"New user"</h2>
-                <label>"Username" <input name="username" required autocomplete="off" /></label>
-                <FieldError error=create_error field="username" />
-                <label>"Password" <input type="password" name="password" required minlength="8" autocomplete="new-password" /></label>
-                <FieldError error=create_error field="password" />
-                <label for="new-user-group">"Group"</label>
-                <select id="new-user-group" name="group">{group_options("User")}</select>
-                <FieldError error=create_error field="group" />
-                <FormError error=create_error fields=&["username", "password", "group"] />
-                <button type="submit" class="primary">"Create user"</button>
-            </ActionForm>
-            {move || issue.value().get().and_then(Result::ok).map(|token| view! {
-                <div class="card token" role="status">
-                    <p>"New API token (shown only now; send it as " <code>"Authorization: Token …"</code> "):"</p>
-                    <code data-testid="api-token">{token}</code>
-                </div>
-            })}
+            <NewUserForm />
             <FormError error=row_error />
             <Suspense fallback=|| view! { <p class="loading">"Loading users…"</p> }>
                 {move || Suspend::new(async move {
@@ -226,10 +199,7 @@ pub fn UsersPage() -> impl IntoView {
                                                     {(!u.active).then(|| view! { <input type="hidden" name="active" value="true" /> })}
                                                     <button type="submit">{if u.active { "Deactivate" } else { "Activate" }}</button>
                                                 </ActionForm>
-                                                <ActionForm action=issue attr:class="inline-form">
-                                                    <input type="hidden" name="id" value=u.id />
-                                                    <button type="submit">"Issue API token"</button>
-                                                </ActionForm>
+                                                <IssueToken id=u.id />
                                             </td>
                                         </tr>
                                     }).collect_view()}
@@ -240,5 +210,47 @@ pub fn UsersPage() -> impl IntoView {
                 })}
             </Suspense>
         </section>
+    }
+}
+
+/// An island, as every form with fields is: a rejected submission shows its errors beside the
+/// fields and keeps what the user typed. On success the server sends the browser back here.
+#[island]
+fn NewUserForm() -> impl IntoView {
+    let create = ServerAction::<CreateUser>::new();
+    let error = last_error(create.value());
+    view! {
+        <ActionForm action=create attr:class="card form inline-fields">
+            <h2>"New user"</h2>
+            <label>"Username" <input name="username" required autocomplete="off" /></label>
+            <FieldError error field="username" />
+            <label>"Password" <input type="password" name="password" required minlength="8" autocomplete="new-password" /></label>
+            <FieldError error field="password" />
+            <label for="new-user-group">"Group"</label>
+            <select id="new-user-group" name="group">{group_options("User")}</select>
+            <FieldError error field="group" />
+            <FormError error fields=&["username", "password", "group"] />
+            <button type="submit" class="primary">"Create user"</button>
+        </ActionForm>
+    }
+}
+
+/// Issues an API token and shows it, once, beside the button.
+#[island]
+fn IssueToken(id: i64) -> impl IntoView {
+    let issue = ServerAction::<IssueApiToken>::new();
+    let error = last_error(issue.value());
+    view! {
+        <ActionForm action=issue attr:class="inline-form">
+            <input type="hidden" name="id" value=id />
+            <button type="submit">"Issue API token"</button>
+        </ActionForm>
+        {move || issue.value().get().and_then(Result::ok).map(|token| view! {
+            <div class="token" role="status">
+                <p>"New API token (shown only now; send it as " <code>"Authorization: Token …"</code> "):"</p>
+                <code data-testid="api-token">{token}</code>
+            </div>
+        })}
+        <FormError error />
     }
 }

@@ -117,6 +117,35 @@ pub async fn sync_replica_now(id: i64) -> AppResult<Replica> {
     super::subscriber::sync_now(&state.pool, id).await
 }
 
+/// How far a replica's current run is: what the progress cell polls while a run goes on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunProgress {
+    pub items_done: i64,
+    pub items_total: i64,
+    pub photos_done: i64,
+    /// Running, or due to start now: the cell keeps polling.
+    pub busy: bool,
+}
+
+impl From<&Replica> for RunProgress {
+    fn from(r: &Replica) -> Self {
+        Self {
+            items_done: r.items_done,
+            items_total: r.items_total.unwrap_or(0).max(r.items_done),
+            photos_done: r.photos_done,
+            busy: r.state == "running" || r.next_run_at.is_some_and(|t| t <= Utc::now()),
+        }
+    }
+}
+
+#[server(prefix = "/api", endpoint = "replication/progress")]
+pub async fn replica_progress(id: i64) -> AppResult<RunProgress> {
+    let (state, _) =
+        crate::auth::ssr::require(crate::auth::Permission::Admin, "manage replication").await?;
+    let replica = super::subscriber::replica(&state.pool, id).await?;
+    Ok(RunProgress::from(&replica))
+}
+
 #[server(prefix = "/api", endpoint = "replication/cancel")]
 pub async fn cancel_replica(id: i64) -> AppResult<()> {
     let (state, _) =
@@ -131,54 +160,17 @@ fn when(at: Option<DateTime<Utc>>) -> String {
         .unwrap_or_else(|| "—".into())
 }
 
+/// Rendered on the server, so its forms work before (and without) the WASM; only the progress
+/// of a running sync is an island, which follows it live and reloads the page when it ends.
 #[component]
 pub fn ReplicationPage() -> impl IntoView {
-    let leader = use_query_map().with_untracked(|q| q.get("leader").unwrap_or_default());
-    view! { <Replication leader /> }
-}
-
-/// An island as a whole: the table follows running syncs live, and its forms refresh it in
-/// place. `leader` is the Leader URL the page's address names, if any.
-#[island]
-fn Replication(leader: String) -> impl IntoView {
     let sync_now = ServerAction::<SyncReplicaNow>::new();
-    // Owned here, not by the form: the table must refetch when a replica is created, since the
-    // redirect back to /replication keeps this page mounted when it runs client-side.
     let create = ServerAction::<CreateReplica>::new();
-    let tick = RwSignal::new(0u64);
-    let overview = Resource::new(
-        move || (tick.get(), sync_now.version().get(), create.version().get()),
-        |_| replication_overview(),
-    );
-    // While a run is in progress (or about to start), refresh every second to show progress.
-    #[cfg(feature = "hydrate")]
-    {
-        let handle = set_interval_with_handle(
-            move || {
-                let busy = overview.with_untracked(|o| {
-                    o.as_ref().and_then(|r| r.as_ref().ok()).is_some_and(|o| {
-                        o.replicas.iter().any(|r| {
-                            r.replica.state == "running"
-                                || r.replica.next_run_at.is_some_and(|t| t <= Utc::now())
-                        })
-                    })
-                });
-                if busy {
-                    tick.update(|t| *t += 1);
-                }
-            },
-            std::time::Duration::from_secs(1),
-        );
-        if let Ok(handle) = handle {
-            on_cleanup(move || handle.clear());
-        }
-    }
-    // Created here with the page, not inside the form: a resource made inside another
-    // resource's Suspend is not matched up with its server-rendered value when the page
-    // hydrates, and the mismatch stops hydration.
-    let leader_url = leader.clone();
+    let overview = Resource::new(|| (), |_| replication_overview());
+    let leader = use_query_map().with_untracked(|q| q.get("leader").unwrap_or_default());
+    let asked = leader.clone();
     let remote = Resource::new(
-        move || leader_url.clone(),
+        move || asked.clone(),
         |url| async move {
             if url.is_empty() {
                 Ok(None)
@@ -192,7 +184,7 @@ fn Replication(leader: String) -> impl IntoView {
     view! {
         <section class="page">
             <h1>"Replication"</h1>
-            <Transition fallback=|| view! { <p class="loading">"Loading replicas…"</p> }>
+            <Suspense fallback=|| view! { <p class="loading">"Loading replicas…"</p> }>
                 {move || {
                     let leader = leader.clone();
                     Suspend::new(async move {
@@ -207,11 +199,11 @@ fn Replication(leader: String) -> impl IntoView {
                             })}
                             <p class="hint">"Schedule: " <code>{o.schedule.clone()}</code></p>
                             <ReplicaTable replicas=o.replicas.clone() sync_now />
-                            <NewReplica leader remote empty_lists=o.empty_lists.clone() create />
+                            <NewReplica leader remote=remote.await empty_lists=o.empty_lists.clone() create />
                         }.into_any(),
                     }
                 })}}
-            </Transition>
+            </Suspense>
         </section>
     }
 }
@@ -256,7 +248,6 @@ fn ReplicaRows(replica: ReplicaView, sync_now: ServerAction<SyncReplicaNow>) -> 
     let v = replica;
     let r = v.replica;
     let id = r.id;
-    let total = r.items_total.unwrap_or(0).max(r.items_done);
     view! {
                         <tr data-testid="replica-row">
                             <td><a href=format!("/dossiers?watch_list={}", r.slave_dossier_list)>{r.local_list_name.clone()}</a></td>
@@ -265,12 +256,7 @@ fn ReplicaRows(replica: ReplicaView, sync_now: ServerAction<SyncReplicaNow>) -> 
                                 <span class=format!("badge state-{}", r.state) data-testid="replica-state">{r.state.clone()}</span>
                                 {r.last_error.clone().map(|e| view! { <p class="field-error" data-testid="replica-error">{e}</p> })}
                             </td>
-                            <td>
-                                {(r.state == "running").then(|| view! {
-                                    <progress max=total.max(1) value=r.items_done></progress>
-                                })}
-                                <span data-testid="replica-progress">{format!("{} of {} items, {} photos", r.items_done, total, r.photos_done)}</span>
-                            </td>
+                            <td><LiveProgress id progress=RunProgress::from(&r) /></td>
                             <td data-testid="replica-last-success">{when(r.last_success_at)}</td>
                             <td>
                                 <span title="Next run of this replica">{when(r.next_run_at)}</span>
@@ -294,6 +280,46 @@ fn ReplicaRows(replica: ReplicaView, sync_now: ServerAction<SyncReplicaNow>) -> 
                         </tr>
                     }
     .into_any()
+}
+
+/// A replica's progress. While a run goes on (or is due) it asks the server every second;
+/// when the run is over it reloads the page, which then shows its outcome everywhere.
+#[island]
+fn LiveProgress(id: i64, progress: RunProgress) -> impl IntoView {
+    let progress = RwSignal::new(progress);
+    #[cfg(not(feature = "hydrate"))]
+    let _ = id;
+    #[cfg(feature = "hydrate")]
+    {
+        let handle = set_interval_with_handle(
+            move || {
+                if !progress.with_untracked(|p| p.busy) {
+                    return;
+                }
+                leptos::task::spawn_local(async move {
+                    match replica_progress(id).await {
+                        Ok(now) if now.busy => progress.set(now),
+                        Ok(_) => {
+                            let _ = window().location().reload();
+                        }
+                        // A failed poll is retried on the next tick.
+                        Err(_) => {}
+                    }
+                });
+            },
+            std::time::Duration::from_secs(1),
+        );
+        if let Ok(handle) = handle {
+            on_cleanup(move || handle.clear());
+        }
+    }
+    move || {
+        let p = progress.get();
+        view! {
+            {p.busy.then(|| view! { <progress max=p.items_total.max(1) value=p.items_done></progress> })}
+            <span data-testid="replica-progress">{format!("{} of {} items, {} photos", p.items_done, p.items_total, p.photos_done)}</span>
+        }
+    }
 }
 
 /// The latest runs of a replica.
@@ -324,15 +350,14 @@ fn RunHistory(runs: Vec<SyncRun>) -> impl IntoView {
     .into_any()
 }
 
-/// The Leader named in the page's address and its lists, once asked.
-type LeaderListsResource = Resource<AppResult<Option<(String, Vec<RemoteList>)>>>;
-
 /// Two steps: a GET form names the Leader (so its lists are fetched live, with or without
 /// WASM), then the subscription form picks a remote list and an empty local list.
 #[component]
 fn NewReplica(
+    /// The Leader named in the page's address, if any.
     leader: String,
-    remote: LeaderListsResource,
+    /// Its lists, once asked.
+    remote: AppResult<Option<(String, Vec<RemoteList>)>>,
     empty_lists: Vec<(i64, String)>,
     create: ServerAction<CreateReplica>,
 ) -> impl IntoView {
@@ -345,52 +370,46 @@ fn NewReplica(
                 <input id="leader-url" name="leader" type="url" placeholder="http://leader:3000" value=leader required />
                 <button type="submit">"Load the Leader's lists"</button>
             </form>
-            <Suspense fallback=|| view! { <p class="loading">"Asking the Leader…"</p> }>
-                {move || {
-                    let empty_lists = empty_lists.clone();
-                    Suspend::new(async move {
-                    match remote.await {
-                        Ok(None) => ().into_any(),
-                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-                        Ok(Some((url, lists))) => {
-                            view! {
-                                <ActionForm action=create attr:class="form">
-                                    <input type="hidden" name="remote_url" value=url />
+            {match remote {
+                Ok(None) => ().into_any(),
+                Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                Ok(Some((url, lists))) => {
+                    view! {
+                        <ActionForm action=create attr:class="form">
+                            <input type="hidden" name="remote_url" value=url />
+                            <label>
+                                "Leader's list"
+                                <select name="remote_dossier_list" required>
+                                    {lists.into_iter().map(|l| view! {
+                                        <option value=l.id>{format!("{} ({} dossiers)", l.name, l.dossier_count)}</option>
+                                    }).collect_view()}
+                                </select>
+                            </label>
+                            <FieldError error field="remote_dossier_list" />
+                            {if empty_lists.is_empty() {
+                                view! {
+                                    <p class="form-error" role="alert">
+                                        "There is no empty local list to replicate into: "
+                                        <a href="/watch-lists/new">"create one"</a> " first."
+                                    </p>
+                                }.into_any()
+                            } else {
+                                view! {
                                     <label>
-                                        "Leader's list"
-                                        <select name="remote_dossier_list" required>
-                                            {lists.into_iter().map(|l| view! {
-                                                <option value=l.id>{format!("{} ({} dossiers)", l.name, l.dossier_count)}</option>
-                                            }).collect_view()}
+                                        "Empty local list"
+                                        <select name="slave_dossier_list" required>
+                                            {empty_lists.into_iter().map(|(id, name)| view! { <option value=id>{name}</option> }).collect_view()}
                                         </select>
                                     </label>
-                                    <FieldError error field="remote_dossier_list" />
-                                    {if empty_lists.is_empty() {
-                                        view! {
-                                            <p class="form-error" role="alert">
-                                                "There is no empty local list to replicate into: "
-                                                <a href="/watch-lists/new">"create one"</a> " first."
-                                            </p>
-                                        }.into_any()
-                                    } else {
-                                        view! {
-                                            <label>
-                                                "Empty local list"
-                                                <select name="slave_dossier_list" required>
-                                                    {empty_lists.into_iter().map(|(id, name)| view! { <option value=id>{name}</option> }).collect_view()}
-                                                </select>
-                                            </label>
-                                        }.into_any()
-                                    }}
-                                    <FieldError error field="slave_dossier_list" />
-                                    <FormError error fields=&["remote_dossier_list", "slave_dossier_list"] />
-                                    <button type="submit" class="primary">"Create replica"</button>
-                                </ActionForm>
-                            }.into_any()
-                        }
-                    }
-                })}}
-            </Suspense>
+                                }.into_any()
+                            }}
+                            <FieldError error field="slave_dossier_list" />
+                            <FormError error fields=&["remote_dossier_list", "slave_dossier_list"] />
+                            <button type="submit" class="primary">"Create replica"</button>
+                        </ActionForm>
+                    }.into_any()
+                }
+            }}
         </div>
     }
 }

@@ -498,6 +498,15 @@ pub async fn run(state: &AppState, id: i64) -> Result<RunOutcome, SyncError> {
     if !claimed {
         return Ok(RunOutcome::Busy);
     }
+    // With the claim held, a run of this replica still marked running belongs to a process that
+    // died; the startup sweep misses it when the dead process's connection outlives that sweep.
+    sqlx::query(
+        "UPDATE sync_runs SET outcome = 'interrupted', finished_at = now()
+         WHERE replica_id = $1 AND outcome = 'running'",
+    )
+    .bind(id)
+    .execute(&state.pool)
+    .await?;
     let attempt: i64 = {
         let row = load(&state.pool, id).await?;
         sqlx::query_scalar(
