@@ -76,13 +76,22 @@ pub struct Args {
     #[arg(long)]
     #[serde(skip)]
     pub page_only: bool,
+    /// Run only P7 (on a Leader holding only the small list), print its figures and write no
+    /// report: for profiling the crowd.
+    #[arg(long)]
+    #[serde(skip)]
+    pub crowd_only: bool,
 }
 
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    if args.page_only {
-        if let Err(e) = measures::page_only(&args).await {
+    if args.page_only || args.crowd_only {
+        let only = match args.page_only {
+            true => measures::page_only(&args).await,
+            false => measures::crowd_only(&args).await,
+        };
+        if let Err(e) = only {
             eprintln!("benchmark failed: {e}");
             std::process::exit(1);
         }

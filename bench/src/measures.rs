@@ -107,6 +107,12 @@ pub struct Crowd {
     pub floor_ratio: f64,
     pub page_idle: Latency,
     pub page_during: Latency,
+    /// The Leader's `/healthz` (one `SELECT 1`), probed beside the page: what one step of a
+    /// request waits for a core, whatever the request does.
+    pub healthz_idle: Latency,
+    pub healthz_during: Latency,
+    /// CPU time of the Leader's own process during the crowd (its database's not included).
+    pub leader_cpu_seconds: Option<f64>,
 }
 
 fn cluster(args: &Args) -> BenchResult<Cluster> {
@@ -127,6 +133,45 @@ pub async fn page_only(args: &Args) -> BenchResult<()> {
     let photos = Photos::new(args.seed).await?;
     let p5 = page(&cluster, &photos, args).await?;
     println!("{}", serde_json::to_string_pretty(&p5)?);
+    Ok(())
+}
+
+/// P7 alone, for profiling the crowd: a Leader with only the small list, one Subscriber alone,
+/// then the crowd.
+pub async fn crowd_only(args: &Args) -> BenchResult<()> {
+    let cluster = cluster(args)?;
+    let photos = Photos::new(args.seed).await?;
+    let leader_pool = cluster.prepare("leader").await?;
+    let small_list = data::watch_list(&leader_pool, "Bench: small").await?;
+    data::add_dossiers(
+        &leader_pool,
+        &photos,
+        args.seed,
+        small_list,
+        None,
+        0,
+        args.small,
+    )
+    .await?;
+    sqlx::query("VACUUM ANALYZE").execute(&leader_pool).await?;
+    let leader = cluster.start("leader", leader_pool.clone()).await?;
+    let sub = start_instance(&cluster, "subscriber").await?;
+    let busy = busy_core_seconds();
+    let (replica, alone) = subscribe(&sub, &leader, small_list, "Replica: small").await?;
+    let alone = Effort {
+        seconds: alone.seconds,
+        busy_core_seconds: busy_core_seconds() - busy,
+    };
+    verify(&leader_pool, small_list, &sub, replica).await?;
+    sub.stop();
+    println!("  one alone: {:.2} s", alone.seconds);
+    let p7 = crowd(&cluster, &leader, &leader_pool, small_list, alone, args).await?;
+    leader.stop();
+    if !args.keep {
+        cluster.drop_database("leader").await?;
+        cluster.drop_database("subscriber").await?;
+    }
+    println!("{}", serde_json::to_string_pretty(&p7)?);
     Ok(())
 }
 
@@ -643,6 +688,27 @@ fn page_request(
     }
 }
 
+/// A request to the Leader's `/healthz`, which runs `SELECT 1` and nothing else.
+fn healthz_request(
+    instance: &Instance,
+) -> impl Fn(usize) -> futures_util::future::BoxFuture<'static, BenchResult<()>> + Send + Sync + 'static
+{
+    let request = instance.http.get(format!("{}/healthz", instance.url));
+    move |_| {
+        let request = request
+            .try_clone()
+            .expect("a GET without a body can be cloned");
+        Box::pin(async move {
+            let response = request.send().await?;
+            if !response.status().is_success() {
+                return Err(format!("/healthz answered {}", response.status()).into());
+            }
+            response.bytes().await?;
+            Ok(())
+        })
+    }
+}
+
 async fn crowd(
     cluster: &Cluster,
     leader: &Instance,
@@ -651,13 +717,21 @@ async fn crowd(
     alone: Effort,
     args: &Args,
 ) -> BenchResult<Crowd> {
-    let page_idle = load::run_paced(
-        1,
-        Until::Requests(150),
-        Some(PROBE_PACE),
-        page_request(leader),
-    )
-    .await?;
+    let (page_idle, healthz_idle) = tokio::join!(
+        load::run_paced(
+            1,
+            Until::Requests(150),
+            Some(PROBE_PACE),
+            page_request(leader),
+        ),
+        load::run_paced(
+            1,
+            Until::Requests(150),
+            Some(PROBE_PACE),
+            healthz_request(leader),
+        ),
+    );
+    let (page_idle, healthz_idle) = (page_idle?, healthz_idle?);
     let mut subs = Vec::new();
     let mut locals = Vec::new();
     for i in 0..args.subscribers {
@@ -672,6 +746,13 @@ async fn crowd(
         Some(PROBE_PACE),
         page_request(leader),
     ));
+    let healthz_prober = tokio::spawn(load::run_paced(
+        1,
+        Until::Flag(Arc::clone(&done)),
+        Some(PROBE_PACE),
+        healthz_request(leader),
+    ));
+    let leader_cpu = leader.cpu_seconds();
     let started = Instant::now();
     let busy = busy_core_seconds();
     let runs = futures_util::future::join_all(subs.iter().zip(&locals).map(|(sub, &local)| {
@@ -684,8 +765,13 @@ async fn crowd(
     .await;
     let total_seconds = started.elapsed().as_secs_f64();
     let busy_core_seconds = busy_core_seconds() - busy;
+    let leader_cpu_seconds = leader
+        .cpu_seconds()
+        .zip(leader_cpu)
+        .map(|(after, before)| after - before);
     done.store(true, Ordering::Relaxed);
     let page_during = prober.await??;
+    let healthz_during = healthz_prober.await??;
     for (sub, run) in subs.iter().zip(runs) {
         let (replica, _) = run?;
         verify(leader_pool, list, sub, replica).await?;
@@ -695,8 +781,8 @@ async fn crowd(
         cluster.drop_database(&format!("crowd_{i}")).await?;
     }
     println!(
-        "  {total_seconds:.2} s; page p99 {:.1} ms during, {:.1} ms idle",
-        page_during.p99_ms, page_idle.p99_ms
+        "  {total_seconds:.2} s; page p99 {:.1} ms during, {:.1} ms idle; /healthz p99 {:.1} ms during, {:.1} ms idle",
+        page_during.p99_ms, page_idle.p99_ms, healthz_during.p99_ms, healthz_idle.p99_ms
     );
     Ok(Crowd {
         subscribers: args.subscribers,
@@ -710,6 +796,9 @@ async fn crowd(
         floor_ratio: args.subscribers as f64 * alone.busy_core_seconds / cores() / alone.seconds,
         page_idle,
         page_during,
+        healthz_idle,
+        healthz_during,
+        leader_cpu_seconds,
     })
 }
 

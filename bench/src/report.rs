@@ -208,6 +208,20 @@ pub fn render(args: &Args, r: &Results) -> String {
         p7.subscribers,
         p7.floor_ratio
     );
+    let leader_cpu = p7
+        .leader_cpu_seconds
+        .map(|c| format!("{c:.1} core-seconds"))
+        .unwrap_or_else(|| "(not measured)".into());
+    let _ = writeln!(
+        s,
+        "\nP7's page latency: during the crowd the Leader's own process used {leader_cpu} of the \
+         {:.1} the machine spent. Its `/healthz`, which runs `SELECT 1` and nothing else, probed \
+         beside the page, had p99 {:.1} ms during the crowd ({:.1} ms idle): that is what one \
+         step of any request (the server, then each database query) waits for a core while the \
+         Subscribers' databases, on the same two cores, write. The list page takes several such \
+         steps (the session, then the labels and the search).",
+        p7.busy_core_seconds, p7.healthz_during.p99_ms, p7.healthz_idle.p99_ms
+    );
     let _ = writeln!(
         s,
         "\nDuring P1: peak memory (VmHWM) Leader {}, Subscriber {}; CPU time of the server \
