@@ -59,6 +59,14 @@ test("an operator creates a dossier with a photo, finds it, edits it and deletes
   await page.getByRole("button", { name: "Save" }).click();
   await expect(page.getByTestId("dossier-name")).toHaveText(`${name} Jr.`);
 
+  // Removing the photo asks first; the gallery follows at once, and the removal is kept.
+  await hydrated(page);
+  page.once("dialog", (dialog) => dialog.accept());
+  await page.getByRole("button", { name: "Remove photo" }).click();
+  await expect(page.getByText("No photos yet.")).toBeVisible();
+  await page.reload();
+  await expect(page.getByText("No photos yet.")).toBeVisible();
+
   // Delete with confirmation.
   await page.getByRole("link", { name: "Delete" }).click();
   await expect(page.getByText("This cannot be undone.")).toBeVisible();
