@@ -113,6 +113,9 @@ pub struct Crowd {
     pub healthz_during: Latency,
     /// CPU time of the Leader's own process during the crowd (its database's not included).
     pub leader_cpu_seconds: Option<f64>,
+    /// How late a thread that only sleeps 100 ms wakes up during the crowd: the machine's
+    /// scheduling delay, which every step of every request pays.
+    pub wakeup_delay: Latency,
 }
 
 fn cluster(args: &Args) -> BenchResult<Cluster> {
@@ -752,6 +755,19 @@ async fn crowd(
         Some(PROBE_PACE),
         healthz_request(leader),
     ));
+    let wakeups = std::thread::spawn({
+        let done = Arc::clone(&done);
+        move || {
+            let started = Instant::now();
+            let mut late = Vec::new();
+            while !done.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                std::thread::sleep(PROBE_PACE);
+                late.push(t.elapsed().saturating_sub(PROBE_PACE));
+            }
+            load::summarize(late, 0, started.elapsed())
+        }
+    });
     let leader_cpu = leader.cpu_seconds();
     let started = Instant::now();
     let busy = busy_core_seconds();
@@ -772,6 +788,7 @@ async fn crowd(
     done.store(true, Ordering::Relaxed);
     let page_during = prober.await??;
     let healthz_during = healthz_prober.await??;
+    let wakeup_delay = wakeups.join().map_err(|_| "the wake-up probe panicked")?;
     for (sub, run) in subs.iter().zip(runs) {
         let (replica, _) = run?;
         verify(leader_pool, list, sub, replica).await?;
@@ -781,8 +798,8 @@ async fn crowd(
         cluster.drop_database(&format!("crowd_{i}")).await?;
     }
     println!(
-        "  {total_seconds:.2} s; page p99 {:.1} ms during, {:.1} ms idle; /healthz p99 {:.1} ms during, {:.1} ms idle",
-        page_during.p99_ms, page_idle.p99_ms, healthz_during.p99_ms, healthz_idle.p99_ms
+        "  {total_seconds:.2} s; page p99 {:.1} ms during, {:.1} ms idle; /healthz p99 {:.1} ms during, {:.1} ms idle; wake-up delay p99 {:.1} ms",
+        page_during.p99_ms, page_idle.p99_ms, healthz_during.p99_ms, healthz_idle.p99_ms, wakeup_delay.p99_ms
     );
     Ok(Crowd {
         subscribers: args.subscribers,
@@ -799,6 +816,7 @@ async fn crowd(
         healthz_idle,
         healthz_during,
         leader_cpu_seconds,
+        wakeup_delay,
     })
 }
 

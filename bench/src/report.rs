@@ -219,8 +219,14 @@ pub fn render(args: &Args, r: &Results) -> String {
          beside the page, had p99 {:.1} ms during the crowd ({:.1} ms idle): that is what one \
          step of any request (the server, then each database query) waits for a core while the \
          Subscribers' databases, on the same two cores, write. The list page takes several such \
-         steps (the session, then the labels and the search).",
-        p7.busy_core_seconds, p7.healthz_during.p99_ms, p7.healthz_idle.p99_ms
+         steps (the session, then the labels and the search). Even a thread that only sleeps \
+         100 ms woke up late by {:.1} ms at p99 (max {:.1} ms) during the crowd, and a request \
+         is several wake-ups (the client, the server, each database backend, the server again).",
+        p7.busy_core_seconds,
+        p7.healthz_during.p99_ms,
+        p7.healthz_idle.p99_ms,
+        p7.wakeup_delay.p99_ms,
+        p7.wakeup_delay.max_ms
     );
     let _ = writeln!(
         s,

@@ -132,7 +132,7 @@ async fn changes(
     )
     .await
     {
-        Ok(page) => Json(page).into_response(),
+        Ok(page) => json_off_runtime(page).await,
         Err(leader::ChangesError::TooOld(e)) => (
             StatusCode::GONE,
             Json(AppError::Conflict {
@@ -142,6 +142,21 @@ async fn changes(
         )
             .into_response(),
         Err(leader::ChangesError::App(e)) => failure(e),
+    }
+}
+
+/// Serializes a large answer on the blocking pool. A feed page is megabytes of JSON: while a
+/// runtime worker spends milliseconds on it (far longer in wall time when the cores are busy),
+/// every request queued on that worker waits, and the Leader's own users come first.
+async fn json_off_runtime<T: serde::Serialize + Send + 'static>(value: T) -> Response {
+    match tokio::task::spawn_blocking(move || serde_json::to_vec(&value)).await {
+        Ok(Ok(body)) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Ok(Err(e)) => failure(AppError::Internal {
+            message: format!("could not encode the answer: {e}"),
+        }),
+        Err(e) => failure(AppError::Internal {
+            message: format!("encoding the answer failed: {e}"),
+        }),
     }
 }
 
