@@ -11,6 +11,7 @@ ensure_postgres
 export DATABASE_URL="$PG_BASE_URL/postgres"
 echo "==> Rust tests"
 # Per package: a workspace-wide run would unify the ssr and hydrate features.
+cargo test -p domain
 cargo test -p app --features ssr
 cargo test -p server
 
@@ -36,15 +37,16 @@ bin=target/release/dossier
 for who in admin:Administrator operator:Operator viewer:User; do
   DOSSIER_PASSWORD=e2e-password "$bin" create-user --username "${who%%:*}" --group "${who##*:}"
 done
-"$bin" demo-data --dossiers 10000
 
-# A Leader beside the server under test (which plays the Subscriber), for the replication flows.
+# A Leader beside the server under test (which plays the Subscriber), for the replication flows;
+# the specs seed both through the API, each its own data.
 export SYNC_TOKEN="e2e-sync-token-0123456789"
 export LEADER_ADDR="127.0.0.1:${E2E_LEADER_PORT:-3918}"
 fresh_database dossier_e2e_leader
 DATABASE_URL="$PG_BASE_URL/dossier_e2e_leader" "$bin" migrate
 DATABASE_URL="$PG_BASE_URL/dossier_e2e_leader" "$bin" create-groups
-DATABASE_URL="$PG_BASE_URL/dossier_e2e_leader" "$bin" demo-data --dossiers 120
+DATABASE_URL="$PG_BASE_URL/dossier_e2e_leader" DOSSIER_PASSWORD=e2e-password \
+  "$bin" create-user --username admin --group Administrator
 DATABASE_URL="$PG_BASE_URL/dossier_e2e_leader" LISTEN_ADDRESS="$LEADER_ADDR" "$bin" serve \
   > target/e2e-leader.log 2>&1 &
 leader_pid=$!

@@ -1,6 +1,8 @@
-//! The one error type of the app. It crosses the wire as JSON (`{"error": kind, …}`), so the
-//! browser shows the same message a curl user reads; the HTTP status is derived from the kind
-//! (see `status`), set by the server's API layer.
+//! The domain's error as it crosses HTTP, for server functions and REST routes alike. It
+//! travels as the domain error's JSON (`{"error": kind, …}`), so the browser shows the same
+//! message a curl user reads. On the server the status comes from the kind, set where the
+//! error becomes a response: `IntoResponse` for the REST routes, and for server functions the
+//! moment the framework serialises the error (`ser`), with no second pass over the body.
 
 use serde::{Deserialize, Serialize};
 use server_fn::{
@@ -8,89 +10,26 @@ use server_fn::{
     error::{FromServerFnError, ServerFnErrorErr},
 };
 
+pub use domain::Error;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
-#[serde(tag = "error", rename_all = "snake_case")]
-pub enum AppError {
-    /// A field of the request is wrong; `field` names it so the UI can show it beside the input.
-    #[error("{field}: {message}")]
-    Invalid { field: String, message: String },
-    /// The request could not even be read (malformed JSON, a missing argument…).
-    #[error("{message}")]
-    BadRequest { message: String },
-    #[error("{message}")]
-    NotFound { message: String },
-    /// A unique name already taken, or a state that forbids the change.
-    #[error("{field}: {message}")]
-    Conflict { field: String, message: String },
-    #[error("{message}")]
-    Unauthenticated { message: String },
-    #[error("{message}")]
-    Forbidden { message: String },
-    #[error("{message}")]
-    TooLarge { message: String },
-    /// Anything the user cannot fix. The cause is logged on the server, never sent.
-    #[error("{message}")]
-    Internal { message: String },
+#[serde(transparent)]
+#[error(transparent)]
+pub struct AppError(pub Error);
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl std::ops::Deref for AppError {
+    type Target = Error;
+
+    fn deref(&self) -> &Error {
+        &self.0
+    }
 }
 
-impl AppError {
-    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        Self::Invalid {
-            field: field.to_string(),
-            message: message.into(),
-        }
-    }
-
-    pub fn not_found(message: impl Into<String>) -> Self {
-        Self::NotFound {
-            message: message.into(),
-        }
-    }
-
-    pub fn conflict(field: &str, message: impl Into<String>) -> Self {
-        Self::Conflict {
-            field: field.to_string(),
-            message: message.into(),
-        }
-    }
-
-    pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::Forbidden {
-            message: message.into(),
-        }
-    }
-
-    pub fn unauthenticated() -> Self {
-        Self::Unauthenticated {
-            message: "log in first (session cookie or `Authorization: Token …`)".into(),
-        }
-    }
-
-    pub fn internal() -> Self {
-        Self::Internal {
-            message: "internal error; the server log has the cause".into(),
-        }
-    }
-
-    /// The HTTP status an API caller receives for this error.
-    pub fn status(&self) -> u16 {
-        match self {
-            Self::Invalid { .. } | Self::BadRequest { .. } => 400,
-            Self::Unauthenticated { .. } => 401,
-            Self::Forbidden { .. } => 403,
-            Self::NotFound { .. } => 404,
-            Self::Conflict { .. } => 409,
-            Self::TooLarge { .. } => 413,
-            Self::Internal { .. } => 500,
-        }
-    }
-
-    /// The field this error is about, if any: forms show the message beside that input.
-    pub fn field(&self) -> Option<&str> {
-        match self {
-            Self::Invalid { field, .. } | Self::Conflict { field, .. } => Some(field),
-            _ => None,
-        }
+impl From<Error> for AppError {
+    fn from(error: Error) -> Self {
+        Self(error)
     }
 }
 
@@ -98,39 +37,73 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        match value {
-            ServerFnErrorErr::Args(m) | ServerFnErrorErr::MissingArg(m) => Self::BadRequest {
-                message: format!("malformed request: {m}"),
-            },
-            ServerFnErrorErr::Request(m) => Self::Internal {
+        Self(match value {
+            ServerFnErrorErr::Args(m) | ServerFnErrorErr::MissingArg(m) => {
+                Error::bad_request(format!("malformed request: {m}"))
+            }
+            ServerFnErrorErr::Request(m) => Error::Internal {
                 message: format!("the server could not be reached: {m}"),
             },
-            other => Self::Internal {
+            other => Error::Internal {
                 message: other.to_string(),
             },
-        }
+        })
+    }
+
+    fn ser(&self) -> server_fn::Bytes {
+        #[cfg(feature = "ssr")]
+        ssr::set_status(&self.0);
+        // The error is plain data; serialising it cannot fail.
+        serde_json::to_vec(self)
+            .map(server_fn::Bytes::from)
+            .unwrap_or_default()
     }
 }
 
 #[cfg(feature = "ssr")]
-impl From<sqlx::Error> for AppError {
-    fn from(error: sqlx::Error) -> Self {
-        // A few constraint violations are the user's doing and deserve a precise message; the
-        // named constraints come from the migrations.
-        if let Some(db) = error.as_database_error() {
-            match db.constraint() {
-                Some("watch_lists_name_key") => {
-                    return Self::conflict("name", "a watch list with this name already exists")
-                }
-                Some("users_username_key") => {
-                    return Self::conflict("username", "this username is taken")
-                }
-                _ => {}
+mod ssr {
+    use super::{AppError, Error};
+    use axum::response::{IntoResponse, Response};
+    use http::StatusCode;
+
+    fn status(error: &Error) -> StatusCode {
+        StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    /// A server function failed: its response gets the status the error's kind means. A plain
+    /// HTML form post is left alone: it is redirected back to the form, which shows the error.
+    pub(super) fn set_status(error: &Error) {
+        use leptos::prelude::use_context;
+        let from_form = use_context::<http::request::Parts>().is_some_and(|parts| {
+            parts
+                .headers
+                .get(http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("text/html"))
+        });
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            if !from_form {
+                response.set_status(status(error));
             }
         }
-        tracing::error!(error = %error, "database error");
-        Self::internal()
+        log(error);
+    }
+
+    /// Refusals are the caller's doing and logged as information; server errors had their
+    /// cause logged where they happened (e.g. the database error), and are noted here once more
+    /// with the request's span.
+    fn log(error: &Error) {
+        if error.status() >= 500 {
+            tracing::error!(error = %error, "request failed");
+        } else {
+            tracing::info!(error = %error, status = error.status(), "request refused");
+        }
+    }
+
+    impl IntoResponse for AppError {
+        fn into_response(self) -> Response {
+            log(&self.0);
+            (status(&self.0), axum::Json(self.0)).into_response()
+        }
     }
 }
-
-pub type AppResult<T> = Result<T, AppError>;

@@ -1,36 +1,9 @@
-//! Pieces shared by every form: boolean flags as browsers send them, and the components that
-//! show a server error beside the field it is about.
+//! Pieces shared by every form: the last submission's error, and the components that show a
+//! server error beside the field it is about. (How fields are read and checked is
+//! `domain::input`.)
 
 use crate::error::AppError;
 use leptos::prelude::*;
-use serde::{Deserialize, Deserializer, Serialize};
-
-/// A boolean form field. A browser sends a checked checkbox as `on` and omits an unchecked one;
-/// API callers send `true`/`false`. Omitted means false.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
-pub struct Flag(pub bool);
-
-impl<'de> Deserialize<'de> for Flag {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Bool(bool),
-            Text(String),
-        }
-        match Raw::deserialize(deserializer)? {
-            Raw::Bool(b) => Ok(Flag(b)),
-            Raw::Text(t) => match t.as_str() {
-                "on" | "true" | "1" | "yes" => Ok(Flag(true)),
-                "" | "off" | "false" | "0" | "no" => Ok(Flag(false)),
-                other => Err(serde::de::Error::custom(format!(
-                    "expected true or false, got {other:?}"
-                ))),
-            },
-        }
-    }
-}
 
 /// The error of the last submission, if any.
 pub fn last_error<T, V>(value: V) -> Signal<Option<AppError>>
@@ -46,12 +19,7 @@ pub fn FieldError(error: Signal<Option<AppError>>, field: &'static str) -> impl 
     move || {
         error.with(|e| {
             e.as_ref().filter(|e| e.field() == Some(field)).map(|e| {
-                let message = match e {
-                    AppError::Invalid { message, .. } | AppError::Conflict { message, .. } => {
-                        message.clone()
-                    }
-                    other => other.to_string(),
-                };
+                let message = e.message().to_string();
                 view! { <p class="field-error" role="alert" data-field=field>{message}</p> }
             })
         })
@@ -72,33 +40,4 @@ pub fn FormError(
                 .map(|e| view! { <p class="form-error" role="alert">{e.to_string()}</p> })
         })
     }
-}
-
-/// A required text field of at most `max` characters, trimmed.
-pub fn required_text(field: &str, value: &str, max: usize) -> Result<String, AppError> {
-    let value = value.trim();
-    let len = value.chars().count();
-    if len == 0 {
-        return Err(AppError::invalid(field, "must not be empty"));
-    }
-    if len > max {
-        return Err(AppError::invalid(
-            field,
-            format!("must be at most {max} characters, got {len}"),
-        ));
-    }
-    Ok(value.to_string())
-}
-
-/// An optional text field of at most `max` characters, trimmed.
-pub fn optional_text(field: &str, value: &str, max: usize) -> Result<String, AppError> {
-    let value = value.trim();
-    let len = value.chars().count();
-    if len > max {
-        return Err(AppError::invalid(
-            field,
-            format!("must be at most {max} characters, got {len}"),
-        ));
-    }
-    Ok(value.to_string())
 }

@@ -1,19 +1,22 @@
-//! The dossier database's web app: pages, components and the server functions beside them.
-//! Server-only code (SQL, hashing, image processing) sits behind the `ssr` feature in each
-//! module's `ssr` submodule.
+//! The dossier database's web app: pages, components and the server functions beside them, a
+//! module per domain concept. They are thin adapters: the types, checks, SQL and the
+//! replication engine are the `domain` crate's. Server-only glue (the state, the callers) sits
+//! behind the `ssr` feature.
 
 // Without `erase_components` (release builds) the view types of the bigger pages nest deeper
 // than the compiler's default limit.
 #![recursion_limit = "256"]
 
 pub mod auth;
+#[cfg(feature = "ssr")]
+pub mod caller;
 pub mod dossiers;
 pub mod error;
 pub mod forms;
 pub mod photos;
+pub mod replication;
 #[cfg(feature = "ssr")]
 pub mod state;
-pub mod sync;
 pub mod users;
 pub mod watch_lists;
 
@@ -84,8 +87,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/dossiers/:id/edit") ssr=SsrMode::Async view=dossiers::EditDossierPage />
                     <Route path=path!("/dossiers/:id/delete") ssr=SsrMode::Async view=dossiers::DeleteDossierPage />
                     <Route path=path!("/users") ssr=SsrMode::Async view=users::UsersPage />
-                    <Route path=path!("/replication") ssr=SsrMode::Async view=sync::page::ReplicationPage />
-                    <Route path=path!("/replication/:id/cancel") ssr=SsrMode::Async view=sync::page::CancelReplicaPage />
+                    <Route path=path!("/replication") ssr=SsrMode::Async view=replication::ReplicationPage />
+                    <Route path=path!("/replication/:id/cancel") ssr=SsrMode::Async view=replication::CancelReplicaPage />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -1,29 +1,19 @@
 //! User administration (Administrator only): create users, move them between groups,
 //! deactivate them, issue API tokens.
 
+#[cfg(feature = "ssr")]
+use crate::auth::Permission;
 use crate::auth::GROUPS;
 use crate::error::AppResult;
-use crate::forms::{last_error, FieldError, Flag, FormError};
-use chrono::{DateTime, Utc};
+use crate::forms::{last_error, FieldError, FormError};
+use domain::input::Flag;
+pub use domain::users::UserAccount;
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
-pub struct UserAccount {
-    pub id: i64,
-    pub username: String,
-    pub group: String,
-    pub active: bool,
-    pub api_tokens: i64,
-    pub created_at: DateTime<Utc>,
-}
 
 #[server(prefix = "/api", endpoint = "users/list")]
 pub async fn list_users() -> AppResult<Vec<UserAccount>> {
-    let (state, _) =
-        crate::auth::ssr::require(crate::auth::Permission::Admin, "manage users").await?;
-    ssr::list(&state.pool).await
+    let (state, _) = crate::caller::require(Permission::Admin, "manage users").await?;
+    Ok(domain::users::store::list(&state.pool).await?)
 }
 
 #[server(prefix = "/api", endpoint = "users/create")]
@@ -32,118 +22,43 @@ pub async fn create_user(
     #[server(default)] password: String,
     #[server(default)] group: String,
 ) -> AppResult<UserAccount> {
-    let (state, _) =
-        crate::auth::ssr::require(crate::auth::Permission::Admin, "manage users").await?;
-    let id = crate::auth::ssr::create_user(&state.pool, username.trim(), &password, &group).await?;
-    let user = ssr::get(&state.pool, id).await?;
+    let (state, _) = crate::caller::require(Permission::Admin, "manage users").await?;
+    let id = domain::auth::create_user(&state.pool, username.trim(), &password, &group).await?;
+    let user = domain::users::store::get(&state.pool, id).await?;
     leptos_axum::redirect("/users");
     Ok(user)
 }
 
 #[server(prefix = "/api", endpoint = "users/set-group")]
 pub async fn set_user_group(id: i64, group: String) -> AppResult<UserAccount> {
-    let (state, me) =
-        crate::auth::ssr::require(crate::auth::Permission::Admin, "manage users").await?;
+    let (state, me) = crate::caller::require(Permission::Admin, "manage users").await?;
     if id == me.id {
-        return Err(crate::error::AppError::invalid(
+        return Err(domain::Error::invalid(
             "group",
             "you cannot change your own group (ask another administrator)",
-        ));
+        )
+        .into());
     }
-    ssr::set_group(&state.pool, id, &group).await
+    Ok(domain::users::store::set_group(&state.pool, id, &group).await?)
 }
 
 #[server(prefix = "/api", endpoint = "users/set-active")]
 pub async fn set_user_active(id: i64, #[server(default)] active: Flag) -> AppResult<UserAccount> {
-    let (state, me) =
-        crate::auth::ssr::require(crate::auth::Permission::Admin, "manage users").await?;
+    let (state, me) = crate::caller::require(Permission::Admin, "manage users").await?;
     if id == me.id && !active.0 {
-        return Err(crate::error::AppError::invalid(
-            "active",
-            "you cannot deactivate your own account",
-        ));
+        return Err(
+            domain::Error::invalid("active", "you cannot deactivate your own account").into(),
+        );
     }
-    ssr::set_active(&state.pool, id, active.0).await
+    Ok(domain::users::store::set_active(&state.pool, id, active.0).await?)
 }
 
 /// A new API token for the user, shown once.
 #[server(prefix = "/api", endpoint = "users/issue-token")]
 pub async fn issue_api_token(id: i64) -> AppResult<String> {
-    let (state, _) =
-        crate::auth::ssr::require(crate::auth::Permission::Admin, "manage users").await?;
-    ssr::get(&state.pool, id).await?;
-    crate::auth::ssr::issue_token(&state.pool, id).await
-}
-
-#[cfg(feature = "ssr")]
-pub mod ssr {
-    use super::UserAccount;
-    use crate::error::{AppError, AppResult};
-    use sqlx::PgPool;
-
-    const COLUMNS: &str = "u.id, u.username, g.name AS \"group\", u.active, u.created_at,
-        (SELECT count(*) FROM api_tokens t WHERE t.user_id = u.id) AS api_tokens";
-
-    fn not_found(id: i64) -> AppError {
-        AppError::not_found(format!("user {id} does not exist"))
-    }
-
-    pub async fn list(pool: &PgPool) -> AppResult<Vec<UserAccount>> {
-        Ok(sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM users u JOIN groups g ON g.id = u.group_id ORDER BY u.username"
-        ))
-        .fetch_all(pool)
-        .await?)
-    }
-
-    pub async fn get(pool: &PgPool, id: i64) -> AppResult<UserAccount> {
-        sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM users u JOIN groups g ON g.id = u.group_id WHERE u.id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(pool)
-        .await?
-        .ok_or_else(|| not_found(id))
-    }
-
-    pub async fn set_group(pool: &PgPool, id: i64, group: &str) -> AppResult<UserAccount> {
-        let group_id: Option<i64> = sqlx::query_scalar("SELECT id FROM groups WHERE name = $1")
-            .bind(group)
-            .fetch_optional(pool)
-            .await?;
-        let group_id = group_id
-            .ok_or_else(|| AppError::invalid("group", format!("unknown group {group:?}")))?;
-        let updated = sqlx::query("UPDATE users SET group_id = $2 WHERE id = $1")
-            .bind(id)
-            .bind(group_id)
-            .execute(pool)
-            .await?;
-        if updated.rows_affected() == 0 {
-            return Err(not_found(id));
-        }
-        get(pool, id).await
-    }
-
-    pub async fn set_active(pool: &PgPool, id: i64, active: bool) -> AppResult<UserAccount> {
-        let mut tx = pool.begin().await?;
-        let updated = sqlx::query("UPDATE users SET active = $2 WHERE id = $1")
-            .bind(id)
-            .bind(active)
-            .execute(&mut *tx)
-            .await?;
-        if updated.rows_affected() == 0 {
-            return Err(not_found(id));
-        }
-        if !active {
-            // A deactivated user is logged out everywhere at once.
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        get(pool, id).await
-    }
+    let (state, _) = crate::caller::require(Permission::Admin, "manage users").await?;
+    domain::users::store::get(&state.pool, id).await?;
+    Ok(domain::auth::issue_token(&state.pool, id).await?)
 }
 
 fn group_options(selected: &str) -> impl IntoView {

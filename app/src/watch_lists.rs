@@ -1,154 +1,34 @@
-//! Watch lists: named, coloured lists of dossiers, with their pages and server functions.
+//! The watch list pages and their server functions: the list of lists, create, edit, delete.
 
 // A server function takes one argument per form field, and a watch list has seven.
 #![allow(clippy::too_many_arguments)]
 
 use crate::auth::{use_current_user, Permission};
 use crate::error::{AppError, AppResult};
-use crate::forms::{last_error, optional_text, required_text, FieldError, Flag, FormError};
-use chrono::{DateTime, Utc};
+use crate::forms::{last_error, FieldError, FormError};
+use domain::input::Flag;
+pub use domain::watch_lists::{WatchList, WatchListInput, WatchListLabel};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
-pub struct WatchList {
-    pub id: i64,
-    pub name: String,
-    pub comment: String,
-    pub color: String,
-    pub active: bool,
-    pub acknowledge: bool,
-    pub notify: bool,
-    pub confidence_threshold: Option<f32>,
-    pub dossier_count: i64,
-    /// The Leader URL if this list is a read-only replica here.
-    pub replica_of: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub modified_at: DateTime<Utc>,
-}
-
-pub const DEFAULT_COLOR: &str = "#1f77b4";
-
-/// A watch list's editable fields, validated; also what the edit form starts from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WatchListInput {
-    pub name: String,
-    pub comment: String,
-    pub color: String,
-    pub active: bool,
-    pub acknowledge: bool,
-    pub notify: bool,
-    pub confidence_threshold: Option<f32>,
-}
-
-impl Default for WatchListInput {
-    /// A new list's fields.
-    fn default() -> Self {
-        Self {
-            name: String::new(),
-            comment: String::new(),
-            color: DEFAULT_COLOR.into(),
-            active: true,
-            acknowledge: false,
-            notify: false,
-            confidence_threshold: None,
-        }
-    }
-}
-
-impl From<WatchList> for WatchListInput {
-    fn from(list: WatchList) -> Self {
-        Self {
-            name: list.name,
-            comment: list.comment,
-            color: list.color,
-            active: list.active,
-            acknowledge: list.acknowledge,
-            notify: list.notify,
-            confidence_threshold: list.confidence_threshold,
-        }
-    }
-}
-
-impl WatchListInput {
-    pub fn parse(
-        name: &str,
-        comment: &str,
-        color: &str,
-        active: Flag,
-        acknowledge: Flag,
-        notify: Flag,
-        confidence_threshold: &str,
-    ) -> AppResult<Self> {
-        let name = required_text("name", name, 256)?;
-        let comment = optional_text("comment", comment, 2048)?;
-        let color = match color.trim() {
-            "" => DEFAULT_COLOR.to_string(),
-            c => {
-                let hex = c.strip_prefix('#').unwrap_or(c);
-                if hex.len() != 6 || !hex.chars().all(|ch| ch.is_ascii_hexdigit()) {
-                    return Err(AppError::invalid(
-                        "color",
-                        format!("must be a colour like #1f77b4, got {c:?}"),
-                    ));
-                }
-                format!("#{}", hex.to_ascii_lowercase())
-            }
-        };
-        let confidence_threshold = match confidence_threshold.trim() {
-            "" => None,
-            t => match t.parse::<f32>() {
-                Ok(v) if (0.0..=1.0).contains(&v) => Some(v),
-                _ => {
-                    return Err(AppError::invalid(
-                        "confidence_threshold",
-                        format!("must be a number from 0 to 1, or empty; got {t:?}"),
-                    ))
-                }
-            },
-        };
-        Ok(Self {
-            name,
-            comment,
-            color,
-            active: active.0,
-            acknowledge: acknowledge.0,
-            notify: notify.0,
-            confidence_threshold,
-        })
-    }
-}
 
 #[server(prefix = "/api", endpoint = "watch-lists/list")]
 pub async fn list_watch_lists() -> AppResult<Vec<WatchList>> {
-    let (state, _) = crate::auth::ssr::require(Permission::Read, "see watch lists").await?;
-    ssr::list(&state.pool).await
-}
-
-/// What the dossier pages show of a list: its label, and whether it is a read-only replica.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
-pub struct WatchListLabel {
-    pub id: i64,
-    pub name: String,
-    pub color: String,
-    pub replica_of: Option<String>,
+    let (state, _) = crate::caller::require(Permission::Read, "see watch lists").await?;
+    Ok(domain::watch_lists::store::list(&state.pool).await?)
 }
 
 /// The lists' labels without their dossier counts: every dossier page needs them, and counting
 /// the members of big lists on each page view would cost more than the page itself.
 #[server(prefix = "/api", endpoint = "watch-lists/labels")]
 pub async fn list_watch_list_labels() -> AppResult<Vec<WatchListLabel>> {
-    let (state, _) = crate::auth::ssr::require(Permission::Read, "see watch lists").await?;
-    ssr::labels(&state.pool).await
+    let (state, _) = crate::caller::require(Permission::Read, "see watch lists").await?;
+    Ok(domain::watch_lists::store::labels(&state.pool).await?)
 }
 
 #[server(prefix = "/api", endpoint = "watch-lists/get")]
 pub async fn get_watch_list(id: i64) -> AppResult<WatchList> {
-    let (state, _) = crate::auth::ssr::require(Permission::Read, "see watch lists").await?;
-    ssr::get(&state.pool, id).await
+    let (state, _) = crate::caller::require(Permission::Read, "see watch lists").await?;
+    Ok(domain::watch_lists::store::get(&state.pool, id).await?)
 }
 
 #[server(prefix = "/api", endpoint = "watch-lists/create")]
@@ -161,7 +41,7 @@ pub async fn create_watch_list(
     #[server(default)] notify: Flag,
     #[server(default)] confidence_threshold: String,
 ) -> AppResult<WatchList> {
-    let (state, _) = crate::auth::ssr::require(Permission::Edit, "create watch lists").await?;
+    let (state, _) = crate::caller::require(Permission::Edit, "create watch lists").await?;
     let input = WatchListInput::parse(
         &name,
         &comment,
@@ -171,7 +51,7 @@ pub async fn create_watch_list(
         notify,
         &confidence_threshold,
     )?;
-    let list = ssr::insert(&state.pool, &input).await?;
+    let list = domain::watch_lists::store::insert(&state.pool, &input).await?;
     leptos_axum::redirect("/watch-lists");
     Ok(list)
 }
@@ -187,8 +67,8 @@ pub async fn update_watch_list(
     #[server(default)] notify: Flag,
     #[server(default)] confidence_threshold: String,
 ) -> AppResult<WatchList> {
-    let (state, _) = crate::auth::ssr::require(Permission::Edit, "edit watch lists").await?;
-    crate::sync::guard::lists_writable(&state.pool, &[id]).await?;
+    let (state, _) = crate::caller::require(Permission::Edit, "edit watch lists").await?;
+    domain::sync::guard::lists_writable(&state.pool, &[id]).await?;
     let input = WatchListInput::parse(
         &name,
         &comment,
@@ -198,7 +78,7 @@ pub async fn update_watch_list(
         notify,
         &confidence_threshold,
     )?;
-    let list = ssr::update(&state.pool, id, &input).await?;
+    let list = domain::watch_lists::store::update(&state.pool, id, &input).await?;
     leptos_axum::redirect("/watch-lists");
     Ok(list)
 }
@@ -207,9 +87,9 @@ pub async fn update_watch_list(
 /// to at least one list). Returns how many dossiers were deleted with it.
 #[server(prefix = "/api", endpoint = "watch-lists/delete")]
 pub async fn delete_watch_list(id: i64) -> AppResult<u64> {
-    let (state, _) = crate::auth::ssr::require(Permission::Edit, "delete watch lists").await?;
-    crate::sync::guard::lists_writable(&state.pool, &[id]).await?;
-    let deleted = ssr::delete(&state.pool, id).await?;
+    let (state, _) = crate::caller::require(Permission::Edit, "delete watch lists").await?;
+    domain::sync::guard::lists_writable(&state.pool, &[id]).await?;
+    let deleted = domain::watch_lists::store::delete(&state.pool, id).await?;
     leptos_axum::redirect("/watch-lists");
     Ok(deleted)
 }
@@ -217,138 +97,8 @@ pub async fn delete_watch_list(id: i64) -> AppResult<u64> {
 /// How many dossiers belong only to this list, and so would be deleted with it.
 #[server(prefix = "/api", endpoint = "watch-lists/exclusive-dossiers")]
 pub async fn count_exclusive_dossiers(id: i64) -> AppResult<i64> {
-    let (state, _) = crate::auth::ssr::require(Permission::Read, "see watch lists").await?;
-    ssr::exclusive_dossier_count(&state.pool, id).await
-}
-
-#[cfg(feature = "ssr")]
-pub mod ssr {
-    use super::{WatchList, WatchListInput};
-    use crate::error::{AppError, AppResult};
-    use sqlx::PgPool;
-
-    const COLUMNS: &str = "w.id, w.name, w.comment, w.color, w.active, w.acknowledge, w.notify,
-        w.confidence_threshold, w.created_at, w.modified_at,
-        (SELECT count(*) FROM dossier_watch_lists x WHERE x.watch_list_id = w.id) AS dossier_count,
-        (SELECT r.remote_url FROM replicas r WHERE r.watch_list_id = w.id) AS replica_of";
-
-    pub fn not_found(id: i64) -> AppError {
-        AppError::not_found(format!("watch list {id} does not exist"))
-    }
-
-    pub async fn list(pool: &PgPool) -> AppResult<Vec<WatchList>> {
-        Ok(sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM watch_lists w ORDER BY w.name, w.id"
-        ))
-        .fetch_all(pool)
-        .await?)
-    }
-
-    pub async fn labels(pool: &PgPool) -> AppResult<Vec<super::WatchListLabel>> {
-        Ok(sqlx::query_as(
-            "SELECT w.id, w.name, w.color,
-                (SELECT r.remote_url FROM replicas r WHERE r.watch_list_id = w.id) AS replica_of
-             FROM watch_lists w ORDER BY w.name, w.id",
-        )
-        .fetch_all(pool)
-        .await?)
-    }
-
-    pub async fn get(pool: &PgPool, id: i64) -> AppResult<WatchList> {
-        sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM watch_lists w WHERE w.id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(pool)
-        .await?
-        .ok_or_else(|| not_found(id))
-    }
-
-    pub async fn insert(pool: &PgPool, input: &WatchListInput) -> AppResult<WatchList> {
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO watch_lists
-                 (name, comment, color, active, acknowledge, notify, confidence_threshold)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-        )
-        .bind(&input.name)
-        .bind(&input.comment)
-        .bind(&input.color)
-        .bind(input.active)
-        .bind(input.acknowledge)
-        .bind(input.notify)
-        .bind(input.confidence_threshold)
-        .fetch_one(pool)
-        .await?;
-        get(pool, id).await
-    }
-
-    pub async fn update(pool: &PgPool, id: i64, input: &WatchListInput) -> AppResult<WatchList> {
-        let updated = sqlx::query(
-            "UPDATE watch_lists SET name = $2, comment = $3, color = $4, active = $5,
-                 acknowledge = $6, notify = $7, confidence_threshold = $8
-             WHERE id = $1",
-        )
-        .bind(id)
-        .bind(&input.name)
-        .bind(&input.comment)
-        .bind(&input.color)
-        .bind(input.active)
-        .bind(input.acknowledge)
-        .bind(input.notify)
-        .bind(input.confidence_threshold)
-        .execute(pool)
-        .await?;
-        if updated.rows_affected() == 0 {
-            return Err(not_found(id));
-        }
-        get(pool, id).await
-    }
-
-    const EXCLUSIVE: &str = "SELECT x.dossier_id FROM dossier_watch_lists x
-        WHERE x.watch_list_id = $1 AND NOT EXISTS (
-            SELECT 1 FROM dossier_watch_lists y
-            WHERE y.dossier_id = x.dossier_id AND y.watch_list_id <> $1)";
-
-    pub async fn exclusive_dossier_count(pool: &PgPool, id: i64) -> AppResult<i64> {
-        get(pool, id).await?;
-        Ok(
-            sqlx::query_scalar(&format!("SELECT count(*) FROM ({EXCLUSIVE}) AS e"))
-                .bind(id)
-                .fetch_one(pool)
-                .await?,
-        )
-    }
-
-    pub async fn delete(pool: &PgPool, id: i64) -> AppResult<u64> {
-        let mut tx = pool.begin().await?;
-        // Lock the list first so that no dossier is added to it while we decide what goes.
-        let found: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM watch_lists WHERE id = $1 FOR UPDATE")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if found.is_none() {
-            return Err(not_found(id));
-        }
-        let images: Vec<Vec<u8>> = sqlx::query_scalar(&format!(
-            "SELECT image_sha256 FROM photos WHERE dossier_id IN ({EXCLUSIVE})"
-        ))
-        .bind(id)
-        .fetch_all(&mut *tx)
-        .await?;
-        let dossiers = sqlx::query(&format!("DELETE FROM dossiers WHERE id IN ({EXCLUSIVE})"))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        sqlx::query("DELETE FROM watch_lists WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        crate::photos::ssr::delete_unused_images(&mut tx, &images).await?;
-        tx.commit().await?;
-        Ok(dossiers)
-    }
+    let (state, _) = crate::caller::require(Permission::Read, "see watch lists").await?;
+    Ok(domain::watch_lists::store::exclusive_dossier_count(&state.pool, id).await?)
 }
 
 /// Marks a list or dossier that is a read-only replica of a Leader's.
@@ -538,7 +288,7 @@ fn id_param() -> Memo<Option<i64>> {
 async fn load_list(id: Option<i64>) -> AppResult<WatchList> {
     match id {
         Some(id) => get_watch_list(id).await,
-        None => Err(AppError::not_found("no such watch list")),
+        None => Err(domain::Error::not_found("no such watch list").into()),
     }
 }
 

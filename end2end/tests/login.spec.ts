@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { hydrated, logIn } from "./pages";
+import { hydrated, logIn, LoginPage } from "./pages";
 
 test("strangers are sent to the login page", async ({ page }) => {
   await page.goto("/dossiers");
@@ -8,12 +8,11 @@ test("strangers are sent to the login page", async ({ page }) => {
 });
 
 test("a wrong password is refused with a message", async ({ page }) => {
-  await page.goto("/login");
+  const login = new LoginPage(page);
+  await login.open();
   await hydrated(page);
-  await page.getByLabel("Username").fill("admin");
-  await page.getByLabel("Password").fill("not-the-password");
-  await page.getByRole("button", { name: "Log in" }).click();
-  await expect(page.getByRole("alert")).toContainText("wrong username or password");
+  await login.submit("admin", "not-the-password");
+  await expect(login.error()).toContainText("wrong username or password");
   await expect(page).toHaveURL(/\/login$/);
 });
 
@@ -29,10 +28,9 @@ test("log in and out", async ({ page }) => {
 test("the login form works before the WASM loads", async ({ browser }) => {
   const context = await browser.newContext({ javaScriptEnabled: false });
   const page = await context.newPage();
-  await page.goto("/login");
-  await page.getByLabel("Username").fill("viewer");
-  await page.getByLabel("Password").fill("e2e-password");
-  await page.getByRole("button", { name: "Log in" }).click();
+  const login = new LoginPage(page);
+  await login.open();
+  await login.submit("viewer");
   await expect(page.getByTestId("whoami")).toContainText("viewer (User)");
   await context.close();
 });

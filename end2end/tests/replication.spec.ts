@@ -1,11 +1,15 @@
 import { expect, test } from "@playwright/test";
-import { hydrated, logIn, unique, WatchListsPage } from "./pages";
+import { Api, hydrated, LEADER, logIn, ReplicationPage, unique, WatchListsPage } from "./pages";
 
-// scripts/test.sh starts a Leader (with 120 demo dossiers) at LEADER_ADDR beside the server
-// under test, which plays the Subscriber; both share SYNC_TOKEN.
-const leader = `http://${process.env.LEADER_ADDR ?? "127.0.0.1:3918"}`;
-
+// scripts/test.sh starts a Leader at LEADER_ADDR beside the server under test, which plays the
+// Subscriber; both share SYNC_TOKEN. The spec seeds the Leader's list itself.
 test("an administrator replicates a Leader's list, sees it read-only, and cancels it", async ({ page }) => {
+  const leader = await Api.as("admin", LEADER);
+  const remote = unique("Wanted on the Leader");
+  const remoteId = await leader.watchList(remote);
+  await leader.dossiers(unique("Suspect"), 7, remoteId);
+  await leader.dispose();
+
   // A hydration mismatch shows only as a panic in the console (the page then stops updating).
   const panics: string[] = [];
   page.on("console", (message) => {
@@ -13,46 +17,38 @@ test("an administrator replicates a Leader's list, sees it read-only, and cancel
   });
   await logIn(page, "admin");
   const local = unique("Replica of wanted");
-  await new WatchListsPage(page).create(local);
+  const lists = new WatchListsPage(page);
+  await lists.create(local);
   await expect(page).toHaveURL(/\/watch-lists$/);
 
   await page.getByRole("link", { name: "Replication" }).click();
+  const replication = new ReplicationPage(page);
   await hydrated(page);
-  await page.getByLabel("Leader URL").fill(leader);
-  await page.getByRole("button", { name: "Load the Leader's lists" }).click();
-  await page.getByLabel("Leader's list").selectOption({ label: "Demo: wanted (60 dossiers)" });
-  await page.getByLabel("Empty local list").selectOption({ label: local });
-  await hydrated(page);
-  await page.getByRole("button", { name: "Create replica" }).click();
+  await replication.create(LEADER, `${remote} (7 dossiers)`, local);
 
   // It syncs at once (SYNC_AT_CREATION) and the page follows its progress live.
-  const row = page.getByTestId("replica-row").filter({ hasText: local });
+  const row = replication.row(local);
   await expect(row.getByTestId("replica-state")).toHaveText("idle", { timeout: 30_000 });
   await expect(row.getByTestId("replica-last-success")).toContainText("UTC");
-  await expect(row.getByTestId("replica-progress")).toContainText("60 of 60 items");
+  await expect(row.getByTestId("replica-progress")).toContainText("7 of 7 items");
 
   // The replica is read-only here.
-  await page.goto("/watch-lists");
-  const listRow = new WatchListsPage(page).row(local);
-  await expect(listRow.getByTestId("replica-badge")).toBeVisible();
-  await expect(listRow).toContainText("60");
-  await expect(listRow.getByRole("link", { name: "Edit" })).toHaveCount(0);
-  await listRow.getByRole("link", { name: local }).click();
+  await lists.open();
+  await expect(lists.row(local).getByTestId("replica-badge")).toBeVisible();
+  await expect(lists.row(local)).toContainText("7");
+  await expect(lists.row(local).getByRole("link", { name: "Edit" })).toHaveCount(0);
+  await lists.row(local).getByRole("link", { name: local }).click();
   await page.getByTestId("dossier-row").first().getByRole("link").first().click();
   await expect(page.getByTestId("replica-badge")).toBeVisible();
   await expect(page.getByRole("link", { name: "Edit" })).toHaveCount(0);
 
   // Cancel, after confirming: the list keeps its dossiers and is editable again.
-  await page.goto("/replication");
-  await page.getByTestId("replica-row").filter({ hasText: local }).getByRole("link", { name: "Cancel" }).click();
-  await expect(page.getByText("The local list keeps its dossiers")).toBeVisible();
-  await hydrated(page);
-  await page.getByRole("button", { name: "Cancel replica" }).click();
+  await replication.open();
+  await replication.cancel(local);
   await expect(page).toHaveURL(/\/replication$/);
-  await expect(page.getByTestId("replica-row").filter({ hasText: local })).toHaveCount(0);
-  await page.goto("/watch-lists");
-  const after = new WatchListsPage(page).row(local);
-  await expect(after.getByRole("link", { name: "Edit" })).toBeVisible();
-  await expect(after).toContainText("60");
+  await expect(replication.row(local)).toHaveCount(0);
+  await lists.open();
+  await expect(lists.row(local).getByRole("link", { name: "Edit" })).toBeVisible();
+  await expect(lists.row(local)).toContainText("7");
   expect(panics).toEqual([]);
 });

@@ -1,18 +1,27 @@
 import { expect, test } from "@playwright/test";
-import { hydrated, logIn } from "./pages";
+import { Api, DossiersPage, hydrated, logIn, unique, UsersPage, WatchListsPage } from "./pages";
 
 test("a User sees everything and can change nothing", async ({ page }) => {
+  const api = await Api.as("operator");
+  const list = unique("Visible list");
+  const listId = await api.watchList(list);
+  const prefix = unique("Visible person");
+  await api.dossiers(prefix, 1, listId);
+  await api.dispose();
+
   await logIn(page, "viewer");
   await expect(page.getByTestId("whoami")).toHaveText("viewer (User)");
-  await expect(page.getByTestId("watch-list-row").first()).toBeVisible();
+  const lists = new WatchListsPage(page);
+  await expect(lists.row(list)).toBeVisible();
   await expect(page.getByRole("link", { name: "New watch list" })).toHaveCount(0);
   await expect(page.getByRole("link", { name: "Edit" })).toHaveCount(0);
   await expect(page.getByRole("link", { name: "Users" })).toHaveCount(0);
 
-  await page.goto("/dossiers");
-  await expect(page.getByTestId("dossier-row").first()).toBeVisible();
+  const dossiers = new DossiersPage(page);
+  await dossiers.open(`?q=${encodeURIComponent(prefix)}`);
+  await expect(dossiers.rows()).toHaveCount(1);
   await expect(page.getByRole("link", { name: "New dossier" })).toHaveCount(0);
-  await page.getByTestId("dossier-row").first().getByRole("link").first().click();
+  await dossiers.rows().first().getByRole("link").first().click();
   await expect(page.getByTestId("gallery")).toBeVisible();
   await expect(page.getByRole("link", { name: "Edit" })).toHaveCount(0);
   await expect(page.getByRole("button", { name: "Remove" })).toHaveCount(0);
@@ -32,16 +41,12 @@ test("a User sees everything and can change nothing", async ({ page }) => {
 test("an Administrator creates a user and issues an API token", async ({ page, request }) => {
   await logIn(page, "admin");
   await page.getByRole("link", { name: "Users" }).click();
+  const users = new UsersPage(page);
   await hydrated(page);
   const username = `guard${Date.now().toString(36)}`;
-  await page.getByLabel("Username").fill(username);
-  await page.getByLabel("Password").fill("guard-password");
-  await page.getByLabel("Group", { exact: true }).selectOption("Operator");
-  await page.getByRole("button", { name: "Create user" }).click();
-  const row = page.getByTestId("user-row").filter({ hasText: username });
-  await expect(row).toBeVisible();
-  await row.getByRole("button", { name: "Issue API token" }).click();
-  const token = (await page.getByTestId("api-token").textContent())!.trim();
+  await users.create(username, "guard-password", "Operator");
+  await expect(users.row(username)).toBeVisible();
+  const token = await users.issueToken(username);
   expect(token).toMatch(/^[0-9a-f]{64}$/);
 
   const answer = await request.post("/api/auth/me", {

@@ -13,11 +13,10 @@ test("an operator creates two watch lists, edits one and deletes it after confir
   await expect(lists.row(second)).toBeVisible();
 
   // A bad value is shown beside its field and nothing is saved.
-  await lists.row(second).getByRole("link", { name: "Edit" }).click();
-  await hydrated(page);
+  await lists.edit(second);
   await page.getByLabel(/Confidence threshold/).fill("1.5");
   await page.getByRole("button", { name: "Save" }).click();
-  await expect(page.locator('[data-field="confidence_threshold"]')).toContainText("must be a number from 0 to 1");
+  await expect(lists.fieldError("confidence_threshold")).toContainText("must be a number from 0 to 1");
   const renamed = `${second} (renamed)`;
   await page.getByLabel(/Confidence threshold/).fill("");
   await page.getByLabel("Name").fill(renamed);
@@ -27,7 +26,7 @@ test("an operator creates two watch lists, edits one and deletes it after confir
 
   // A duplicate name is refused beside the name field.
   await lists.create(first);
-  await expect(page.locator('[data-field="name"]')).toContainText("already exists");
+  await expect(lists.fieldError("name")).toContainText("already exists");
 
   // Delete asks first; cancelling keeps the list.
   await lists.open();

@@ -1,24 +1,22 @@
-//! The HTTP face of the server functions (`/api/…`): JSON bodies for API callers, HTTP
-//! statuses that match the error, and the cross-site request check for browser forms.
+//! The HTTP face of the server functions (`/api/…`): JSON bodies for API callers, and the
+//! cross-site request check for browser forms. (Statuses come from `AppError` itself.)
 
 use app::error::AppError;
 use axum::{
     body::{to_bytes, Body},
     extract::Request,
-    http::{header, HeaderMap, HeaderValue, Method, StatusCode},
+    http::{header, HeaderMap, HeaderValue, Method},
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use domain::Error;
 use serde_json::Value;
 
-/// Error bodies are small; anything larger is not ours to rewrite.
-const MAX_ERROR_BODY: usize = 64 * 1024;
-/// JSON API bodies are small too (photos go as multipart, which is not converted).
+/// JSON API bodies are small (photos go as multipart, which is not converted).
 const MAX_JSON_BODY: usize = 1024 * 1024;
 
-fn error_response(error: AppError) -> Response {
-    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    (status, axum::Json(error)).into_response()
+fn error_response(error: Error) -> Response {
+    AppError(error).into_response()
 }
 
 /// Refuses state-changing requests that a browser sent from another site. Browsers send
@@ -27,7 +25,7 @@ fn error_response(error: AppError) -> Response {
 pub async fn same_origin_only(request: Request, next: Next) -> Response {
     if request.method() != Method::GET && request.method() != Method::HEAD {
         if let Some(reason) = cross_site(request.headers()) {
-            return error_response(AppError::forbidden(reason));
+            return error_response(Error::forbidden(reason));
         }
     }
     next.run(request).await
@@ -67,7 +65,7 @@ pub async fn json_to_form(request: Request, next: Next) -> Response {
     let bytes = match to_bytes(body, MAX_JSON_BODY).await {
         Ok(b) => b,
         Err(_) => {
-            return error_response(AppError::TooLarge {
+            return error_response(Error::TooLarge {
                 message: format!("JSON bodies are limited to {MAX_JSON_BODY} bytes"),
             })
         }
@@ -81,7 +79,7 @@ pub async fn json_to_form(request: Request, next: Next) -> Response {
     };
     let form = match form {
         Ok(form) => form,
-        Err(message) => return error_response(AppError::BadRequest { message }),
+        Err(message) => return error_response(Error::BadRequest { message }),
     };
     parts.headers.insert(
         header::CONTENT_TYPE,
@@ -125,36 +123,6 @@ pub fn form_fields(value: &Value) -> Result<String, String> {
         }
     }
     Ok(form.finish())
-}
-
-/// Server function errors leave the function as status 500 with the error as JSON; this gives
-/// them the status their kind means (400 for bad input, 403 for a missing permission…). Plain
-/// form posts are left alone: they are redirected back to the form, which shows the error.
-pub async fn error_status(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
-    if !response.headers().contains_key("serverfnerror")
-        || response.status() != StatusCode::INTERNAL_SERVER_ERROR
-    {
-        return response;
-    }
-    let (mut parts, body) = response.into_parts();
-    let bytes = to_bytes(body, MAX_ERROR_BODY).await.unwrap_or_default();
-    match serde_json::from_slice::<AppError>(&bytes) {
-        Ok(error) => {
-            parts.status = StatusCode::from_u16(error.status()).unwrap_or(parts.status);
-            if parts.status.is_server_error() {
-                tracing::error!(error = %error, "server function failed");
-            } else {
-                tracing::info!(error = %error, status = parts.status.as_u16(), "request refused");
-            }
-        }
-        Err(_) => tracing::error!("server function failed with an unreadable error"),
-    }
-    parts.headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    Response::from_parts(parts, Body::from(bytes))
 }
 
 #[cfg(test)]

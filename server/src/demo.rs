@@ -2,8 +2,8 @@
 //! lists and N dossiers spread over them, each with a photo drawn from a few generated
 //! images (stored once each, as real uploads would be).
 
-use app::error::AppResult;
-use app::photos::ssr::{insert_images, process_image};
+use domain::images::{insert_images, process_image};
+use domain::Result;
 use image::{ImageBuffer, Rgb};
 use sqlx::PgPool;
 
@@ -31,7 +31,7 @@ pub fn portrait(seed: u32) -> Vec<u8> {
 }
 
 /// Adds `count` dossiers (one batch of statements, not a query per dossier).
-pub async fn add(pool: &PgPool, count: u32) -> AppResult<u64> {
+pub async fn add(pool: &PgPool, count: u32) -> Result<u64> {
     let mut images = Vec::new();
     for seed in 0..IMAGES {
         images.push(process_image(portrait(seed)).await?);

@@ -7,7 +7,9 @@ pub mod observability;
 pub mod settings;
 pub mod sync_api;
 
-use app::state::{AppSettings, AppState};
+use app::caller::Caller;
+use app::error::AppError;
+use app::state::AppState;
 use app::{shell, App};
 use axum::{
     body::Body,
@@ -18,11 +20,11 @@ use axum::{
     routing::get,
     Router,
 };
+use domain::{Error, Installation};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use observability::Metrics;
 use sqlx::{postgres::PgPoolOptions, PgPool};
-use std::sync::Arc;
 use std::time::Duration;
 use tower_http::{limit::RequestBodyLimitLayer, set_header::SetResponseHeaderLayer};
 
@@ -61,11 +63,14 @@ pub fn leptos_options() -> LeptosOptions {
     options
 }
 
-pub fn app_state(pool: PgPool, settings: AppSettings, leptos_options: LeptosOptions) -> AppState {
+pub fn app_state(
+    pool: PgPool,
+    settings: domain::Settings,
+    leptos_options: LeptosOptions,
+) -> AppState {
     AppState {
         leptos_options,
-        pool,
-        settings: Arc::new(settings),
+        installation: Installation::new(pool, settings),
     }
 }
 
@@ -88,14 +93,13 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route(
             "/metrics",
-            get(observability::metrics_text).with_state((metrics.clone(), state.pool.clone())),
+            get(observability::metrics_text)
+                .with_state((metrics.clone(), state.installation.clone())),
         )
         .merge(pages_and_api)
-        // Innermost first: the caller is looked up once per request, server function errors get
-        // their status, JSON becomes form fields,
+        // Innermost first: the caller is looked up once per request, JSON becomes form fields,
         // bodies are capped, cross-site writes are refused, and every request is logged.
-        .layer(from_fn(app::auth::ssr::with_caller_cache))
-        .layer(from_fn(api::error_status))
+        .layer(from_fn(app::caller::with_caller_cache))
         .layer(from_fn(api::json_to_form))
         .layer(RequestBodyLimitLayer::new(upload_limit + BODY_SLACK))
         .layer(from_fn(api::same_origin_only))
@@ -127,11 +131,22 @@ async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn photo(state: State<AppState>, sha: Path<String>, headers: HeaderMap) -> Response {
+/// A photo's bytes, or its thumbnail, for a logged-in user.
+async fn photo(
+    state: State<AppState>,
+    sha: Path<String>,
+    _: Caller,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
     serve_image(state, sha, headers, false).await
 }
 
-async fn thumbnail(state: State<AppState>, sha: Path<String>, headers: HeaderMap) -> Response {
+async fn thumbnail(
+    state: State<AppState>,
+    sha: Path<String>,
+    _: Caller,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
     serve_image(state, sha, headers, true).await
 }
 
@@ -142,36 +157,24 @@ async fn serve_image(
     Path(sha): Path<String>,
     headers: HeaderMap,
     thumbnail: bool,
-) -> Response {
-    let error = |e: app::error::AppError| {
-        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, axum::Json(e)).into_response()
-    };
-    match app::auth::ssr::user_from_headers(&state.pool, &headers).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return error(app::error::AppError::unauthenticated()),
-        Err(e) => return error(e),
-    }
+) -> Result<Response, AppError> {
     let etag = format!("\"{sha}{}\"", if thumbnail { "-t" } else { "" });
     if headers
         .get(header::IF_NONE_MATCH)
         .is_some_and(|v| v.as_bytes() == etag.as_bytes())
     {
-        return StatusCode::NOT_MODIFIED.into_response();
+        return Ok(StatusCode::NOT_MODIFIED.into_response());
     }
-    match app::photos::ssr::image_bytes(&state.pool, &sha, thumbnail).await {
-        Ok(Some((content_type, bytes))) => Response::builder()
-            .header(header::CONTENT_TYPE, content_type)
-            .header(
-                header::CACHE_CONTROL,
-                "private, max-age=31536000, immutable",
-            )
-            .header(header::ETAG, etag)
-            .body(Body::from(bytes))
-            .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()),
-        Ok(None) => error(app::error::AppError::not_found(format!(
-            "no photo with hash {sha}"
-        ))),
-        Err(e) => error(e),
-    }
+    let (content_type, bytes) = domain::images::image_bytes(&state.pool, &sha, thumbnail)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no photo with hash {sha}")))?;
+    Ok(Response::builder()
+        .header(header::CONTENT_TYPE, content_type)
+        .header(
+            header::CACHE_CONTROL,
+            "private, max-age=31536000, immutable",
+        )
+        .header(header::ETAG, etag)
+        .body(Body::from(bytes))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()))
 }

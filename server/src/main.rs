@@ -83,7 +83,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("database migrated");
         }
         Command::CreateGroups => {
-            app::auth::ssr::create_groups(&pool)
+            domain::auth::create_groups(&pool)
                 .await
                 .map_err(|e| e.to_string())?;
             println!("groups Administrator, Operator and User are in place");
@@ -104,7 +104,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 println!("user {username} exists already");
                 return Ok(());
             }
-            let id = app::auth::ssr::create_user(&pool, &username, &password, &group)
+            let id = domain::auth::create_user(&pool, &username, &password, &group)
                 .await
                 .map_err(|e| e.to_string())?;
             println!("created user {username} (id {id}) in group {group}");
@@ -124,8 +124,9 @@ async fn serve(settings: Settings, pool: sqlx::PgPool) -> Result<(), String> {
     if !server::is_migrated(&pool).await.unwrap_or(false) {
         return Err("the database is not migrated: run `dossier migrate` first".into());
     }
-    let state = server::app_state(pool, settings.app_settings(), server::leptos_options());
-    app::sync::scheduler::spawn(state.clone());
+    let state = server::app_state(pool, settings.domain_settings(), server::leptos_options());
+    // Kept for the life of the server: the scheduler restarts itself after a panic.
+    let _scheduler = domain::sync::scheduler::spawn(state.installation.clone());
     let app = server::router(state);
     let listener = tokio::net::TcpListener::bind(settings.listen_address)
         .await

@@ -1,17 +1,17 @@
 //! Logs and metrics: one log line per request (route, status, latency), and the Prometheus
-//! text at `/metrics` (requests, latencies, database pool use).
+//! text at `/metrics` (requests, latencies, database pool use, replication scheduler panics).
 
 use axum::{
     extract::{MatchedPath, Request, State},
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use domain::Installation;
 use prometheus_client::{
     encoding::{text::encode, EncodeLabelSet},
     metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
     registry::Registry,
 };
-use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -33,6 +33,7 @@ pub struct Metrics {
     latency: Family<RouteLabels, Histogram>,
     pool_size: Gauge,
     pool_idle: Gauge,
+    scheduler_panics: Gauge,
 }
 
 impl Metrics {
@@ -62,12 +63,20 @@ impl Metrics {
             "Idle database connections",
             pool_idle.clone(),
         );
+        // A gauge that mirrors the scheduler's own count (it only grows), read at each scrape.
+        let scheduler_panics = Gauge::default();
+        registry.register(
+            "sync_scheduler_panics",
+            "Panics in the replication scheduler or its runs since start-up (each was logged, and the scheduler went on)",
+            scheduler_panics.clone(),
+        );
         Arc::new(Self {
             registry,
             requests,
             latency,
             pool_size,
             pool_idle,
+            scheduler_panics,
         })
     }
 }
@@ -109,10 +118,13 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
 }
 
 pub async fn metrics_text(
-    State((metrics, pool)): State<(Arc<Metrics>, PgPool)>,
+    State((metrics, inst)): State<(Arc<Metrics>, Installation)>,
 ) -> impl IntoResponse {
-    metrics.pool_size.set(pool.size() as i64);
-    metrics.pool_idle.set(pool.num_idle() as i64);
+    metrics.pool_size.set(inst.pool.size() as i64);
+    metrics.pool_idle.set(inst.pool.num_idle() as i64);
+    metrics
+        .scheduler_panics
+        .set(inst.scheduler.panics().try_into().unwrap_or(i64::MAX));
     let mut text = String::new();
     if encode(&mut text, &metrics.registry).is_err() {
         return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, String::new()).into_response();

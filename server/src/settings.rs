@@ -2,10 +2,10 @@
 //! design gives (`DATABASE_URL`, `SYNC_TOKEN`, …). Every value is checked at start-up; a bad one
 //! stops the server with a message naming the key.
 
-use app::state::{AppSettings, SyncSettings};
-use app::sync::schedule::{SyncSchedule, DEFAULT_SCHEDULE};
-use app::sync::SyncToken;
 use chrono::Utc;
+use domain::installation::DEFAULT_SYNC_CONCURRENCY;
+use domain::sync::schedule::{SyncSchedule, DEFAULT_SCHEDULE};
+use domain::sync::SyncToken;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -22,6 +22,7 @@ pub const KEYS: &[&str] = &[
     "SYNC_AT_STARTUP",
     "SYNC_AT_CREATION",
     "SYNC_WEB_UI",
+    "SYNC_CONCURRENCY",
     "FACE_MODEL",
     "FACE_VECTOR_LENGTH",
     "UPLOAD_LIMIT",
@@ -55,6 +56,7 @@ pub struct Settings {
     pub sync_at_startup: bool,
     pub sync_at_creation: bool,
     pub sync_web_ui: bool,
+    pub sync_concurrency: usize,
     pub face_model: String,
     pub face_vector_length: usize,
     pub upload_limit: usize,
@@ -182,6 +184,20 @@ impl Settings {
         )
         .map_err(|m| bad("SYNC_SCHEDULE", m))?;
 
+        let sync_concurrency = match get("SYNC_CONCURRENCY") {
+            None => DEFAULT_SYNC_CONCURRENCY,
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=64).contains(n))
+                .ok_or_else(|| {
+                    bad(
+                        "SYNC_CONCURRENCY",
+                        format!("expected a number of replicas from 1 to 64, got {v:?}"),
+                    )
+                })?,
+        };
+
         let face_model = get("FACE_MODEL").unwrap_or("face-v1").to_string();
         if face_model.chars().count() > 64 {
             return Err(bad("FACE_MODEL", "must be at most 64 characters"));
@@ -219,23 +235,26 @@ impl Settings {
             sync_at_startup: flag("SYNC_AT_STARTUP", false)?,
             sync_at_creation: flag("SYNC_AT_CREATION", true)?,
             sync_web_ui: flag("SYNC_WEB_UI", true)?,
+            sync_concurrency,
             face_model,
             face_vector_length,
             upload_limit,
         })
     }
 
-    pub fn app_settings(&self) -> AppSettings {
-        AppSettings {
+    /// The settings the domain's logic depends on.
+    pub fn domain_settings(&self) -> domain::Settings {
+        domain::Settings {
             face_model: self.face_model.clone(),
             face_vector_length: self.face_vector_length,
             upload_limit: self.upload_limit,
             sync_web_ui: self.sync_web_ui,
-            sync: SyncSettings {
+            sync: domain::SyncSettings {
                 token: self.sync_token.clone(),
                 schedule: self.sync_schedule.clone(),
                 at_startup: self.sync_at_startup,
                 at_creation: self.sync_at_creation,
+                concurrency: self.sync_concurrency,
                 ..Default::default()
             },
         }
@@ -285,6 +304,7 @@ mod tests {
         assert_eq!(s.face_vector_length, 512);
         assert_eq!(s.upload_limit, 10 * 1024 * 1024);
         assert!(s.sync_web_ui && s.sync_at_creation && !s.sync_at_startup);
+        assert_eq!(s.sync_concurrency, DEFAULT_SYNC_CONCURRENCY);
         assert_eq!(s.sync_schedule.text(), DEFAULT_SCHEDULE);
     }
 
@@ -300,6 +320,8 @@ mod tests {
             ("LISTEN_ADDRESS", "localhost"),
             ("SYNC_TOKEN", "short"),
             ("DATABASE_URL", "mysql://x"),
+            ("SYNC_CONCURRENCY", "0"),
+            ("SYNC_CONCURRENCY", "many"),
         ] {
             let err = with(&[(key, value)]).unwrap_err();
             assert_eq!(err.key, key, "{key}={value} should be refused");

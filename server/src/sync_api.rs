@@ -1,22 +1,25 @@
 //! The replication endpoints, plain JSON routes beside the server functions.
 //!
-//! Leader side (`/sync/leader/…`), for Subscribers, guarded by the shared `SYNC_TOKEN`
-//! (`Authorization: Bearer …`, compared in constant time). Subscriber side
-//! (`/sync/dossier-lists/…`), for administrators (session cookie or `Authorization: Token …`):
-//! the seed's API for creating, listing, showing and cancelling replicas, plus "sync now".
+//! Leader side (`/sync/leader/…`), for Subscribers: the caller is a `SyncPeer` (the shared
+//! `SYNC_TOKEN`, compared in constant time). Subscriber side (`/sync/dossier-lists/…`), for
+//! administrators (session cookie or `Authorization: Token …`): the seed's API for creating,
+//! listing, showing and cancelling replicas, plus "sync now". Errors answer through
+//! `AppError`'s `IntoResponse`, like every other route.
 
-use app::auth::Permission;
-use app::error::AppError;
+use app::caller::{Caller, SyncPeer};
+use app::error::{AppError, AppResult};
 use app::state::AppState;
-use app::sync::{leader, subscriber, LeaderInfo, LEADER_KIND};
 use axum::{
     body::Bytes,
     extract::{Path, Query, State},
-    http::{header, HeaderMap, StatusCode},
+    http::{header, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post},
     Json, Router,
 };
+use domain::access::Permission;
+use domain::sync::{feed, replicas, LeaderInfo, Replica, LEADER_KIND};
+use domain::Error;
 use serde::Deserialize;
 use std::sync::OnceLock;
 use tokio::sync::{Semaphore, SemaphorePermit};
@@ -52,53 +55,19 @@ pub fn router() -> Router<AppState> {
         .route("/sync/dossier-lists/{id}/sync/", post(sync_now))
 }
 
-fn failure(error: AppError) -> Response {
-    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, Json(error)).into_response()
-}
-
-/// The Subscriber must present the shared token. Nothing about the token is logged.
-fn check_sync_token(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
-    let token = &state.settings.sync.token;
-    if !token.is_set() {
-        return Err(AppError::Unauthenticated {
-            message: "replication is off on this Leader (SYNC_TOKEN is not set)".into(),
-        });
-    }
-    let offered = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    if token.matches(offered) {
-        Ok(())
-    } else {
-        Err(AppError::Unauthenticated {
-            message: "wrong or missing sync token".into(),
-        })
-    }
-}
-
-async fn info(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(refused) = check_sync_token(&state, &headers) {
-        return failure(refused);
-    }
+async fn info(State(state): State<AppState>, _: SyncPeer) -> Json<LeaderInfo> {
     Json(LeaderInfo {
         kind: LEADER_KIND.into(),
         face_model: state.settings.face_model.clone(),
         face_vector_length: state.settings.face_vector_length,
     })
-    .into_response()
 }
 
-async fn offered_lists(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(refused) = check_sync_token(&state, &headers) {
-        return failure(refused);
-    }
-    match leader::lists(&state.pool).await {
-        Ok(lists) => Json(lists).into_response(),
-        Err(e) => failure(e),
-    }
+async fn offered_lists(
+    State(state): State<AppState>,
+    _: SyncPeer,
+) -> AppResult<Json<Vec<domain::sync::RemoteList>>> {
+    Ok(Json(feed::lists(&state.pool).await?))
 }
 
 #[derive(Deserialize)]
@@ -113,16 +82,13 @@ struct ChangesQuery {
 
 async fn changes(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(list): Path<i64>,
     Query(query): Query<ChangesQuery>,
-) -> Response {
-    if let Err(refused) = check_sync_token(&state, &headers) {
-        return failure(refused);
-    }
+    _: SyncPeer,
+) -> Result<Response, AppError> {
     let _slot = feed_slot().await;
     let limit = query.limit.unwrap_or(500);
-    match leader::changes(
+    let page = feed::changes(
         &state.pool,
         list,
         query.since,
@@ -130,83 +96,60 @@ async fn changes(
         query.after,
         limit,
     )
-    .await
-    {
+    .await;
+    match page {
         Ok(page) => json_off_runtime(page).await,
-        Err(leader::ChangesError::TooOld(e)) => (
+        // A cursor the Leader can no longer serve: the Subscriber starts over (a full resync).
+        Err(feed::ChangesError::TooOld(e)) => Ok((
             StatusCode::GONE,
-            Json(AppError::Conflict {
-                field: "since".into(),
-                message: e.to_string(),
-            }),
+            Json(Error::conflict("since", e.to_string())),
         )
-            .into_response(),
-        Err(leader::ChangesError::App(e)) => failure(e),
+            .into_response()),
+        Err(feed::ChangesError::App(e)) => Err(e.into()),
     }
 }
 
 /// Serializes a large answer on the blocking pool. A feed page is megabytes of JSON: while a
 /// runtime worker spends milliseconds on it (far longer in wall time when the cores are busy),
 /// every request queued on that worker waits, and the Leader's own users come first.
-async fn json_off_runtime<T: serde::Serialize + Send + 'static>(value: T) -> Response {
-    match tokio::task::spawn_blocking(move || serde_json::to_vec(&value)).await {
-        Ok(Ok(body)) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
-        Ok(Err(e)) => failure(AppError::Internal {
-            message: format!("could not encode the answer: {e}"),
-        }),
-        Err(e) => failure(AppError::Internal {
+async fn json_off_runtime<T: serde::Serialize + Send + 'static>(value: T) -> AppResult<Response> {
+    let encoded = tokio::task::spawn_blocking(move || serde_json::to_vec(&value))
+        .await
+        .map_err(|e| Error::Internal {
             message: format!("encoding the answer failed: {e}"),
-        }),
-    }
+        })?
+        .map_err(|e| Error::Internal {
+            message: format!("could not encode the answer: {e}"),
+        })?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], encoded).into_response())
 }
 
 async fn digest(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(list): Path<i64>,
-) -> Response {
-    if let Err(refused) = check_sync_token(&state, &headers) {
-        return failure(refused);
-    }
+    _: SyncPeer,
+) -> AppResult<Json<domain::sync::ListDigest>> {
     let _slot = feed_slot().await;
-    match leader::digest(&state.pool, list).await {
-        Ok(d) => Json(d).into_response(),
-        Err(e) => failure(e),
-    }
+    Ok(Json(feed::digest(&state.pool, list).await?))
 }
 
-async fn images(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(refused) = check_sync_token(&state, &headers) {
-        return failure(refused);
-    }
-    let hashes: Vec<String> = match serde_json::from_slice(&body) {
-        Ok(h) => h,
-        Err(e) => {
-            return failure(AppError::BadRequest {
-                message: format!("expected a JSON array of hex SHA-256 hashes: {e}"),
-            })
-        }
-    };
+async fn images(State(state): State<AppState>, _: SyncPeer, body: Bytes) -> AppResult<Response> {
+    let hashes: Vec<String> = serde_json::from_slice(&body).map_err(|e| {
+        Error::bad_request(format!("expected a JSON array of hex SHA-256 hashes: {e}"))
+    })?;
     if hashes.len() > 1000 {
-        return failure(AppError::invalid("hashes", "at most 1000 per request"));
+        return Err(Error::invalid("hashes", "at most 1000 per request").into());
     }
     let _slot = feed_slot().await;
-    match leader::images(&state.pool, &hashes).await {
-        Ok(bytes) => ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response(),
-        Err(e) => failure(e),
-    }
+    let bytes = feed::images(&state.pool, &hashes).await?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
 
 /// The Subscriber routes need an Administrator, like the rest of replication management.
-async fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
-    match app::auth::ssr::user_from_headers(&state.pool, headers).await? {
-        Some(user) if user.can(Permission::Admin) => Ok(()),
-        Some(user) => Err(AppError::forbidden(format!(
-            "your group ({}) may not manage replication",
-            user.group
-        ))),
-        None => Err(AppError::unauthenticated()),
-    }
+fn admin(caller: Caller) -> AppResult<()> {
+    caller
+        .may(Permission::Admin, "manage replication")
+        .map(drop)
 }
 
 /// The seed's body; `subscriber_dossier_list` is accepted for `slave_dossier_list`.
@@ -221,81 +164,61 @@ struct NewReplicaBody {
 
 async fn create_replica(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     body: Bytes,
-) -> Response {
-    if let Err(refused) = require_admin(&state, &headers).await {
-        return failure(refused);
-    }
-    let body: NewReplicaBody = match serde_json::from_slice(&body) {
-        Ok(b) => b,
-        Err(e) => {
-            return failure(AppError::BadRequest {
-                message: format!(
-                    "expected {{\"remote_dossier_list\": <Leader list id>, \"remote_url\": \"http://leader:3000\", \"slave_dossier_list\": <empty local list id>}}: {e}"
-                ),
-            })
-        }
-    };
-    let new = subscriber::NewReplica {
+) -> AppResult<(StatusCode, Json<Replica>)> {
+    admin(caller)?;
+    let body: NewReplicaBody = serde_json::from_slice(&body).map_err(|e| {
+        Error::bad_request(format!(
+            "expected {{\"remote_dossier_list\": <Leader list id>, \"remote_url\": \"http://leader:3000\", \"slave_dossier_list\": <empty local list id>}}: {e}"
+        ))
+    })?;
+    let new = replicas::NewReplica {
         remote_url: body.remote_url,
         remote_list: body.remote_dossier_list,
         local_list: body.slave_dossier_list,
     };
-    match subscriber::create(&state, new).await {
-        Ok(replica) => (StatusCode::CREATED, Json(replica)).into_response(),
-        Err(e) => failure(e),
-    }
+    Ok((
+        StatusCode::CREATED,
+        Json(replicas::create(&state, new).await?),
+    ))
 }
 
-async fn list_replicas(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(refused) = require_admin(&state, &headers).await {
-        return failure(refused);
-    }
-    match subscriber::replicas(&state.pool).await {
-        Ok(r) => Json(r).into_response(),
-        Err(e) => failure(e),
-    }
+async fn list_replicas(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> AppResult<Json<Vec<Replica>>> {
+    admin(caller)?;
+    Ok(Json(replicas::replicas(&state.pool).await?))
 }
 
 async fn show_replica(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<i64>,
-) -> Response {
-    if let Err(refused) = require_admin(&state, &headers).await {
-        return failure(refused);
-    }
-    match subscriber::replica(&state.pool, id).await {
-        Ok(r) => Json(r).into_response(),
-        Err(e) => failure(e),
-    }
+    caller: Caller,
+) -> AppResult<Json<Replica>> {
+    admin(caller)?;
+    Ok(Json(replicas::replica(&state.pool, id).await?))
 }
 
 async fn cancel_replica(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<i64>,
-) -> Response {
-    if let Err(refused) = require_admin(&state, &headers).await {
-        return failure(refused);
-    }
-    match subscriber::cancel(&state.pool, id).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => failure(e),
-    }
+    caller: Caller,
+) -> AppResult<StatusCode> {
+    admin(caller)?;
+    replicas::cancel(&state.pool, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn sync_now(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<i64>,
-) -> Response {
-    if let Err(refused) = require_admin(&state, &headers).await {
-        return failure(refused);
-    }
-    match subscriber::sync_now(&state.pool, id).await {
-        Ok(r) => (StatusCode::ACCEPTED, Json(r)).into_response(),
-        Err(e) => failure(e),
-    }
+    caller: Caller,
+) -> AppResult<(StatusCode, Json<Replica>)> {
+    admin(caller)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(replicas::sync_now(&state, id).await?),
+    ))
 }

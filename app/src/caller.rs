@@ -1,0 +1,168 @@
+//! Who is calling, one extractor per kind of caller, for server functions and REST routes
+//! alike: `Caller`, a logged-in user (session cookie or `Authorization: Token …`), looked up
+//! once per request and checked with `may(permission)`; and `SyncPeer`, a Subscriber that
+//! presents the shared sync token (`Authorization: Bearer …`, compared in constant time).
+
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use axum::extract::{FromRef, FromRequestParts};
+use domain::access::{CurrentUser, Permission};
+use domain::auth::{self, Credential};
+use domain::Error;
+use http::{request::Parts, HeaderMap};
+
+pub const SESSION_COOKIE: &str = "dossier_session";
+pub const CLEAR_SESSION_COOKIE: &str =
+    "dossier_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0";
+
+/// HttpOnly keeps scripts away from it; SameSite=Lax keeps other sites from submitting our
+/// forms with it (the server also rejects cross-origin POSTs).
+pub fn session_cookie(token: &str) -> String {
+    format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}",
+        auth::SESSION_DAYS * 86400
+    )
+}
+
+pub fn session_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value)
+}
+
+fn api_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Token ")
+        .map(str::trim)
+}
+
+/// The active user behind a request's API token or session cookie.
+async fn user_from_headers(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> AppResult<Option<CurrentUser>> {
+    let credential = match (api_token(headers), session_token(headers)) {
+        (Some(token), _) => Credential::ApiToken(token),
+        (None, Some(token)) => Credential::Session(token),
+        (None, None) => return Ok(None),
+    };
+    let user = auth::user_by(&state.pool, credential).await?;
+    Ok(user.map(|mut user| {
+        user.replication_screens = state.settings.sync_web_ui && user.can(Permission::Admin);
+        user
+    }))
+}
+
+/// The caller of one request, looked up once however many server functions a page render
+/// calls (each would otherwise query the session again). Put in the request's extensions by
+/// [`with_caller_cache`]; the request's parts are shared by all the render's calls.
+#[derive(Clone, Default)]
+pub struct CallerCache(std::sync::Arc<tokio::sync::OnceCell<Option<CurrentUser>>>);
+
+pub async fn with_caller_cache(
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    request.extensions_mut().insert(CallerCache::default());
+    next.run(request).await
+}
+
+/// The user behind a request, if logged in.
+pub async fn user_of(parts: &Parts, state: &AppState) -> AppResult<Option<CurrentUser>> {
+    match parts.extensions.get::<CallerCache>() {
+        Some(cache) => cache
+            .0
+            .get_or_try_init(|| user_from_headers(state, &parts.headers))
+            .await
+            .cloned(),
+        None => user_from_headers(state, &parts.headers).await,
+    }
+}
+
+/// A logged-in, active user. Refuses with 401 otherwise.
+pub struct Caller(pub CurrentUser);
+
+impl Caller {
+    /// The caller if their group holds `permission`; `doing` completes "your group … may not
+    /// …" in the 403.
+    pub fn may(self, permission: Permission, doing: &str) -> AppResult<CurrentUser> {
+        Ok(self.0.may(permission, doing)?)
+    }
+}
+
+impl<S> FromRequestParts<S> for Caller
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> AppResult<Self> {
+        user_of(parts, &AppState::from_ref(state))
+            .await?
+            .map(Caller)
+            .ok_or_else(|| Error::unauthenticated().into())
+    }
+}
+
+/// The gate at the top of every server function: the caller must be logged in and hold
+/// `permission` (through the same extractor the REST routes use).
+pub async fn require(permission: Permission, doing: &str) -> AppResult<(AppState, CurrentUser)> {
+    let state = crate::state::app_state()?;
+    let mut parts = request_parts()?;
+    let caller = Caller::from_request_parts(&mut parts, &state).await?;
+    Ok((state, caller.may(permission, doing)?))
+}
+
+/// The request a server function serves (leptos_axum provides it). Not `extract_with_state`:
+/// that one turns the extractor's refusal into text and would lose its status.
+pub fn request_parts() -> AppResult<Parts> {
+    leptos::prelude::use_context::<Parts>().ok_or_else(|| {
+        tracing::error!("request parts missing from context");
+        Error::internal().into()
+    })
+}
+
+/// A Subscriber presenting the shared sync token. Nothing about the token is logged.
+pub struct SyncPeer;
+
+impl<S> FromRequestParts<S> for SyncPeer
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> AppResult<Self> {
+        let state = AppState::from_ref(state);
+        let token = &state.settings.sync.token;
+        if !token.is_set() {
+            return Err(Error::Unauthenticated {
+                message: "replication is off on this Leader (SYNC_TOKEN is not set)".into(),
+            }
+            .into());
+        }
+        let offered = parts
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if token.matches(offered) {
+            Ok(SyncPeer)
+        } else {
+            Err(Error::Unauthenticated {
+                message: "wrong or missing sync token".into(),
+            }
+            .into())
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! Dossiers on the web: the server functions, and the pages (search with keyset paging in
+//! `search`, the detail page with the photo gallery in `detail`, create, edit and delete in
+//! `form`).
+
+mod detail;
+mod form;
+mod search;
+
+pub use detail::DossierPage;
+pub use form::{DeleteDossierPage, EditDossierPage, NewDossierPage};
+pub use search::DossiersPage;
+
+#[cfg(feature = "ssr")]
+use crate::auth::Permission;
+use crate::error::AppResult;
+use crate::watch_lists::WatchListLabel;
+pub use domain::dossiers::{
+    Dossier, DossierFormValues, DossierInput, DossierPage, DossierQuery, DossierSummary, PAGE_SIZE,
+};
+use domain::input::Flag;
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+#[server(prefix = "/api", endpoint = "dossiers/search")]
+pub async fn search_dossiers(
+    #[server(default)] q: String,
+    #[server(default)] watch_list: Option<i64>,
+    #[server(default)] active: String,
+    #[server(default)] after: Option<i64>,
+    #[server(default)] limit: Option<i64>,
+) -> AppResult<DossierPage> {
+    let (state, _) = crate::caller::require(Permission::Read, "see dossiers").await?;
+    let query = DossierQuery::parse(&q, watch_list, &active, after, limit)?;
+    Ok(domain::dossiers::store::search(&state.pool, &query).await?)
+}
+
+#[server(prefix = "/api", endpoint = "dossiers/get")]
+pub async fn get_dossier(id: i64) -> AppResult<Dossier> {
+    let (state, _) = crate::caller::require(Permission::Read, "see dossiers").await?;
+    Ok(domain::dossiers::store::get(&state.pool, id).await?)
+}
+
+#[server(prefix = "/api", endpoint = "dossiers/create")]
+pub async fn create_dossier(
+    #[server(default)] name: String,
+    #[server(default)] comment: String,
+    #[server(default)] active: Flag,
+    #[server(default)] meta: String,
+    #[server(default)] watch_lists: Vec<i64>,
+) -> AppResult<Dossier> {
+    let (state, _) = crate::caller::require(Permission::Edit, "create dossiers").await?;
+    let input = DossierInput::parse(&name, &comment, active, &meta, watch_lists)?;
+    domain::sync::guard::lists_writable(&state.pool, &input.watch_lists).await?;
+    let dossier = domain::dossiers::store::insert(&state.pool, &input).await?;
+    leptos_axum::redirect(&format!("/dossiers/{}", dossier.id));
+    Ok(dossier)
+}
+
+#[server(prefix = "/api", endpoint = "dossiers/update")]
+pub async fn update_dossier(
+    id: i64,
+    #[server(default)] name: String,
+    #[server(default)] comment: String,
+    #[server(default)] active: Flag,
+    #[server(default)] meta: String,
+    #[server(default)] watch_lists: Vec<i64>,
+) -> AppResult<Dossier> {
+    let (state, _) = crate::caller::require(Permission::Edit, "edit dossiers").await?;
+    let input = DossierInput::parse(&name, &comment, active, &meta, watch_lists)?;
+    domain::sync::guard::dossier_writable(&state.pool, id).await?;
+    domain::sync::guard::lists_writable(&state.pool, &input.watch_lists).await?;
+    let dossier = domain::dossiers::store::update(&state.pool, id, &input).await?;
+    leptos_axum::redirect(&format!("/dossiers/{id}"));
+    Ok(dossier)
+}
+
+#[server(prefix = "/api", endpoint = "dossiers/delete")]
+pub async fn delete_dossier(id: i64) -> AppResult<()> {
+    let (state, _) = crate::caller::require(Permission::Edit, "delete dossiers").await?;
+    domain::sync::guard::dossier_deletable(&state, id).await?;
+    domain::dossiers::store::delete(&state.pool, id).await?;
+    leptos_axum::redirect("/dossiers");
+    Ok(())
+}
+
+/// The labels of these lists, in the labels' order.
+fn lists_by_id(lists: &[WatchListLabel], ids: &[i64]) -> Vec<WatchListLabel> {
+    lists
+        .iter()
+        .filter(|l| ids.contains(&l.id))
+        .cloned()
+        .collect()
+}
+
+fn id_param() -> Memo<Option<i64>> {
+    let params = use_params_map();
+    Memo::new(move |_| params.with(|p| p.get("id").and_then(|id| id.parse().ok())))
+}
+
+async fn load_dossier(id: Option<i64>) -> AppResult<Dossier> {
+    match id {
+        Some(id) => get_dossier(id).await,
+        None => Err(domain::Error::not_found("no such dossier").into()),
+    }
+}

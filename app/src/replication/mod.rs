@@ -1,0 +1,135 @@
+//! The Replication screen (Administrator): replicas with their state, live progress, last
+//! success and error, next runs and history; creating one from a Leader's lists; "sync now";
+//! cancelling. Hidden with `SYNC_WEB_UI=false` (the `/sync/` API works either way).
+
+mod cancel;
+mod page;
+
+pub use cancel::CancelReplicaPage;
+pub use page::ReplicationPage;
+
+#[cfg(feature = "ssr")]
+use crate::auth::Permission;
+use crate::error::AppResult;
+#[cfg(feature = "ssr")]
+use crate::error::Error;
+use chrono::{DateTime, Utc};
+use domain::sync::{RemoteList, Replica, ReplicaState, SyncRun};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplicaView {
+    pub replica: Replica,
+    /// The next five times the schedule gives (the replica may also run sooner: "sync now",
+    /// a retry after a failure).
+    pub next_runs: Vec<DateTime<Utc>>,
+    pub history: Vec<SyncRun>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplicationStatus {
+    pub web_ui: bool,
+    pub token_set: bool,
+    pub schedule: String,
+    pub replicas: Vec<ReplicaView>,
+    /// Local lists that could become replicas: empty and not replicas already.
+    pub empty_lists: Vec<(i64, String)>,
+}
+
+#[server(prefix = "/api", endpoint = "replication/overview")]
+pub async fn replication_overview() -> AppResult<ReplicationStatus> {
+    use domain::sync::replicas;
+    let (state, _) = crate::caller::require(Permission::Admin, "manage replication").await?;
+    let now = Utc::now();
+    let mut views = Vec::new();
+    for replica in replicas::replicas(&state.pool).await? {
+        let history = replicas::history(&state.pool, replica.id, 10).await?;
+        views.push(ReplicaView {
+            next_runs: state.settings.sync.schedule.next_runs(now, 5),
+            replica,
+            history,
+        });
+    }
+    Ok(ReplicationStatus {
+        web_ui: state.settings.sync_web_ui,
+        token_set: state.settings.sync.token.is_set(),
+        schedule: state.settings.sync.schedule.text().to_string(),
+        replicas: views,
+        empty_lists: replicas::empty_lists(&state.pool).await?,
+    })
+}
+
+/// The lists a Leader offers, fetched live.
+#[server(prefix = "/api", endpoint = "replication/leader-lists")]
+pub async fn leader_lists(remote_url: String) -> AppResult<Vec<RemoteList>> {
+    use domain::sync::{client::normalize_url, replicas};
+    let (state, _) = crate::caller::require(Permission::Admin, "manage replication").await?;
+    let url = normalize_url(&remote_url).map_err(|m| Error::invalid("remote_url", m))?;
+    Ok(replicas::leader_lists(&state, &url).await?)
+}
+
+#[server(prefix = "/api", endpoint = "replication/create")]
+pub async fn create_replica(
+    #[server(default)] remote_url: String,
+    #[server(default)] remote_dossier_list: Option<i64>,
+    #[server(default)] slave_dossier_list: Option<i64>,
+) -> AppResult<Replica> {
+    use domain::sync::replicas::{self, NewReplica};
+    let (state, _) = crate::caller::require(Permission::Admin, "manage replication").await?;
+    let remote_list = remote_dossier_list
+        .ok_or_else(|| Error::invalid("remote_dossier_list", "choose the Leader's list"))?;
+    let local_list = slave_dossier_list
+        .ok_or_else(|| Error::invalid("slave_dossier_list", "choose an empty local list"))?;
+    let new = NewReplica {
+        remote_url,
+        remote_list,
+        local_list,
+    };
+    let replica = replicas::create(&state, new).await?;
+    leptos_axum::redirect("/replication");
+    Ok(replica)
+}
+
+#[server(prefix = "/api", endpoint = "replication/sync-now")]
+pub async fn sync_replica_now(id: i64) -> AppResult<Replica> {
+    let (state, _) = crate::caller::require(Permission::Admin, "manage replication").await?;
+    Ok(domain::sync::replicas::sync_now(&state, id).await?)
+}
+
+/// How far a replica's current run is: what the progress cell polls while a run goes on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunProgress {
+    pub items_done: i64,
+    pub items_total: i64,
+    pub photos_done: i64,
+    /// Running, or due to start now: the cell keeps polling.
+    pub busy: bool,
+}
+
+impl From<&Replica> for RunProgress {
+    fn from(r: &Replica) -> Self {
+        Self {
+            items_done: r.items_done,
+            items_total: r.items_total.unwrap_or(0).max(r.items_done),
+            photos_done: r.photos_done,
+            busy: r.state == ReplicaState::Running
+                || r.next_run_at.is_some_and(|t| t <= Utc::now()),
+        }
+    }
+}
+
+#[server(prefix = "/api", endpoint = "replication/progress")]
+pub async fn replica_progress(id: i64) -> AppResult<RunProgress> {
+    let (state, _) = crate::caller::require(Permission::Admin, "manage replication").await?;
+    let replica = domain::sync::replicas::replica(&state.pool, id).await?;
+    Ok(RunProgress::from(&replica))
+}
+
+#[server(prefix = "/api", endpoint = "replication/cancel")]
+pub async fn cancel_replica(id: i64) -> AppResult<()> {
+    let (state, _) = crate::caller::require(Permission::Admin, "manage replication").await?;
+    domain::sync::replicas::cancel(&state.pool, id).await?;
+    leptos_axum::redirect("/replication");
+    Ok(())
+}

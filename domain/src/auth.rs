@@ -1,0 +1,274 @@
+//! Accounts and their secrets: password hashing (argon2, on the blocking pool: it is slow on
+//! purpose and would stall the async workers), sessions and API tokens (stored only as
+//! SHA-256, looked up by it), the built-in groups, and creating users. How a request carries
+//! its secret (cookie, `Authorization` header) is the HTTP adapter's business.
+
+use crate::access::{CurrentUser, Permission, GROUPS};
+use crate::error::{Error, Result};
+use argon2::password_hash::{rand_core::OsRng, rand_core::RngCore, SaltString};
+use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+
+/// Two weeks; a session is also ended by logging out or deactivating the user.
+pub const SESSION_DAYS: i32 = 14;
+
+/// Runs password hashing or verification on the blocking pool.
+async fn off_the_workers<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| {
+        tracing::error!(error = %e, "password hashing task failed");
+        Error::internal()
+    })
+}
+
+pub async fn hash_password(password: &str) -> Result<String> {
+    let password = password.to_owned();
+    off_the_workers(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+    })
+    .await?
+    .map_err(|e| {
+        tracing::error!(error = %e, "password hashing failed");
+        Error::internal()
+    })
+}
+
+/// A fresh random secret (256 bits, hex) for a session or an API token.
+pub fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+fn digest(secret: &str) -> Vec<u8> {
+    Sha256::digest(secret.as_bytes()).to_vec()
+}
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: i64,
+    username: String,
+    group_name: String,
+    permissions: Vec<String>,
+}
+
+impl From<UserRow> for CurrentUser {
+    fn from(row: UserRow) -> Self {
+        let permissions = Permission::ALL
+            .into_iter()
+            .filter(|p| row.permissions.iter().any(|s| s == p.as_str()))
+            .collect();
+        CurrentUser {
+            id: row.id,
+            username: row.username,
+            group: row.group_name,
+            permissions,
+            replication_screens: false,
+        }
+    }
+}
+
+const USER_COLUMNS: &str = "u.id, u.username, g.name AS group_name,
+    ARRAY(SELECT permission FROM group_permissions p WHERE p.group_id = g.id) AS permissions";
+
+/// The active user with this name and password, if any.
+pub async fn verify_password(
+    pool: &PgPool,
+    username: &str,
+    password: &str,
+) -> Result<Option<CurrentUser>> {
+    let row: Option<(String, bool)> =
+        sqlx::query_as("SELECT password_hash, active FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_optional(pool)
+            .await?;
+    // Hash even for an unknown user so that response time does not reveal which names exist.
+    const UNKNOWN: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$ZVwoRD0wpLIhpQBRNpmZnFdGlxb0GfMwTcbgiKyKDKA";
+    let known = row.is_some();
+    let (hash, active) = row.unwrap_or((UNKNOWN.to_string(), false));
+    let password = password.to_owned();
+    let matches = off_the_workers(move || {
+        PasswordHash::new(&hash).map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+    })
+    .await?
+    .map_err(|_| Error::internal())?;
+    if !(matches && active && known) {
+        return Ok(None);
+    }
+    let user: UserRow = sqlx::query_as(&format!(
+        "SELECT {USER_COLUMNS} FROM users u JOIN groups g ON g.id = u.group_id WHERE u.username = $1"
+    ))
+    .bind(username)
+    .fetch_one(pool)
+    .await?;
+    Ok(Some(user.into()))
+}
+
+/// Starts a session for the user; returns its secret (for the cookie), stored only hashed.
+pub async fn start_session(pool: &PgPool, user_id: i64) -> Result<String> {
+    let token = new_secret();
+    sqlx::query(
+        "INSERT INTO sessions (token_sha256, user_id, expires_at)
+         VALUES ($1, $2, now() + make_interval(days => $3))",
+    )
+    .bind(digest(&token))
+    .bind(user_id)
+    .bind(SESSION_DAYS)
+    .execute(pool)
+    .await?;
+    Ok(token)
+}
+
+pub async fn end_session(pool: &PgPool, token: &str) -> Result<()> {
+    sqlx::query("DELETE FROM sessions WHERE token_sha256 = $1")
+        .bind(digest(token))
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// The secret a request carries, by where it came from.
+pub enum Credential<'a> {
+    ApiToken(&'a str),
+    Session(&'a str),
+}
+
+/// The active user behind an API token or a session. The secret is looked up by its SHA-256,
+/// an exact-match index probe, so no secret is ever compared byte by byte.
+pub async fn user_by(pool: &PgPool, credential: Credential<'_>) -> Result<Option<CurrentUser>> {
+    let (from, secret) = match credential {
+        Credential::ApiToken(secret) => ("api_tokens t", secret),
+        Credential::Session(secret) => ("sessions t", secret),
+    };
+    let unexpired = match credential {
+        Credential::ApiToken(_) => "",
+        Credential::Session(_) => "AND t.expires_at > now()",
+    };
+    let row: Option<UserRow> = sqlx::query_as(&format!(
+        "SELECT {USER_COLUMNS} FROM {from}
+         JOIN users u ON u.id = t.user_id JOIN groups g ON g.id = u.group_id
+         WHERE t.token_sha256 = $1 AND u.active {unexpired}"
+    ))
+    .bind(digest(secret))
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(Into::into))
+}
+
+/// Creates the built-in groups and their permissions; running it again changes nothing.
+pub async fn create_groups(pool: &PgPool) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    for (name, permissions) in GROUPS {
+        sqlx::query("INSERT INTO groups (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        let permissions: Vec<&str> = permissions.iter().map(|p| p.as_str()).collect();
+        sqlx::query(
+            "INSERT INTO group_permissions (group_id, permission)
+             SELECT g.id, p FROM groups g, UNNEST($2::text[]) AS p WHERE g.name = $1
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(name)
+        .bind(&permissions)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub fn check_username(username: &str) -> Result<()> {
+    let len = username.chars().count();
+    if len == 0 || len > 150 {
+        return Err(Error::invalid(
+            "username",
+            format!("must be 1 to 150 characters, got {len}"),
+        ));
+    }
+    if username.chars().any(char::is_whitespace) {
+        return Err(Error::invalid("username", "must not contain spaces"));
+    }
+    Ok(())
+}
+
+pub fn check_password(password: &str) -> Result<()> {
+    if password.chars().count() < 8 {
+        return Err(Error::invalid("password", "must be at least 8 characters"));
+    }
+    Ok(())
+}
+
+/// Creates a user in one of the built-in groups; returns the new id.
+pub async fn create_user(
+    pool: &PgPool,
+    username: &str,
+    password: &str,
+    group: &str,
+) -> Result<i64> {
+    check_username(username)?;
+    check_password(password)?;
+    let hash = hash_password(password).await?;
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO users (username, password_hash, group_id)
+         SELECT $1, $2, id FROM groups WHERE name = $3 RETURNING id",
+    )
+    .bind(username)
+    .bind(hash)
+    .bind(group)
+    .fetch_optional(pool)
+    .await?;
+    id.ok_or_else(|| {
+        Error::invalid(
+            "group",
+            format!("unknown group {group:?} (run create-groups; groups are Administrator, Operator, User)"),
+        )
+    })
+}
+
+/// Issues a new API token for a user; the secret is returned once and stored only hashed.
+pub async fn issue_token(pool: &PgPool, user_id: i64) -> Result<String> {
+    let token = new_secret();
+    sqlx::query("INSERT INTO api_tokens (user_id, token_sha256) VALUES ($1, $2)")
+        .bind(user_id)
+        .bind(digest(&token))
+        .execute(pool)
+        .await?;
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_and_passwords_are_checked_before_hashing() {
+        assert!(check_username("ann").is_ok());
+        assert_eq!(check_username("a b").unwrap_err().field(), Some("username"));
+        assert!(check_username("").is_err());
+        assert!(check_password("1234567").is_err());
+        assert!(check_password("12345678").is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_hash_verifies_its_password_only() {
+        let hash = hash_password("correct horse").await.unwrap();
+        let parsed = PasswordHash::new(&hash).unwrap();
+        assert!(Argon2::default()
+            .verify_password(b"correct horse", &parsed)
+            .is_ok());
+        assert!(Argon2::default()
+            .verify_password(b"wrong horse", &parsed)
+            .is_err());
+        assert_ne!(new_secret(), new_secret());
+    }
+}

@@ -1,0 +1,183 @@
+//! The one error type of the dossier database. Every refusal names its kind, and for bad input
+//! the field it is about, so the browser shows the same message a curl user reads. The HTTP
+//! status follows from the kind (`status`); the adapters (server functions, REST routes) turn it
+//! into a response in one place each.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "error", rename_all = "snake_case")]
+pub enum Error {
+    /// A field of the request is wrong; `field` names it so the UI can show it beside the input.
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    /// The request could not even be read (malformed JSON, a missing argument…).
+    #[error("{message}")]
+    BadRequest { message: String },
+    #[error("{message}")]
+    NotFound { message: String },
+    /// A unique name already taken, or a state that forbids the change.
+    #[error("{field}: {message}")]
+    Conflict { field: String, message: String },
+    #[error("{message}")]
+    Unauthenticated { message: String },
+    #[error("{message}")]
+    Forbidden { message: String },
+    #[error("{message}")]
+    TooLarge { message: String },
+    /// Anything the user cannot fix. The cause is logged on the server, never sent.
+    #[error("{message}")]
+    Internal { message: String },
+}
+
+/// `Result` with the domain's error by default.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::NotFound {
+            message: message.into(),
+        }
+    }
+
+    pub fn conflict(field: &str, message: impl Into<String>) -> Self {
+        Self::Conflict {
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::Forbidden {
+            message: message.into(),
+        }
+    }
+
+    pub fn unauthenticated() -> Self {
+        Self::Unauthenticated {
+            message: "log in first (session cookie or `Authorization: Token …`)".into(),
+        }
+    }
+
+    pub fn internal() -> Self {
+        Self::Internal {
+            message: "internal error; the server log has the cause".into(),
+        }
+    }
+
+    /// The HTTP status an API caller receives for this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Invalid { .. } | Self::BadRequest { .. } => 400,
+            Self::Unauthenticated { .. } => 401,
+            Self::Forbidden { .. } => 403,
+            Self::NotFound { .. } => 404,
+            Self::Conflict { .. } => 409,
+            Self::TooLarge { .. } => 413,
+            Self::Internal { .. } => 500,
+        }
+    }
+
+    /// The field this error is about, if any: forms show the message beside that input.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::Invalid { field, .. } | Self::Conflict { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    /// The message without the field's name, for showing beside that field.
+    pub fn message(&self) -> &str {
+        match self {
+            Self::Invalid { message, .. }
+            | Self::BadRequest { message }
+            | Self::NotFound { message }
+            | Self::Conflict { message, .. }
+            | Self::Unauthenticated { message }
+            | Self::Forbidden { message }
+            | Self::TooLarge { message }
+            | Self::Internal { message } => message,
+        }
+    }
+}
+
+/// The unique constraints a user can run into, and what each means in the user's words. The
+/// names come from the migrations; every other database error is the server's problem.
+#[cfg(feature = "store")]
+const USER_CONSTRAINTS: &[(&str, &str, &str)] = &[
+    (
+        "watch_lists_name_key",
+        "name",
+        "a watch list with this name already exists",
+    ),
+    ("users_username_key", "username", "this username is taken"),
+];
+
+#[cfg(feature = "store")]
+impl From<sqlx::Error> for Error {
+    fn from(error: sqlx::Error) -> Self {
+        let constraint = error.as_database_error().and_then(|db| db.constraint());
+        if let Some((_, field, message)) = USER_CONSTRAINTS
+            .iter()
+            .find(|(name, ..)| Some(*name) == constraint)
+        {
+            return Self::conflict(field, *message);
+        }
+        // The one place a database error is logged; its text never leaves the server.
+        tracing::error!(error = %error, "database error");
+        Self::internal()
+    }
+}
+
+/// Turns the violation of one named constraint into the error the caller chooses, where the
+/// message needs more than the fixed words of [`USER_CONSTRAINTS`] (e.g. the id involved).
+#[cfg(feature = "store")]
+pub trait OnConstraint<T> {
+    fn on_constraint(self, name: &str, error: impl FnOnce() -> Error) -> Result<T>;
+}
+
+#[cfg(feature = "store")]
+impl<T> OnConstraint<T> for std::result::Result<T, sqlx::Error> {
+    fn on_constraint(self, name: &str, error: impl FnOnce() -> Error) -> Result<T> {
+        self.map_err(|e| {
+            if e.as_database_error().and_then(|d| d.constraint()) == Some(name) {
+                error()
+            } else {
+                e.into()
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_travel_as_tagged_json() {
+        let e = Error::invalid("name", "must not be empty");
+        let json = serde_json::to_string(&e).unwrap();
+        assert_eq!(
+            json,
+            r#"{"error":"invalid","field":"name","message":"must not be empty"}"#
+        );
+        assert_eq!(serde_json::from_str::<Error>(&json).unwrap(), e);
+        assert_eq!(e.to_string(), "name: must not be empty");
+        assert_eq!(e.message(), "must not be empty");
+        assert_eq!(e.status(), 400);
+        assert_eq!(Error::not_found("x").field(), None);
+    }
+}

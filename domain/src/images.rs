@@ -1,0 +1,134 @@
+//! Images: stored once per content hash, with a thumbnail, shared by every photo (and every
+//! replica) that shows the same bytes. Decoding and thumbnailing run on the blocking pool.
+
+use crate::error::{Error, Result};
+use image::{ImageFormat, ImageReader};
+use sha2::{Digest, Sha256};
+use sqlx::{PgPool, Postgres, Transaction};
+use std::io::Cursor;
+
+/// Longest side of a thumbnail, in pixels.
+const THUMBNAIL_SIZE: u32 = 160;
+
+pub struct ProcessedImage {
+    pub sha256: Vec<u8>,
+    pub content_type: &'static str,
+    pub data: Vec<u8>,
+    pub thumbnail: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Checks that the bytes are an image we accept and makes its thumbnail. CPU-heavy, so it
+/// runs on the blocking pool.
+pub async fn process_image(data: Vec<u8>) -> Result<ProcessedImage> {
+    tokio::task::spawn_blocking(move || process_image_blocking(data))
+        .await
+        .map_err(|_| Error::internal())?
+}
+
+fn process_image_blocking(data: Vec<u8>) -> Result<ProcessedImage> {
+    let not_an_image = || Error::invalid("image", "is not a JPEG, PNG, WebP or GIF image");
+    let format = image::guess_format(&data).map_err(|_| not_an_image())?;
+    let content_type = match format {
+        ImageFormat::Jpeg => "image/jpeg",
+        ImageFormat::Png => "image/png",
+        ImageFormat::WebP => "image/webp",
+        ImageFormat::Gif => "image/gif",
+        _ => return Err(not_an_image()),
+    };
+    let decoded = ImageReader::with_format(Cursor::new(&data), format)
+        .decode()
+        .map_err(|e| Error::invalid("image", format!("could not be decoded: {e}")))?;
+    // Small pictures are not blown up: their thumbnail is the picture itself.
+    let thumb = if decoded.width() > THUMBNAIL_SIZE || decoded.height() > THUMBNAIL_SIZE {
+        decoded.thumbnail(THUMBNAIL_SIZE, THUMBNAIL_SIZE).to_rgb8()
+    } else {
+        decoded.to_rgb8()
+    };
+    let mut thumbnail = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut thumbnail, 80)
+        .encode_image(&thumb)
+        .map_err(|e| {
+            tracing::error!(error = %e, "thumbnail encoding failed");
+            Error::internal()
+        })?;
+    Ok(ProcessedImage {
+        sha256: Sha256::digest(&data).to_vec(),
+        content_type,
+        width: decoded.width(),
+        height: decoded.height(),
+        data,
+        thumbnail,
+    })
+}
+
+/// Stores images unless their hash is stored already (the bytes are then identical), in
+/// one statement however many there are.
+pub async fn insert_images(
+    tx: &mut Transaction<'_, Postgres>,
+    images: &[&ProcessedImage],
+) -> Result<()> {
+    if images.is_empty() {
+        return Ok(());
+    }
+    let hashes: Vec<&[u8]> = images.iter().map(|i| i.sha256.as_slice()).collect();
+    let types: Vec<&str> = images.iter().map(|i| i.content_type).collect();
+    let data: Vec<&[u8]> = images.iter().map(|i| i.data.as_slice()).collect();
+    let thumbnails: Vec<&[u8]> = images.iter().map(|i| i.thumbnail.as_slice()).collect();
+    let widths: Vec<i32> = images.iter().map(|i| i.width as i32).collect();
+    let heights: Vec<i32> = images.iter().map(|i| i.height as i32).collect();
+    sqlx::query(
+        "INSERT INTO images (sha256, content_type, data, thumbnail, width, height)
+         SELECT * FROM UNNEST($1::bytea[], $2::text[], $3::bytea[], $4::bytea[], $5::int[], $6::int[])
+         ON CONFLICT (sha256) DO NOTHING",
+    )
+    .bind(&hashes)
+    .bind(&types)
+    .bind(&data)
+    .bind(&thumbnails)
+    .bind(&widths)
+    .bind(&heights)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Deletes those of these images that no photo uses any more. Callers name the images of
+/// the photos they removed, so the check is an index probe per image, not a scan of all.
+pub async fn delete_unused_images(
+    tx: &mut Transaction<'_, Postgres>,
+    hashes: &[Vec<u8>],
+) -> Result<()> {
+    if hashes.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "DELETE FROM images i WHERE i.sha256 = ANY($1)
+           AND NOT EXISTS (SELECT 1 FROM photos p WHERE p.image_sha256 = i.sha256)",
+    )
+    .bind(hashes)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The image bytes (or thumbnail) for a hex hash, with its content type.
+pub async fn image_bytes(
+    pool: &PgPool,
+    sha256_hex: &str,
+    thumbnail: bool,
+) -> Result<Option<(String, Vec<u8>)>> {
+    let Ok(sha) = hex::decode(sha256_hex) else {
+        return Ok(None);
+    };
+    let row: Option<(String, Vec<u8>)> = if thumbnail {
+        sqlx::query_as("SELECT 'image/jpeg', thumbnail FROM images WHERE sha256 = $1")
+    } else {
+        sqlx::query_as("SELECT content_type, data FROM images WHERE sha256 = $1")
+    }
+    .bind(sha)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row)
+}

@@ -1,0 +1,94 @@
+//! One installation of the dossier database as the engine sees it: its database, the settings
+//! its logic depends on, and its replication scheduler. The server builds it from the
+//! configuration; the web app's state carries it to every server function and route.
+
+use crate::sync::bell::Scheduler;
+use crate::sync::schedule::{SyncSchedule, DEFAULT_SCHEDULE};
+use crate::sync::SyncToken;
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct Installation {
+    pub pool: PgPool,
+    pub settings: Arc<Settings>,
+    /// Rung when a replica becomes due; counts its own restarts.
+    pub scheduler: Arc<Scheduler>,
+}
+
+impl Installation {
+    pub fn new(pool: PgPool, settings: Settings) -> Self {
+        Self {
+            pool,
+            settings: Arc::new(settings),
+            scheduler: Arc::new(Scheduler::default()),
+        }
+    }
+}
+
+/// The part of the installation's settings the domain depends on.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Name of the face model whose vectors this installation stores (`FACE_MODEL`).
+    pub face_model: String,
+    /// How many floats a vector of that model has (`FACE_VECTOR_LENGTH`).
+    pub face_vector_length: usize,
+    /// Largest accepted photo upload, in bytes (`UPLOAD_LIMIT`).
+    pub upload_limit: usize,
+    /// Whether the replication screens are shown (`SYNC_WEB_UI`).
+    pub sync_web_ui: bool,
+    pub sync: SyncSettings,
+}
+
+/// How this installation replicates.
+#[derive(Debug, Clone)]
+pub struct SyncSettings {
+    /// `SYNC_TOKEN`; replication is off while it is empty.
+    pub token: SyncToken,
+    /// `SYNC_SCHEDULE` read in `SYNC_TIMEZONE`.
+    pub schedule: SyncSchedule,
+    pub at_startup: bool,
+    pub at_creation: bool,
+    /// How long one request to a Leader may take during a run.
+    pub request_timeout: std::time::Duration,
+    /// How many replicas may run at once in this process (`SYNC_CONCURRENCY`), so that one
+    /// slow Leader does not hold back the others.
+    pub concurrency: usize,
+}
+
+impl SyncSettings {
+    /// The next scheduled run after `now`, if the schedule has one.
+    pub fn next_run(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.schedule.next_runs(now, 1).into_iter().next()
+    }
+}
+
+/// `SYNC_CONCURRENCY` when not set.
+pub const DEFAULT_SYNC_CONCURRENCY: usize = 4;
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        Self {
+            token: SyncToken::default(),
+            schedule: SyncSchedule::parse(DEFAULT_SCHEDULE, chrono_tz::UTC, Utc::now())
+                .expect("the default schedule is valid"),
+            at_startup: false,
+            at_creation: true,
+            request_timeout: std::time::Duration::from_secs(30),
+            concurrency: DEFAULT_SYNC_CONCURRENCY,
+        }
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            face_model: "face-v1".into(),
+            face_vector_length: 512,
+            upload_limit: 10 * 1024 * 1024,
+            sync_web_ui: true,
+            sync: SyncSettings::default(),
+        }
+    }
+}

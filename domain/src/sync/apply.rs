@@ -1,0 +1,307 @@
+//! Applying what the Leader sent: one page of changes in one transaction, together with the
+//! run's progress, so that a killed run resumes after the last page it committed. Dossiers are
+//! matched to the Leader's by `remote_dossiers` (Leader URL, Leader id); writes are batched, a
+//! few statements a page.
+
+use super::error::SyncError;
+use super::replicas::ReplicaRow;
+use super::ChangePage;
+use crate::images::ProcessedImage;
+use crate::images::{delete_unused_images, insert_images};
+use sqlx::{PgPool, Postgres, Transaction};
+
+/// Commits one page: its images, its dossiers, and how far the run got (`after`, the Leader
+/// dossier id the next page starts after). Returns the dossiers changed and removed.
+pub(super) async fn commit_page(
+    pool: &PgPool,
+    replica: &ReplicaRow,
+    attempt: i64,
+    page: &ChangePage,
+    images: &[ProcessedImage],
+    after: i64,
+) -> Result<(), SyncError> {
+    let run_id = replica.run_id.unwrap_or(attempt);
+    let mut tx = pool.begin().await?;
+    let photos = images.len() as i64;
+    insert_images(&mut tx, &images.iter().collect::<Vec<_>>()).await?;
+    let (upserts, removals) = apply_page(&mut tx, replica, run_id, page).await?;
+    sqlx::query(
+        "UPDATE replicas SET run_after = $2, items_done = items_done + $3, photos_done = photos_done + $4
+         WHERE id = $1",
+    )
+    .bind(replica.id)
+    .bind(after)
+    .bind(upserts + removals)
+    .bind(photos)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE sync_runs SET dossiers = dossiers + $2, removals = removals + $3, photos = photos + $4
+         WHERE id = $1",
+    )
+    .bind(attempt)
+    .bind(upserts)
+    .bind(removals)
+    .bind(photos)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Applies one page in the caller's transaction, a few statements for the whole page.
+async fn apply_page(
+    tx: &mut Transaction<'_, Postgres>,
+    replica: &ReplicaRow,
+    run_id: i64,
+    page: &ChangePage,
+) -> Result<(i64, i64), SyncError> {
+    let url = &replica.remote_url;
+    if !page.upserts.is_empty() {
+        let ids: Vec<i64> = page.upserts.iter().map(|d| d.id).collect();
+        let names: Vec<&str> = page.upserts.iter().map(|d| d.name.as_str()).collect();
+        let comments: Vec<&str> = page.upserts.iter().map(|d| d.comment.as_str()).collect();
+        let actives: Vec<bool> = page.upserts.iter().map(|d| d.active).collect();
+        let metas: Vec<serde_json::Value> = page.upserts.iter().map(|d| d.meta.clone()).collect();
+        // Known dossiers: changed fields only (an unchanged row is not rewritten).
+        sqlx::query(
+            "UPDATE dossiers d SET name = i.name, comment = i.comment, active = i.active, meta = i.meta
+             FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::bool[], $6::jsonb[])
+                  AS i(remote_id, name, comment, active, meta)
+             JOIN remote_dossiers r ON r.remote_url = $1 AND r.remote_id = i.remote_id
+             WHERE d.id = r.dossier_id
+               AND (d.name, d.comment, d.active, d.meta) IS DISTINCT FROM (i.name, i.comment, i.active, i.meta)",
+        )
+        .bind(url)
+        .bind(&ids)
+        .bind(&names)
+        .bind(&comments)
+        .bind(&actives)
+        .bind(&metas)
+        .execute(&mut **tx)
+        .await?;
+        // New dossiers: ids drawn first, so the mapping can be written in the same statement.
+        sqlx::query(
+            "WITH missing AS MATERIALIZED (
+                SELECT i.*, nextval(pg_get_serial_sequence('dossiers', 'id')) AS new_id
+                FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::bool[], $6::jsonb[])
+                     AS i(remote_id, name, comment, active, meta)
+                WHERE NOT EXISTS (SELECT 1 FROM remote_dossiers r
+                                  WHERE r.remote_url = $1 AND r.remote_id = i.remote_id)
+             ), inserted AS (
+                INSERT INTO dossiers (id, name, comment, active, meta) OVERRIDING SYSTEM VALUE
+                SELECT new_id, name, comment, active, meta FROM missing
+                RETURNING id
+             )
+             INSERT INTO remote_dossiers (remote_url, remote_id, dossier_id)
+             SELECT $1, m.remote_id, m.new_id FROM missing m JOIN inserted i ON i.id = m.new_id",
+        )
+        .bind(url)
+        .bind(&ids)
+        .bind(&names)
+        .bind(&comments)
+        .bind(&actives)
+        .bind(&metas)
+        .execute(&mut **tx)
+        .await?;
+        if replica.run_full {
+            sqlx::query(
+                "INSERT INTO replica_seen (replica_id, dossier_id, run_id)
+                 SELECT $3, r.dossier_id, $4 FROM remote_dossiers r
+                 WHERE r.remote_url = $1 AND r.remote_id = ANY($2)
+                 ON CONFLICT (replica_id, dossier_id) DO UPDATE SET run_id = EXCLUDED.run_id",
+            )
+            .bind(url)
+            .bind(&ids)
+            .bind(replica.id)
+            .bind(run_id)
+            .execute(&mut **tx)
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO dossier_watch_lists (watch_list_id, dossier_id)
+             SELECT $3, r.dossier_id FROM remote_dossiers r
+             WHERE r.remote_url = $1 AND r.remote_id = ANY($2)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(url)
+        .bind(&ids)
+        .bind(replica.watch_list_id)
+        .execute(&mut **tx)
+        .await?;
+        replace_photos(tx, url, page).await?;
+    }
+    let removed = if page.removals.is_empty() {
+        0
+    } else {
+        let local: Vec<i64> = sqlx::query_scalar(
+            "SELECT dossier_id FROM remote_dossiers WHERE remote_url = $1 AND remote_id = ANY($2)",
+        )
+        .bind(url)
+        .bind(&page.removals)
+        .fetch_all(&mut **tx)
+        .await?;
+        remove_from_list(tx, replica.watch_list_id, &local).await?
+    };
+    Ok((page.upserts.len() as i64, removed))
+}
+
+/// Makes the photos of the page's dossiers exactly the Leader's, in the Leader's order, when
+/// they differ; unchanged photo sets are left alone.
+async fn replace_photos(
+    tx: &mut Transaction<'_, Postgres>,
+    url: &str,
+    page: &ChangePage,
+) -> Result<(), SyncError> {
+    let mut owners = Vec::new();
+    let mut shas = Vec::new();
+    let mut models = Vec::new();
+    // All vectors of the page in one array; photo i's is `vectors[offsets[i]..][..lengths[i]]`.
+    let mut vectors: Vec<f32> = Vec::new();
+    let mut offsets: Vec<i32> = Vec::new();
+    let mut lengths: Vec<Option<i32>> = Vec::new();
+    for d in &page.upserts {
+        for p in &d.photos {
+            owners.push(d.id);
+            shas.push(hex::decode(&p.sha256).map_err(|_| SyncError::Leader {
+                status: 200,
+                message: format!("photo hash {:?} of dossier {} is not hex", p.sha256, d.id),
+            })?);
+            models.push(p.face_model.clone());
+            offsets.push(vectors.len() as i32);
+            match &p.face_vector {
+                None => lengths.push(None),
+                Some(text) => {
+                    let vector = super::decode_vector(text).ok_or_else(|| SyncError::Leader {
+                        status: 200,
+                        message: format!(
+                            "the vector of photo {} of dossier {} is not base64 float32s",
+                            p.sha256, d.id
+                        ),
+                    })?;
+                    lengths.push(Some(vector.len() as i32));
+                    vectors.extend(vector);
+                }
+            }
+        }
+    }
+    let ids: Vec<i64> = page.upserts.iter().map(|d| d.id).collect();
+    // The photo sets on both sides, vectors compared in binary; only dossiers whose set
+    // differs are rewritten.
+    let changed: Vec<i64> = sqlx::query_scalar(
+        "WITH wanted AS (
+            SELECT t.remote_id, string_agg(encode(t.sha, 'hex') || ':' || coalesce(t.model, '') || ':'
+                       || coalesce(md5(array_send(($7::real[])[t.off + 1 : t.off + t.len])), ''),
+                       ',' ORDER BY t.ord) AS photos
+            FROM UNNEST($3::bigint[], $4::bytea[], $5::text[], $6::int[], $8::int[]) WITH ORDINALITY
+                 AS t(remote_id, sha, model, off, len, ord)
+            GROUP BY t.remote_id
+         )
+         SELECT r.dossier_id FROM UNNEST($2::bigint[]) AS i(remote_id)
+         JOIN remote_dossiers r ON r.remote_url = $1 AND r.remote_id = i.remote_id
+         LEFT JOIN wanted w ON w.remote_id = i.remote_id
+         WHERE coalesce(w.photos, '') IS DISTINCT FROM coalesce((
+            SELECT string_agg(encode(p.image_sha256, 'hex') || ':' || coalesce(p.face_model, '') || ':'
+                       || coalesce(md5(array_send(p.face_vector)), ''), ',' ORDER BY p.id)
+            FROM photos p WHERE p.dossier_id = r.dossier_id), '')",
+    )
+    .bind(url)
+    .bind(&ids)
+    .bind(&owners)
+    .bind(&shas)
+    .bind(&models)
+    .bind(&offsets)
+    .bind(&vectors)
+    .bind(&lengths)
+    .fetch_all(&mut **tx)
+    .await?;
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let old: Vec<Vec<u8>> =
+        sqlx::query_scalar("DELETE FROM photos WHERE dossier_id = ANY($1) RETURNING image_sha256")
+            .bind(&changed)
+            .fetch_all(&mut **tx)
+            .await?;
+    sqlx::query(
+        "INSERT INTO photos (dossier_id, image_sha256, face_model, face_vector)
+         SELECT r.dossier_id, t.sha, t.model, ($6::real[])[t.off + 1 : t.off + t.len]
+         FROM UNNEST($2::bigint[], $3::bytea[], $4::text[], $5::int[], $7::int[]) WITH ORDINALITY
+              AS t(remote_id, sha, model, off, len, ord)
+         JOIN remote_dossiers r ON r.remote_url = $1 AND r.remote_id = t.remote_id
+         WHERE r.dossier_id = ANY($8)
+         ORDER BY t.ord",
+    )
+    .bind(url)
+    .bind(&owners)
+    .bind(&shas)
+    .bind(&models)
+    .bind(&offsets)
+    .bind(&vectors)
+    .bind(&lengths)
+    .bind(&changed)
+    .execute(&mut **tx)
+    .await?;
+    delete_unused_images(tx, &old).await?;
+    Ok(())
+}
+
+/// Takes local dossiers out of a replicated list; those left in no list are deleted.
+async fn remove_from_list(
+    tx: &mut Transaction<'_, Postgres>,
+    list: i64,
+    dossiers: &[i64],
+) -> Result<i64, SyncError> {
+    let removed = sqlx::query(
+        "DELETE FROM dossier_watch_lists WHERE watch_list_id = $1 AND dossier_id = ANY($2)",
+    )
+    .bind(list)
+    .bind(dossiers)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    let images: Vec<Vec<u8>> = sqlx::query_scalar(
+        "SELECT p.image_sha256 FROM photos p WHERE p.dossier_id = ANY($1)
+           AND NOT EXISTS (SELECT 1 FROM dossier_watch_lists m WHERE m.dossier_id = p.dossier_id)",
+    )
+    .bind(dossiers)
+    .fetch_all(&mut **tx)
+    .await?;
+    sqlx::query(
+        "DELETE FROM dossiers d WHERE d.id = ANY($1)
+           AND NOT EXISTS (SELECT 1 FROM dossier_watch_lists m WHERE m.dossier_id = d.id)",
+    )
+    .bind(dossiers)
+    .execute(&mut **tx)
+    .await?;
+    delete_unused_images(tx, &images).await?;
+    Ok(removed as i64)
+}
+
+/// The end of a full resync: whatever the list holds that this run did not see is gone on the
+/// Leader.
+pub(super) async fn sweep_unseen(
+    tx: &mut Transaction<'_, Postgres>,
+    replica: &ReplicaRow,
+    run_id: i64,
+) -> Result<i64, SyncError> {
+    let unseen: Vec<i64> = sqlx::query_scalar(
+        "SELECT m.dossier_id FROM dossier_watch_lists m
+         WHERE m.watch_list_id = $1 AND NOT EXISTS (
+            SELECT 1 FROM replica_seen s
+            WHERE s.replica_id = $2 AND s.dossier_id = m.dossier_id AND s.run_id = $3)",
+    )
+    .bind(replica.watch_list_id)
+    .bind(replica.id)
+    .bind(run_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    sqlx::query("DELETE FROM replica_seen WHERE replica_id = $1")
+        .bind(replica.id)
+        .execute(&mut **tx)
+        .await?;
+    if unseen.is_empty() {
+        return Ok(0);
+    }
+    remove_from_list(tx, replica.watch_list_id, &unseen).await
+}

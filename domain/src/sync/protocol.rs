@@ -1,0 +1,217 @@
+//! What Leader and Subscriber say to each other (the `/sync/leader/…` answers), and what the
+//! Subscriber's API and pages show of its replicas and their runs.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// What a Leader says about itself (`GET /sync/leader/info`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeaderInfo {
+    /// Always "dossier-leader": tells a Leader from any other server answering JSON.
+    pub kind: String,
+    pub face_model: String,
+    pub face_vector_length: usize,
+}
+
+pub const LEADER_KIND: &str = "dossier-leader";
+
+/// A watch list as the Leader offers it for replication.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "store", derive(sqlx::FromRow))]
+pub struct RemoteList {
+    pub id: i64,
+    pub name: String,
+    pub color: String,
+    pub dossier_count: i64,
+}
+
+/// One page of a list's changes (`GET /sync/leader/dossier-lists/{id}/changes`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangePage {
+    /// The watermark the run syncs to; every change up to it is committed on the Leader.
+    pub until: i64,
+    /// How many changes the whole run has (given on the first page only).
+    pub total: Option<i64>,
+    pub upserts: Vec<RemoteDossier>,
+    /// Leader dossier ids no longer in the list (removed from it, or deleted).
+    pub removals: Vec<i64>,
+    /// The Leader dossier id to continue after, if there are more pages.
+    pub next_after: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RemoteDossier {
+    pub id: i64,
+    pub name: String,
+    pub comment: String,
+    pub active: bool,
+    pub meta: serde_json::Value,
+    pub photos: Vec<RemotePhoto>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RemotePhoto {
+    /// Hex SHA-256 of the image; the Subscriber fetches the bytes only if it lacks them.
+    pub sha256: String,
+    pub face_model: Option<String>,
+    /// The vector as base64 of its little-endian float32s: exact, about a third of the text
+    /// form, and neither side formats or parses a float (see [`encode_vector`]).
+    pub face_vector: Option<String>,
+}
+
+/// A face vector as it travels in [`RemotePhoto`].
+#[cfg(feature = "store")]
+pub fn encode_vector(vector: &[f32]) -> String {
+    use base64::Engine;
+    let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// The vector of [`encode_vector`]'s text, or `None` if it is not one.
+#[cfg(feature = "store")]
+pub fn decode_vector(text: &str) -> Option<Vec<f32>> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .ok()?;
+    if bytes.len() % 4 != 0 {
+        return None;
+    }
+    Some(
+        bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+    )
+}
+
+/// A digest of a list's content at a watermark (`GET …/digest`), keyed by Leader ids.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListDigest {
+    pub until: i64,
+    pub dossiers: i64,
+    pub digest: String,
+}
+
+/// A replica as the Subscriber's API and pages show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "store", derive(sqlx::FromRow))]
+pub struct Replica {
+    pub id: i64,
+    pub remote_dossier_list: i64,
+    pub remote_url: String,
+    /// The local list (the seed's name for it).
+    pub slave_dossier_list: i64,
+    pub local_list_name: String,
+    pub state: ReplicaState,
+    pub cursor: i64,
+    pub items_done: i64,
+    pub items_total: Option<i64>,
+    pub photos_done: i64,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    pub next_run_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One run of a replica, for the history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "store", derive(sqlx::FromRow))]
+pub struct SyncRun {
+    pub id: i64,
+    pub full_resync: bool,
+    pub cursor_from: i64,
+    pub cursor_to: Option<i64>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub outcome: RunOutcomeKind,
+    pub dossiers: i64,
+    pub removals: i64,
+    pub photos: i64,
+    pub error: Option<String>,
+}
+
+/// Where a replica stands; stored as text (`replicas.state`, checked by the migration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "store", derive(sqlx::Type))]
+#[cfg_attr(feature = "store", sqlx(type_name = "text", rename_all = "snake_case"))]
+#[serde(rename_all = "snake_case")]
+pub enum ReplicaState {
+    Idle,
+    Running,
+    Failed,
+}
+
+/// How a run ended, or that it still goes on; stored as text (`sync_runs.outcome`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "store", derive(sqlx::Type))]
+#[cfg_attr(feature = "store", sqlx(type_name = "text", rename_all = "snake_case"))]
+#[serde(rename_all = "snake_case")]
+pub enum RunOutcomeKind {
+    Running,
+    Success,
+    Failed,
+    /// Its process died; the next run resumes from the progress it recorded.
+    Interrupted,
+}
+
+impl ReplicaState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Idle => "idle",
+            Self::Running => "running",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for ReplicaState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for RunOutcomeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl RunOutcomeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Success => "success",
+            Self::Failed => "failed",
+            Self::Interrupted => "interrupted",
+        }
+    }
+}
+
+#[cfg(all(test, feature = "store"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vectors_survive_the_wire_exactly() {
+        let vector = vec![0.0, -1.5, f32::MIN_POSITIVE, 3.25e-7, f32::MAX];
+        assert_eq!(decode_vector(&encode_vector(&vector)), Some(vector));
+        assert_eq!(decode_vector(&encode_vector(&[])), Some(vec![]));
+        // Not base64, or not a whole number of floats.
+        assert_eq!(decode_vector("***"), None);
+        assert_eq!(decode_vector("AAAA"), None);
+    }
+
+    #[test]
+    fn states_read_as_the_api_shows_them() {
+        assert_eq!(
+            serde_json::to_string(&ReplicaState::Idle).unwrap(),
+            r#""idle""#
+        );
+        assert_eq!(
+            serde_json::from_str::<RunOutcomeKind>(r#""interrupted""#).unwrap(),
+            RunOutcomeKind::Interrupted
+        );
+    }
+}

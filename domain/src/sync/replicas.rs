@@ -1,0 +1,215 @@
+//! Replicas on the Subscriber: creating one (after checking everything that can be checked
+//! first), listing them with their runs, "sync now", cancelling; and the engine's own view of
+//! a replica's run state (`ReplicaRow`).
+
+use super::client::{normalize_url, LeaderClient};
+use super::error::SyncError;
+use super::{LeaderInfo, RemoteList, Replica, SyncRun};
+use crate::error::{Error, OnConstraint, Result};
+use crate::installation::Installation;
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use std::time::Duration;
+
+const REPLICA_COLUMNS: &str = "r.id, r.remote_list_id AS remote_dossier_list, r.remote_url,
+    r.watch_list_id AS slave_dossier_list, w.name AS local_list_name, r.state, r.cursor,
+    r.items_done, r.items_total, r.photos_done, r.last_success_at, r.last_error, r.last_error_at,
+    r.next_run_at, r.created_at";
+
+pub async fn replicas(pool: &PgPool) -> Result<Vec<Replica>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {REPLICA_COLUMNS} FROM replicas r JOIN watch_lists w ON w.id = r.watch_list_id ORDER BY r.id"
+    ))
+    .fetch_all(pool)
+    .await?)
+}
+
+pub async fn replica(pool: &PgPool, id: i64) -> Result<Replica> {
+    sqlx::query_as(&format!(
+        "SELECT {REPLICA_COLUMNS} FROM replicas r JOIN watch_lists w ON w.id = r.watch_list_id WHERE r.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| Error::not_found(format!("replica {id} does not exist")))
+}
+
+pub async fn history(pool: &PgPool, replica: i64, limit: i64) -> Result<Vec<SyncRun>> {
+    Ok(sqlx::query_as(
+        "SELECT id, full_resync, cursor_from, cursor_to, started_at, finished_at, outcome,
+                dossiers, removals, photos, error
+         FROM sync_runs WHERE replica_id = $1 ORDER BY id DESC LIMIT $2",
+    )
+    .bind(replica)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// What creating a replica asks for.
+#[derive(Debug, Clone)]
+pub struct NewReplica {
+    pub remote_url: String,
+    pub remote_list: i64,
+    pub local_list: i64,
+}
+
+/// Creates a replica after checking everything that can be checked first: the local list
+/// exists, is empty and is not a replica; the URL answers as a Leader that accepts our token,
+/// uses our face model and has the remote list. Nothing is written when a check fails.
+pub async fn create(inst: &Installation, new: NewReplica) -> Result<Replica> {
+    let pool = &inst.pool;
+    let url = normalize_url(&new.remote_url).map_err(|m| Error::invalid("remote_url", m))?;
+    let local: Option<(String, i64)> = sqlx::query_as(
+        "SELECT w.name, (SELECT count(*) FROM dossier_watch_lists m WHERE m.watch_list_id = w.id)
+         FROM watch_lists w WHERE w.id = $1",
+    )
+    .bind(new.local_list)
+    .fetch_optional(pool)
+    .await?;
+    let (name, count) = local.ok_or_else(|| {
+        Error::invalid(
+            "slave_dossier_list",
+            format!("watch list {} does not exist here", new.local_list),
+        )
+    })?;
+    if let Some(existing) = super::guard::replica_of(pool, new.local_list).await? {
+        return Err(Error::conflict(
+            "slave_dossier_list",
+            format!(
+                "watch list {} ({name:?}) is already {existing}",
+                new.local_list
+            ),
+        ));
+    }
+    if count > 0 {
+        return Err(Error::conflict(
+            "slave_dossier_list",
+            format!(
+                "watch list {} ({name:?}) holds {count} dossier(s); a replica needs an empty list, so the sync is cancelled",
+                new.local_list
+            ),
+        ));
+    }
+    let lists = leader_lists(inst, &url).await?;
+    if !lists.iter().any(|l| l.id == new.remote_list) {
+        return Err(Error::invalid(
+            "remote_dossier_list",
+            format!("the Leader at {url} has no watch list {}", new.remote_list),
+        ));
+    }
+    let next_run = if inst.settings.sync.at_creation {
+        Some(Utc::now())
+    } else {
+        inst.settings.sync.next_run(Utc::now())
+    };
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO replicas (watch_list_id, remote_url, remote_list_id, next_run_at)
+         VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(new.local_list)
+    .bind(&url)
+    .bind(new.remote_list)
+    .bind(next_run)
+    .fetch_one(pool)
+    .await
+    .on_constraint("replicas_watch_list_id_key", || {
+        Error::conflict(
+            "slave_dossier_list",
+            format!("watch list {} is already a replica", new.local_list),
+        )
+    })?;
+    if inst.settings.sync.at_creation {
+        inst.scheduler.wake();
+    }
+    replica(pool, id).await
+}
+
+/// The lists a Leader offers, asked live, after checking that the URL answers as a Leader that
+/// accepts our token and uses our face model. Every failure is about `remote_url`.
+pub async fn leader_lists(inst: &Installation, url: &str) -> Result<Vec<RemoteList>> {
+    let about_url = |e: SyncError| Error::invalid("remote_url", e.to_string());
+    let client = LeaderClient::new(url, &inst.settings.sync.token, Duration::from_secs(10))
+        .map_err(about_url)?;
+    let info = client.info().await.map_err(about_url)?;
+    check_model(&info, &inst.settings.face_model).map_err(about_url)?;
+    client.lists().await.map_err(about_url)
+}
+
+/// Local lists that could become replicas: empty, and not replicas already.
+pub async fn empty_lists(pool: &PgPool) -> Result<Vec<(i64, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT w.id, w.name FROM watch_lists w
+         WHERE NOT EXISTS (SELECT 1 FROM dossier_watch_lists m WHERE m.watch_list_id = w.id)
+           AND NOT EXISTS (SELECT 1 FROM replicas r WHERE r.watch_list_id = w.id)
+         ORDER BY w.name",
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+pub fn check_model(info: &LeaderInfo, local: &str) -> Result<(), SyncError> {
+    if info.face_model != local {
+        return Err(SyncError::ModelMismatch {
+            leader: info.face_model.clone(),
+            local: local.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Cancels a replica: the local list keeps its dossiers and becomes editable again.
+pub async fn cancel(pool: &PgPool, id: i64) -> Result<()> {
+    let deleted = sqlx::query("DELETE FROM replicas WHERE id = $1")
+        .bind(id)
+        .execute(pool)
+        .await?;
+    if deleted.rows_affected() == 0 {
+        return Err(Error::not_found(format!("replica {id} does not exist")));
+    }
+    Ok(())
+}
+
+/// Asks for a run as soon as possible.
+pub async fn sync_now(inst: &Installation, id: i64) -> Result<Replica> {
+    let pool = &inst.pool;
+    let updated = sqlx::query("UPDATE replicas SET next_run_at = now() WHERE id = $1")
+        .bind(id)
+        .execute(pool)
+        .await?;
+    if updated.rows_affected() == 0 {
+        return Err(Error::not_found(format!("replica {id} does not exist")));
+    }
+    inst.scheduler.wake();
+    replica(pool, id).await
+}
+
+/// A replica as a run reads and advances it.
+#[derive(Clone, sqlx::FromRow)]
+pub(super) struct ReplicaRow {
+    pub id: i64,
+    pub watch_list_id: i64,
+    pub remote_url: String,
+    pub remote_list_id: i64,
+    pub cursor: i64,
+    pub run_id: Option<i64>,
+    pub run_until: Option<i64>,
+    pub run_after: i64,
+    pub run_full: bool,
+    /// When the replica last matched the Leader's digest.
+    pub verified_at: Option<DateTime<Utc>>,
+}
+
+impl ReplicaRow {
+    pub(super) async fn load(pool: &PgPool, id: i64) -> Result<Self, SyncError> {
+        sqlx::query_as(
+            "SELECT id, watch_list_id, remote_url, remote_list_id, cursor, run_id, run_until,
+                    run_after, run_full, verified_at
+             FROM replicas WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("replica {id} does not exist")).into())
+    }
+}

@@ -1,0 +1,297 @@
+//! One run of a replica: claim it, pull the Leader's changes page by page (fetched by `fetch`,
+//! committed by `apply`), finish by moving the cursor, then verify (`verify`). A failure is
+//! recorded with a backoff; the run's recorded progress lets the next one resume.
+
+use super::apply::{commit_page, sweep_unseen};
+use super::client::LeaderClient;
+use super::error::SyncError;
+use super::fetch::{fetch_page, Prefetch};
+use super::locks;
+use super::replicas::{check_model, ReplicaRow};
+use super::verify::verify;
+use super::RunOutcomeKind;
+use crate::error::Result;
+use crate::installation::Installation;
+use chrono::Utc;
+use sqlx::PgPool;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// Another process is running this replica.
+    Busy,
+    /// Completed; the replica matches the Leader's digest (or the Leader moved on meanwhile).
+    Done { cursor: i64 },
+    /// Completed, but the digests differ: a full resync is scheduled at once.
+    Diverged { cursor: i64 },
+}
+
+/// Runs one replica to completion, unless another process holds it. The claim is a session
+/// advisory lock on a connection of its own: if this process dies, the connection closes and
+/// the claim is gone with it.
+pub async fn run(inst: &Installation, id: i64) -> Result<RunOutcome, SyncError> {
+    let mut claim = inst.pool.acquire().await?.detach();
+    let claimed: bool = sqlx::query_scalar(locks::TRY_CLAIM_REPLICA)
+        .bind(id)
+        .fetch_one(&mut claim)
+        .await?;
+    if !claimed {
+        return Ok(RunOutcome::Busy);
+    }
+    // With the claim held, a run of this replica still marked running belongs to a process that
+    // died; the startup sweep misses it when the dead process's connection outlives that sweep.
+    sqlx::query(
+        "UPDATE sync_runs SET outcome = $2, finished_at = now()
+         WHERE replica_id = $1 AND outcome = $3",
+    )
+    .bind(id)
+    .bind(RunOutcomeKind::Interrupted)
+    .bind(RunOutcomeKind::Running)
+    .execute(&inst.pool)
+    .await?;
+    let attempt: i64 = {
+        let row = ReplicaRow::load(&inst.pool, id).await?;
+        sqlx::query_scalar(
+            "INSERT INTO sync_runs (replica_id, full_resync, cursor_from) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(id)
+        .bind(row.run_full || row.cursor == 0)
+        .bind(row.cursor)
+        .fetch_one(&inst.pool)
+        .await?
+    };
+    tracing::Span::current().record("run", attempt);
+    let result = run_claimed(inst, id, attempt).await;
+    if let Ok(outcome) = &result {
+        tracing::info!(?outcome, "replication run finished");
+    }
+    if let Err(error) = &result {
+        record_failure(&inst.pool, id, attempt, error).await?;
+    }
+    // Closing the connection releases the claim.
+    drop(claim);
+    result
+}
+
+async fn run_claimed(inst: &Installation, id: i64, attempt: i64) -> Result<RunOutcome, SyncError> {
+    let pool = &inst.pool;
+    let replica = ReplicaRow::load(pool, id).await?;
+    let client = LeaderClient::new(
+        &replica.remote_url,
+        &inst.settings.sync.token,
+        inst.settings.sync.request_timeout,
+    )?;
+    let info = client.info().await?;
+    check_model(&info, &inst.settings.face_model)?;
+    let replica = start(pool, replica, attempt).await?;
+    let replica = pull(pool, &client, replica, attempt).await?;
+    let cursor = finish(inst, &replica, attempt).await?;
+    Ok(if verify(inst, &client, &replica, attempt, cursor).await? {
+        RunOutcome::Diverged { cursor }
+    } else {
+        RunOutcome::Done { cursor }
+    })
+}
+
+/// Marks the replica running; a new run (not a resumed one) starts its progress afresh, full
+/// when nothing has been synced yet (or a resync was asked for).
+async fn start(
+    pool: &PgPool,
+    mut replica: ReplicaRow,
+    attempt: i64,
+) -> Result<ReplicaRow, SyncError> {
+    if replica.run_id.is_none() {
+        sqlx::query(
+            "UPDATE replicas SET run_id = $2, run_full = $3, run_until = NULL, run_after = 0,
+                 items_done = 0, items_total = NULL, photos_done = 0
+             WHERE id = $1",
+        )
+        .bind(replica.id)
+        .bind(attempt)
+        .bind(replica.cursor == 0)
+        .execute(pool)
+        .await?;
+        replica = ReplicaRow::load(pool, replica.id).await?;
+    }
+    sqlx::query("UPDATE replicas SET state = 'running' WHERE id = $1")
+        .bind(replica.id)
+        .execute(pool)
+        .await?;
+    Ok(replica)
+}
+
+/// Pulls and commits every page of the run. The next page (and its images) is fetched while
+/// the current one is applied, so the Leader, the network and this database work at once.
+async fn pull(
+    pool: &PgPool,
+    client: &LeaderClient,
+    mut replica: ReplicaRow,
+    attempt: i64,
+) -> Result<ReplicaRow, SyncError> {
+    let id = replica.id;
+    let mut prefetched: Option<Prefetch> = None;
+    loop {
+        let since = if replica.run_full { 0 } else { replica.cursor };
+        let fetched = match prefetched.take() {
+            Some(next) => next.result().await,
+            None => fetch_page(pool, client, &replica, since).await,
+        };
+        let (page, images) = match fetched {
+            Err(SyncError::CursorTooOld(_)) if !replica.run_full => {
+                tracing::warn!(replica = id, cursor = since, "cursor too old; full resync");
+                sqlx::query(
+                    "UPDATE replicas SET run_full = TRUE, run_until = NULL, run_after = 0 WHERE id = $1",
+                )
+                .bind(id)
+                .execute(pool)
+                .await?;
+                sqlx::query("UPDATE sync_runs SET full_resync = TRUE WHERE id = $1")
+                    .bind(attempt)
+                    .execute(pool)
+                    .await?;
+                replica = ReplicaRow::load(pool, id).await?;
+                continue;
+            }
+            other => other?,
+        };
+        if replica.run_until.is_none() {
+            sqlx::query("UPDATE replicas SET run_until = $2, items_total = $3 WHERE id = $1")
+                .bind(id)
+                .bind(page.until)
+                .bind(page.total)
+                .execute(pool)
+                .await?;
+            replica.run_until = Some(page.until);
+        }
+        if let Some(next_after) = page.next_after {
+            let next = ReplicaRow {
+                run_after: next_after,
+                ..replica.clone()
+            };
+            let (pool, client) = (pool.clone(), client.clone());
+            prefetched = Some(Prefetch(tokio::spawn(async move {
+                fetch_page(&pool, &client, &next, since).await
+            })));
+        }
+        let after = page.next_after.unwrap_or_else(|| {
+            page.upserts
+                .iter()
+                .map(|d| d.id)
+                .chain(page.removals.iter().copied())
+                .max()
+                .unwrap_or(replica.run_after)
+        });
+        commit_page(pool, &replica, attempt, &page, &images, after).await?;
+        replica.run_after = after;
+        if page.next_after.is_none() {
+            return Ok(replica);
+        }
+    }
+}
+
+/// Ends a completed pull in one transaction: after a full resync, what the Leader no longer
+/// sent is removed; the cursor moves to the run's watermark and the next run is scheduled.
+async fn finish(inst: &Installation, replica: &ReplicaRow, attempt: i64) -> Result<i64, SyncError> {
+    let cursor = replica.run_until.unwrap_or(replica.cursor);
+    let run_id = replica.run_id.unwrap_or(attempt);
+    let mut tx = inst.pool.begin().await?;
+    if replica.run_full {
+        let swept = sweep_unseen(&mut tx, replica, run_id).await?;
+        sqlx::query("UPDATE sync_runs SET removals = removals + $2 WHERE id = $1")
+            .bind(attempt)
+            .bind(swept)
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query(
+        "UPDATE replicas SET cursor = $2, run_id = NULL, run_until = NULL, run_after = 0,
+             run_full = FALSE, state = 'idle', last_success_at = now(), last_error = NULL,
+             failures = 0, next_run_at = $3
+         WHERE id = $1",
+    )
+    .bind(replica.id)
+    .bind(cursor)
+    .bind(inst.settings.sync.next_run(Utc::now()))
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE sync_runs SET outcome = $3, finished_at = now(), cursor_to = $2 WHERE id = $1",
+    )
+    .bind(attempt)
+    .bind(cursor)
+    .bind(RunOutcomeKind::Success)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(cursor)
+}
+
+/// After a failure: say what happened, keep the run's progress for the resume, and try again
+/// after a backoff that doubles with each failure (30 s … 1 h).
+async fn record_failure(
+    pool: &PgPool,
+    id: i64,
+    attempt: i64,
+    error: &SyncError,
+) -> Result<(), SyncError> {
+    let message = error.to_string();
+    tracing::warn!(replica = id, error = %message, "replication run failed");
+    let failures: Option<i32> = sqlx::query_scalar(
+        "UPDATE replicas SET state = 'failed', last_error = $2, last_error_at = now(),
+             failures = failures + 1
+         WHERE id = $1 RETURNING failures",
+    )
+    .bind(id)
+    .bind(&message)
+    .fetch_optional(pool)
+    .await?;
+    let next = Utc::now() + backoff(failures.unwrap_or(1));
+    sqlx::query("UPDATE replicas SET next_run_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(next)
+        .execute(pool)
+        .await?;
+    sqlx::query("UPDATE sync_runs SET outcome = $3, finished_at = now(), error = $2 WHERE id = $1")
+        .bind(attempt)
+        .bind(&message)
+        .bind(RunOutcomeKind::Failed)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// How long to wait after the `failures`-th failure in a row: 30 s, doubling, at most 1 h.
+pub fn backoff(failures: i32) -> chrono::Duration {
+    let seconds = 30i64 << failures.clamp(1, 8).saturating_sub(1);
+    chrono::Duration::seconds(seconds.min(3600))
+}
+
+/// Marks runs that were in progress when their process stopped, so the history does not show
+/// them running forever. Their replicas resume from their recorded progress.
+pub async fn close_interrupted_runs(pool: &PgPool) -> Result<()> {
+    // Only runs no live process holds: a run's claim is an advisory lock.
+    sqlx::query(&format!(
+        "UPDATE sync_runs s SET outcome = $1, finished_at = now()
+         WHERE s.outcome = $2 AND NOT EXISTS (
+            SELECT 1 FROM pg_locks l WHERE {})",
+        locks::claim_held("s.replica_id")
+    ))
+    .bind(RunOutcomeKind::Interrupted)
+    .bind(RunOutcomeKind::Running)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+
+    #[test]
+    fn backoff_doubles_from_thirty_seconds_up_to_an_hour() {
+        let seconds: Vec<i64> = (0..=10).map(|n| backoff(n).num_seconds()).collect();
+        assert_eq!(
+            seconds,
+            [30, 30, 60, 120, 240, 480, 960, 1920, 3600, 3600, 3600]
+        );
+    }
+}

@@ -1,0 +1,18 @@
+//! User accounts as administrators manage them: group, active flag, API tokens.
+
+#[cfg(feature = "store")]
+pub mod store;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "store", derive(sqlx::FromRow))]
+pub struct UserAccount {
+    pub id: i64,
+    pub username: String,
+    pub group: String,
+    pub active: bool,
+    pub api_tokens: i64,
+    pub created_at: DateTime<Utc>,
+}

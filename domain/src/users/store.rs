@@ -1,0 +1,69 @@
+//! The SQL of user accounts.
+
+use super::UserAccount;
+use crate::error::{Error, Result};
+use sqlx::PgPool;
+
+const COLUMNS: &str = "u.id, u.username, g.name AS \"group\", u.active, u.created_at,
+    (SELECT count(*) FROM api_tokens t WHERE t.user_id = u.id) AS api_tokens";
+
+fn not_found(id: i64) -> Error {
+    Error::not_found(format!("user {id} does not exist"))
+}
+
+pub async fn list(pool: &PgPool) -> Result<Vec<UserAccount>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM users u JOIN groups g ON g.id = u.group_id ORDER BY u.username"
+    ))
+    .fetch_all(pool)
+    .await?)
+}
+
+pub async fn get(pool: &PgPool, id: i64) -> Result<UserAccount> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM users u JOIN groups g ON g.id = u.group_id WHERE u.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| not_found(id))
+}
+
+pub async fn set_group(pool: &PgPool, id: i64, group: &str) -> Result<UserAccount> {
+    let group_id: Option<i64> = sqlx::query_scalar("SELECT id FROM groups WHERE name = $1")
+        .bind(group)
+        .fetch_optional(pool)
+        .await?;
+    let group_id =
+        group_id.ok_or_else(|| Error::invalid("group", format!("unknown group {group:?}")))?;
+    let updated = sqlx::query("UPDATE users SET group_id = $2 WHERE id = $1")
+        .bind(id)
+        .bind(group_id)
+        .execute(pool)
+        .await?;
+    if updated.rows_affected() == 0 {
+        return Err(not_found(id));
+    }
+    get(pool, id).await
+}
+
+pub async fn set_active(pool: &PgPool, id: i64, active: bool) -> Result<UserAccount> {
+    let mut tx = pool.begin().await?;
+    let updated = sqlx::query("UPDATE users SET active = $2 WHERE id = $1")
+        .bind(id)
+        .bind(active)
+        .execute(&mut *tx)
+        .await?;
+    if updated.rows_affected() == 0 {
+        return Err(not_found(id));
+    }
+    if !active {
+        // A deactivated user is logged out everywhere at once.
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    get(pool, id).await
+}

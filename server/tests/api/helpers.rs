@@ -1,0 +1,243 @@
+//! Test harness: the whole server (router, middleware, server functions) on a fresh database
+//! per test, called in-process through its HTTP interface.
+
+use axum::body::{to_bytes, Body};
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use domain::{Settings, SyncSettings};
+use serde_json::Value;
+use sqlx::PgPool;
+use tower::ServiceExt;
+
+pub struct TestApp {
+    pub pool: PgPool,
+    pub state: app::state::AppState,
+    pub router: Router,
+    pub admin: String,
+    pub operator: String,
+    pub user: String,
+}
+
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|_| {
+            panic!(
+                "not JSON ({}): {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+}
+
+pub const SYNC_TOKEN: &str = "test-sync-token-0123456789";
+
+pub fn settings() -> Settings {
+    Settings {
+        face_model: "face-v1".into(),
+        face_vector_length: 4,
+        upload_limit: 256 * 1024,
+        sync_web_ui: true,
+        sync: SyncSettings {
+            token: domain::sync::SyncToken::new(SYNC_TOKEN),
+            ..Default::default()
+        },
+    }
+}
+
+impl TestApp {
+    /// A migrated database (from `#[sqlx::test]`) with the groups and one user of each.
+    pub async fn new(pool: PgPool) -> Self {
+        Self::with_settings(pool, settings()).await
+    }
+
+    pub async fn with_settings(pool: PgPool, settings: Settings) -> Self {
+        domain::auth::create_groups(&pool).await.unwrap();
+        let mut tokens = Vec::new();
+        for (name, group) in [
+            ("admin", "Administrator"),
+            ("operator", "Operator"),
+            ("viewer", "User"),
+        ] {
+            let id = domain::auth::create_user(&pool, name, "password123", group)
+                .await
+                .unwrap();
+            tokens.push(domain::auth::issue_token(&pool, id).await.unwrap());
+        }
+        let options = leptos::prelude::LeptosOptions::builder()
+            .output_name("dossier")
+            .build();
+        let state = server::app_state(pool.clone(), settings, options);
+        let router = server::router(state.clone());
+        Self {
+            pool,
+            state,
+            router,
+            admin: tokens[0].clone(),
+            operator: tokens[1].clone(),
+            user: tokens[2].clone(),
+        }
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> Answer {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .to_vec();
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Calls a server function the way an API client does: JSON body, token header.
+    pub async fn call(&self, endpoint: &str, token: Option<&str>, body: Value) -> Answer {
+        self.post(&format!("/api/{endpoint}"), token, body).await
+    }
+
+    /// POSTs a JSON body to any route, with the user's token if given.
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Answer {
+        let mut request = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, "application/json");
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Token {token}"));
+        }
+        self.send(request.body(Body::from(body.to_string())).unwrap())
+            .await
+    }
+
+    /// Like `call`, expecting success; returns the JSON answer.
+    pub async fn ok(&self, endpoint: &str, token: &str, body: Value) -> Value {
+        let answer = self.call(endpoint, Some(token), body).await;
+        assert!(
+            answer.status.is_success(),
+            "{endpoint} failed with {}: {}",
+            answer.status,
+            String::from_utf8_lossy(&answer.body)
+        );
+        answer.json()
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    pub async fn upload(&self, token: &str, fields: &[(&str, &[u8])]) -> Answer {
+        let boundary = "dossier-test-boundary";
+        let mut body = Vec::new();
+        for (name, value) in fields {
+            body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+            if *name == "image" {
+                body.extend_from_slice(
+                    b"Content-Disposition: form-data; name=\"image\"; filename=\"face.png\"\r\nContent-Type: application/octet-stream\r\n\r\n",
+                );
+            } else {
+                body.extend_from_slice(
+                    format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+                );
+            }
+            body.extend_from_slice(value);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let request = Request::post("/api/photos/upload")
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .header(header::ACCEPT, "application/json")
+            .header(header::AUTHORIZATION, format!("Token {token}"))
+            .body(Body::from(body))
+            .unwrap();
+        self.send(request).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Answer {
+        let mut request = Request::get(path);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Token {token}"));
+        }
+        self.send(request.body(Body::empty()).unwrap()).await
+    }
+
+    pub async fn watch_list(&self, name: &str) -> i64 {
+        self.ok(
+            "watch-lists/create",
+            &self.operator.clone(),
+            serde_json::json!({ "name": name, "active": true }),
+        )
+        .await["id"]
+            .as_i64()
+            .unwrap()
+    }
+
+    pub async fn dossier(&self, name: &str, lists: &[i64]) -> i64 {
+        self.ok(
+            "dossiers/create",
+            &self.operator.clone(),
+            serde_json::json!({ "name": name, "active": true, "watch_lists": lists }),
+        )
+        .await["id"]
+            .as_i64()
+            .unwrap()
+    }
+}
+
+/// Serves a router on a free port of this machine; returns its base URL and the server task.
+pub async fn serve(router: Router) -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router).await.unwrap();
+    });
+    (url, task)
+}
+
+/// A second fresh, migrated database on the same server (`#[sqlx::test]` gives one per test;
+/// replication needs two). Dropped by `drop_database`.
+pub async fn fresh_database(pool: &PgPool) -> (PgPool, String) {
+    let name = format!("dossier_sub_{:016x}", rand_u64());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(pool)
+        .await
+        .unwrap();
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL names the test server");
+    let url = format!("{}/{name}", base.rsplit_once('/').unwrap().0);
+    let other = sqlx::PgPool::connect(&url).await.unwrap();
+    server::MIGRATOR.run(&other).await.unwrap();
+    (other, url)
+}
+
+pub async fn drop_database(pool: &PgPool, other: PgPool, url: &str) {
+    other.close().await;
+    let name = url.rsplit('/').next().unwrap();
+    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(pool)
+        .await;
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
+    h.finish()
+}

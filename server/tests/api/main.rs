@@ -1,0 +1,14 @@
+//! The server's integration tests, one binary: each test gets a fresh PostgreSQL database
+//! (`#[sqlx::test]`) and calls the whole server (router, middleware, server functions) through
+//! its HTTP interface; replication tests start real servers on free ports.
+
+mod helpers;
+
+mod access;
+mod dossiers;
+mod operations;
+mod photos;
+mod replication;
+mod resilience;
+mod scheduler;
+mod watch_lists;
