@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing the dossier database needs, each piece only when missing:
-# the wasm target, cargo-leptos, the wasm-bindgen CLI at the version in Cargo.lock, npm packages
-# (wasm-opt from `binaryen`, Playwright) and Debian's Chromium. Everything comes from crates.io,
+# the wasm target, cargo-leptos, the wasm-bindgen CLI at the version in Cargo.lock, sqlx-cli,
+# npm packages (wasm-opt from `binaryen`, Playwright) and Debian's Chromium. Everything comes from crates.io,
 # npm or Debian: cargo-leptos would otherwise download wasm-bindgen and wasm-opt from GitHub,
 # which these machines cannot reach, so they must be on PATH before it runs (see env.sh).
 set -euo pipefail
@@ -31,6 +31,15 @@ if [ "$have" != "$want" ]; then
   say "building wasm-bindgen-cli $want (about 5 minutes)"
   # Not --locked: its lockfile pins a crate newer than the registry serves.
   cargo install wasm-bindgen-cli --version "$want" --force
+fi
+
+# sqlx-cli checks that domain/.sqlx (the SQL checked at compile time) matches the code; the
+# same version as the sqlx crate.
+want=$(awk '/^name = "sqlx"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+have=$(sqlx --version 2>/dev/null | awk '{print $2}' || true)
+if [ "$have" != "$want" ]; then
+  say "building sqlx-cli $want (about 4 minutes)"
+  cargo install sqlx-cli --version "$want" --no-default-features --features postgres,rustls --locked --force
 fi
 
 if [ ! -x end2end/node_modules/.bin/wasm-opt ] || [ ! -d end2end/node_modules/@playwright/test ]; then

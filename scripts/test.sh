@@ -15,6 +15,9 @@ cargo test -p domain
 cargo test -p app --features ssr
 cargo test -p server
 
+echo "==> the SQL checked at compile time (domain/.sqlx) matches the code and the migrations"
+scripts/sqlx-prepare.sh --check
+
 port="${E2E_PORT:-3917}"
 export LEPTOS_SITE_ADDR="127.0.0.1:$port"
 # The release build, as scripts/run.sh serves it: what the browser tests pass on is what users get.

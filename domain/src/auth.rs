@@ -49,7 +49,6 @@ fn digest(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()
 }
 
-#[derive(sqlx::FromRow)]
 struct UserRow {
     id: i64,
     username: String,
@@ -73,8 +72,43 @@ impl From<UserRow> for CurrentUser {
     }
 }
 
-const USER_COLUMNS: &str = "u.id, u.username, g.name AS group_name,
-    ARRAY(SELECT permission FROM group_permissions p WHERE p.group_id = g.id) AS permissions";
+/// How a user is looked up: the one query below serves all three.
+enum UserKey<'a> {
+    Id(i64),
+    ApiToken(&'a str),
+    Session(&'a str),
+}
+
+/// The active user behind a key. A secret is looked up by its SHA-256, an exact-match index
+/// probe, so no secret is ever compared byte by byte; CASE evaluates only the branch taken.
+async fn active_user(pool: &PgPool, key: UserKey<'_>) -> Result<Option<CurrentUser>> {
+    let (kind, id, secret) = match key {
+        UserKey::Id(id) => ("id", Some(id), None),
+        UserKey::ApiToken(secret) => ("api_token", None, Some(digest(secret))),
+        UserKey::Session(secret) => ("session", None, Some(digest(secret))),
+    };
+    let row = sqlx::query_as!(
+        UserRow,
+        r#"SELECT u.id, u.username, g.name AS group_name,
+                  ARRAY(SELECT permission FROM group_permissions p WHERE p.group_id = g.id)
+                      AS "permissions!"
+           FROM users u JOIN groups g ON g.id = u.group_id
+           WHERE u.active AND u.id = CASE $1::text
+               WHEN 'id' THEN $2::bigint
+               WHEN 'api_token' THEN
+                   (SELECT t.user_id FROM api_tokens t WHERE t.token_sha256 = $3)
+               WHEN 'session' THEN
+                   (SELECT s.user_id FROM sessions s
+                     WHERE s.token_sha256 = $3 AND s.expires_at > now())
+           END"#,
+        kind,
+        id,
+        secret,
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(Into::into))
+}
 
 /// The active user with this name and password, if any.
 pub async fn verify_password(
@@ -82,15 +116,17 @@ pub async fn verify_password(
     username: &str,
     password: &str,
 ) -> Result<Option<CurrentUser>> {
-    let row: Option<(String, bool)> =
-        sqlx::query_as("SELECT password_hash, active FROM users WHERE username = $1")
-            .bind(username)
-            .fetch_optional(pool)
-            .await?;
+    let row = sqlx::query!(
+        "SELECT id, password_hash, active FROM users WHERE username = $1",
+        username
+    )
+    .fetch_optional(pool)
+    .await?;
     // Hash even for an unknown user so that response time does not reveal which names exist.
     const UNKNOWN: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$ZVwoRD0wpLIhpQBRNpmZnFdGlxb0GfMwTcbgiKyKDKA";
-    let known = row.is_some();
-    let (hash, active) = row.unwrap_or((UNKNOWN.to_string(), false));
+    let (id, hash, active) = row
+        .map(|r| (Some(r.id), r.password_hash, r.active))
+        .unwrap_or((None, UNKNOWN.to_string(), false));
     let password = password.to_owned();
     let matches = off_the_workers(move || {
         PasswordHash::new(&hash).map(|parsed| {
@@ -101,38 +137,34 @@ pub async fn verify_password(
     })
     .await?
     .map_err(|_| Error::internal())?;
-    if !(matches && active && known) {
-        return Ok(None);
+    match id {
+        Some(id) if matches && active => active_user(pool, UserKey::Id(id)).await,
+        _ => Ok(None),
     }
-    let user: UserRow = sqlx::query_as(&format!(
-        "SELECT {USER_COLUMNS} FROM users u JOIN groups g ON g.id = u.group_id WHERE u.username = $1"
-    ))
-    .bind(username)
-    .fetch_one(pool)
-    .await?;
-    Ok(Some(user.into()))
 }
 
 /// Starts a session for the user; returns its secret (for the cookie), stored only hashed.
 pub async fn start_session(pool: &PgPool, user_id: i64) -> Result<String> {
     let token = new_secret();
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO sessions (token_sha256, user_id, expires_at)
          VALUES ($1, $2, now() + make_interval(days => $3))",
+        digest(&token),
+        user_id,
+        SESSION_DAYS,
     )
-    .bind(digest(&token))
-    .bind(user_id)
-    .bind(SESSION_DAYS)
     .execute(pool)
     .await?;
     Ok(token)
 }
 
 pub async fn end_session(pool: &PgPool, token: &str) -> Result<()> {
-    sqlx::query("DELETE FROM sessions WHERE token_sha256 = $1")
-        .bind(digest(token))
-        .execute(pool)
-        .await?;
+    sqlx::query!(
+        "DELETE FROM sessions WHERE token_sha256 = $1",
+        digest(token)
+    )
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
@@ -142,44 +174,36 @@ pub enum Credential<'a> {
     Session(&'a str),
 }
 
-/// The active user behind an API token or a session. The secret is looked up by its SHA-256,
-/// an exact-match index probe, so no secret is ever compared byte by byte.
+/// The active user behind an API token or a session.
 pub async fn user_by(pool: &PgPool, credential: Credential<'_>) -> Result<Option<CurrentUser>> {
-    let (from, secret) = match credential {
-        Credential::ApiToken(secret) => ("api_tokens t", secret),
-        Credential::Session(secret) => ("sessions t", secret),
-    };
-    let unexpired = match credential {
-        Credential::ApiToken(_) => "",
-        Credential::Session(_) => "AND t.expires_at > now()",
-    };
-    let row: Option<UserRow> = sqlx::query_as(&format!(
-        "SELECT {USER_COLUMNS} FROM {from}
-         JOIN users u ON u.id = t.user_id JOIN groups g ON g.id = u.group_id
-         WHERE t.token_sha256 = $1 AND u.active {unexpired}"
-    ))
-    .bind(digest(secret))
-    .fetch_optional(pool)
-    .await?;
-    Ok(row.map(Into::into))
+    active_user(
+        pool,
+        match credential {
+            Credential::ApiToken(secret) => UserKey::ApiToken(secret),
+            Credential::Session(secret) => UserKey::Session(secret),
+        },
+    )
+    .await
 }
 
 /// Creates the built-in groups and their permissions; running it again changes nothing.
 pub async fn create_groups(pool: &PgPool) -> Result<()> {
     let mut tx = pool.begin().await?;
     for (name, permissions) in GROUPS {
-        sqlx::query("INSERT INTO groups (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query!(
+            "INSERT INTO groups (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
+            name
+        )
+        .execute(&mut *tx)
+        .await?;
         let permissions: Vec<&str> = permissions.iter().map(|p| p.as_str()).collect();
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO group_permissions (group_id, permission)
              SELECT g.id, p FROM groups g, UNNEST($2::text[]) AS p WHERE g.name = $1
              ON CONFLICT DO NOTHING",
+            name,
+            &permissions as &[&str],
         )
-        .bind(name)
-        .bind(&permissions)
         .execute(&mut *tx)
         .await?;
     }
@@ -218,13 +242,13 @@ pub async fn create_user(
     check_username(username)?;
     check_password(password)?;
     let hash = hash_password(password).await?;
-    let id: Option<i64> = sqlx::query_scalar(
+    let id = sqlx::query_scalar!(
         "INSERT INTO users (username, password_hash, group_id)
          SELECT $1, $2, id FROM groups WHERE name = $3 RETURNING id",
+        username,
+        hash,
+        group,
     )
-    .bind(username)
-    .bind(hash)
-    .bind(group)
     .fetch_optional(pool)
     .await?;
     id.ok_or_else(|| {
@@ -238,11 +262,13 @@ pub async fn create_user(
 /// Issues a new API token for a user; the secret is returned once and stored only hashed.
 pub async fn issue_token(pool: &PgPool, user_id: i64) -> Result<String> {
     let token = new_secret();
-    sqlx::query("INSERT INTO api_tokens (user_id, token_sha256) VALUES ($1, $2)")
-        .bind(user_id)
-        .bind(digest(&token))
-        .execute(pool)
-        .await?;
+    sqlx::query!(
+        "INSERT INTO api_tokens (user_id, token_sha256) VALUES ($1, $2)",
+        user_id,
+        digest(&token),
+    )
+    .execute(pool)
+    .await?;
     Ok(token)
 }
 

@@ -78,17 +78,17 @@ pub async fn insert_images(
     let thumbnails: Vec<&[u8]> = images.iter().map(|i| i.thumbnail.as_slice()).collect();
     let widths: Vec<i32> = images.iter().map(|i| i.width as i32).collect();
     let heights: Vec<i32> = images.iter().map(|i| i.height as i32).collect();
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO images (sha256, content_type, data, thumbnail, width, height)
          SELECT * FROM UNNEST($1::bytea[], $2::text[], $3::bytea[], $4::bytea[], $5::int[], $6::int[])
          ON CONFLICT (sha256) DO NOTHING",
+        &hashes as &[&[u8]],
+        &types as &[&str],
+        &data as &[&[u8]],
+        &thumbnails as &[&[u8]],
+        &widths,
+        &heights,
     )
-    .bind(&hashes)
-    .bind(&types)
-    .bind(&data)
-    .bind(&thumbnails)
-    .bind(&widths)
-    .bind(&heights)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -103,11 +103,11 @@ pub async fn delete_unused_images(
     if hashes.is_empty() {
         return Ok(());
     }
-    sqlx::query(
+    sqlx::query!(
         "DELETE FROM images i WHERE i.sha256 = ANY($1)
            AND NOT EXISTS (SELECT 1 FROM photos p WHERE p.image_sha256 = i.sha256)",
+        hashes
     )
-    .bind(hashes)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -122,13 +122,15 @@ pub async fn image_bytes(
     let Ok(sha) = hex::decode(sha256_hex) else {
         return Ok(None);
     };
-    let row: Option<(String, Vec<u8>)> = if thumbnail {
-        sqlx::query_as("SELECT 'image/jpeg', thumbnail FROM images WHERE sha256 = $1")
-    } else {
-        sqlx::query_as("SELECT content_type, data FROM images WHERE sha256 = $1")
-    }
-    .bind(sha)
+    // CASE reads only the branch it takes, so only one of the out-of-line columns is fetched.
+    let row = sqlx::query!(
+        r#"SELECT CASE WHEN $2 THEN 'image/jpeg' ELSE content_type END AS "content_type!",
+                  CASE WHEN $2 THEN thumbnail ELSE data END AS "bytes!"
+           FROM images WHERE sha256 = $1"#,
+        sha,
+        thumbnail
+    )
     .fetch_optional(pool)
     .await?;
-    Ok(row)
+    Ok(row.map(|r| (r.content_type, r.bytes)))
 }

@@ -3,7 +3,6 @@
 use super::{Dossier, DossierInput, DossierPage, DossierQuery, DossierSummary};
 use crate::error::{Error, Result};
 use crate::photos::PhotoInfo;
-use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, QueryBuilder};
 
 pub fn not_found(id: i64) -> Error {
@@ -70,30 +69,17 @@ pub async fn search(pool: &PgPool, query: &DossierQuery) -> Result<DossierPage> 
     })
 }
 
-#[derive(sqlx::FromRow)]
-struct DossierRow {
-    id: i64,
-    name: String,
-    comment: String,
-    active: bool,
-    meta: serde_json::Value,
-    watch_lists: Vec<i64>,
-    replica_of: Option<String>,
-    created_at: DateTime<Utc>,
-    modified_at: DateTime<Utc>,
-}
-
 pub async fn get(pool: &PgPool, id: i64) -> Result<Dossier> {
-    let row: DossierRow = sqlx::query_as(
-        "SELECT d.id, d.name, d.comment, d.active, d.meta, d.created_at, d.modified_at,
-            ARRAY(SELECT x.watch_list_id FROM dossier_watch_lists x
-                  WHERE x.dossier_id = d.id ORDER BY 1) AS watch_lists,
-            (SELECT r.remote_url FROM replicas r
-               JOIN dossier_watch_lists x ON x.watch_list_id = r.watch_list_id
-              WHERE x.dossier_id = d.id LIMIT 1) AS replica_of
-         FROM dossiers d WHERE d.id = $1",
+    let row = sqlx::query!(
+        r#"SELECT d.id, d.name, d.comment, d.active, d.meta, d.created_at, d.modified_at,
+                  ARRAY(SELECT x.watch_list_id FROM dossier_watch_lists x
+                        WHERE x.dossier_id = d.id ORDER BY 1) AS "watch_lists!",
+                  (SELECT r.remote_url FROM replicas r
+                     JOIN dossier_watch_lists x ON x.watch_list_id = r.watch_list_id
+                    WHERE x.dossier_id = d.id LIMIT 1) AS replica_of
+           FROM dossiers d WHERE d.id = $1"#,
+        id
     )
-    .bind(id)
     .fetch_optional(pool)
     .await?
     .ok_or_else(|| not_found(id))?;
@@ -114,11 +100,12 @@ pub async fn get(pool: &PgPool, id: i64) -> Result<Dossier> {
 
 async fn check_watch_lists(tx: &mut sqlx::Transaction<'_, Postgres>, ids: &[i64]) -> Result<()> {
     // Lock the lists (shared) so that none is deleted between this check and the insert.
-    let found: Vec<i64> =
-        sqlx::query_scalar("SELECT id FROM watch_lists WHERE id = ANY($1) FOR SHARE")
-            .bind(ids)
-            .fetch_all(&mut **tx)
-            .await?;
+    let found = sqlx::query_scalar!(
+        "SELECT id FROM watch_lists WHERE id = ANY($1) FOR SHARE",
+        ids
+    )
+    .fetch_all(&mut **tx)
+    .await?;
     let missing: Vec<String> = ids
         .iter()
         .filter(|id| !found.contains(id))
@@ -138,19 +125,19 @@ async fn set_watch_lists(
     dossier: i64,
     ids: &[i64],
 ) -> Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "DELETE FROM dossier_watch_lists WHERE dossier_id = $1 AND NOT (watch_list_id = ANY($2))",
+        dossier,
+        ids
     )
-    .bind(dossier)
-    .bind(ids)
     .execute(&mut **tx)
     .await?;
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO dossier_watch_lists (watch_list_id, dossier_id)
          SELECT l, $1 FROM UNNEST($2::bigint[]) AS l ON CONFLICT DO NOTHING",
+        dossier,
+        ids
     )
-    .bind(dossier)
-    .bind(ids)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -159,13 +146,13 @@ async fn set_watch_lists(
 pub async fn insert(pool: &PgPool, input: &DossierInput) -> Result<Dossier> {
     let mut tx = pool.begin().await?;
     check_watch_lists(&mut tx, &input.watch_lists).await?;
-    let id: i64 = sqlx::query_scalar(
+    let id = sqlx::query_scalar!(
         "INSERT INTO dossiers (name, comment, active, meta) VALUES ($1, $2, $3, $4) RETURNING id",
+        input.name,
+        input.comment,
+        input.active,
+        input.meta,
     )
-    .bind(&input.name)
-    .bind(&input.comment)
-    .bind(input.active)
-    .bind(&input.meta)
     .fetch_one(&mut *tx)
     .await?;
     set_watch_lists(&mut tx, id, &input.watch_lists).await?;
@@ -176,14 +163,14 @@ pub async fn insert(pool: &PgPool, input: &DossierInput) -> Result<Dossier> {
 pub async fn update(pool: &PgPool, id: i64, input: &DossierInput) -> Result<Dossier> {
     let mut tx = pool.begin().await?;
     check_watch_lists(&mut tx, &input.watch_lists).await?;
-    let updated = sqlx::query(
+    let updated = sqlx::query!(
         "UPDATE dossiers SET name = $2, comment = $3, active = $4, meta = $5 WHERE id = $1",
+        id,
+        input.name,
+        input.comment,
+        input.active,
+        input.meta,
     )
-    .bind(id)
-    .bind(&input.name)
-    .bind(&input.comment)
-    .bind(input.active)
-    .bind(&input.meta)
     .execute(&mut *tx)
     .await?;
     if updated.rows_affected() == 0 {
@@ -196,13 +183,10 @@ pub async fn update(pool: &PgPool, id: i64, input: &DossierInput) -> Result<Doss
 
 pub async fn delete(pool: &PgPool, id: i64) -> Result<()> {
     let mut tx = pool.begin().await?;
-    let images: Vec<Vec<u8>> =
-        sqlx::query_scalar("SELECT image_sha256 FROM photos WHERE dossier_id = $1")
-            .bind(id)
-            .fetch_all(&mut *tx)
-            .await?;
-    let deleted = sqlx::query("DELETE FROM dossiers WHERE id = $1")
-        .bind(id)
+    let images = sqlx::query_scalar!("SELECT image_sha256 FROM photos WHERE dossier_id = $1", id)
+        .fetch_all(&mut *tx)
+        .await?;
+    let deleted = sqlx::query!("DELETE FROM dossiers WHERE id = $1", id)
         .execute(&mut *tx)
         .await?;
     if deleted.rows_affected() == 0 {

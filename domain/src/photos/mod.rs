@@ -13,7 +13,6 @@ use crate::{
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "store", derive(sqlx::FromRow))]
 pub struct PhotoInfo {
     pub id: i64,
     pub dossier_id: i64,

@@ -25,24 +25,12 @@ pub(super) async fn commit_page(
     let photos = images.len() as i64;
     insert_images(&mut tx, &images.iter().collect::<Vec<_>>()).await?;
     let (upserts, removals) = apply_page(&mut tx, replica, run_id, page).await?;
-    sqlx::query(
-        "UPDATE replicas SET run_after = $2, items_done = items_done + $3, photos_done = photos_done + $4
-         WHERE id = $1",
-    )
-    .bind(replica.id)
-    .bind(after)
-    .bind(upserts + removals)
-    .bind(photos)
+    sqlx::query!("UPDATE replicas SET run_after = $2, items_done = items_done + $3, photos_done = photos_done + $4
+         WHERE id = $1", replica.id, after, upserts + removals, photos)
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
-        "UPDATE sync_runs SET dossiers = dossiers + $2, removals = removals + $3, photos = photos + $4
-         WHERE id = $1",
-    )
-    .bind(attempt)
-    .bind(upserts)
-    .bind(removals)
-    .bind(photos)
+    sqlx::query!("UPDATE sync_runs SET dossiers = dossiers + $2, removals = removals + $3, photos = photos + $4
+         WHERE id = $1", attempt, upserts, removals, photos)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -64,24 +52,16 @@ async fn apply_page(
         let actives: Vec<bool> = page.upserts.iter().map(|d| d.active).collect();
         let metas: Vec<serde_json::Value> = page.upserts.iter().map(|d| d.meta.clone()).collect();
         // Known dossiers: changed fields only (an unchanged row is not rewritten).
-        sqlx::query(
-            "UPDATE dossiers d SET name = i.name, comment = i.comment, active = i.active, meta = i.meta
+        sqlx::query!("UPDATE dossiers d SET name = i.name, comment = i.comment, active = i.active, meta = i.meta
              FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::bool[], $6::jsonb[])
                   AS i(remote_id, name, comment, active, meta)
              JOIN remote_dossiers r ON r.remote_url = $1 AND r.remote_id = i.remote_id
              WHERE d.id = r.dossier_id
-               AND (d.name, d.comment, d.active, d.meta) IS DISTINCT FROM (i.name, i.comment, i.active, i.meta)",
-        )
-        .bind(url)
-        .bind(&ids)
-        .bind(&names)
-        .bind(&comments)
-        .bind(&actives)
-        .bind(&metas)
+               AND (d.name, d.comment, d.active, d.meta) IS DISTINCT FROM (i.name, i.comment, i.active, i.meta)", url, &ids, &names as &[&str], &comments as &[&str], &actives, &metas)
         .execute(&mut **tx)
         .await?;
         // New dossiers: ids drawn first, so the mapping can be written in the same statement.
-        sqlx::query(
+        sqlx::query!(
             "WITH missing AS MATERIALIZED (
                 SELECT i.*, nextval(pg_get_serial_sequence('dossiers', 'id')) AS new_id
                 FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::bool[], $6::jsonb[])
@@ -95,38 +75,38 @@ async fn apply_page(
              )
              INSERT INTO remote_dossiers (remote_url, remote_id, dossier_id)
              SELECT $1, m.remote_id, m.new_id FROM missing m JOIN inserted i ON i.id = m.new_id",
+            url,
+            &ids,
+            &names as &[&str],
+            &comments as &[&str],
+            &actives,
+            &metas
         )
-        .bind(url)
-        .bind(&ids)
-        .bind(&names)
-        .bind(&comments)
-        .bind(&actives)
-        .bind(&metas)
         .execute(&mut **tx)
         .await?;
         if replica.run_full {
-            sqlx::query(
+            sqlx::query!(
                 "INSERT INTO replica_seen (replica_id, dossier_id, run_id)
                  SELECT $3, r.dossier_id, $4 FROM remote_dossiers r
                  WHERE r.remote_url = $1 AND r.remote_id = ANY($2)
                  ON CONFLICT (replica_id, dossier_id) DO UPDATE SET run_id = EXCLUDED.run_id",
+                url,
+                &ids,
+                replica.id,
+                run_id
             )
-            .bind(url)
-            .bind(&ids)
-            .bind(replica.id)
-            .bind(run_id)
             .execute(&mut **tx)
             .await?;
         }
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO dossier_watch_lists (watch_list_id, dossier_id)
              SELECT $3, r.dossier_id FROM remote_dossiers r
              WHERE r.remote_url = $1 AND r.remote_id = ANY($2)
              ON CONFLICT DO NOTHING",
+            url,
+            &ids,
+            replica.watch_list_id
         )
-        .bind(url)
-        .bind(&ids)
-        .bind(replica.watch_list_id)
         .execute(&mut **tx)
         .await?;
         replace_photos(tx, url, page).await?;
@@ -134,11 +114,11 @@ async fn apply_page(
     let removed = if page.removals.is_empty() {
         0
     } else {
-        let local: Vec<i64> = sqlx::query_scalar(
+        let local: Vec<i64> = sqlx::query_scalar!(
             "SELECT dossier_id FROM remote_dossiers WHERE remote_url = $1 AND remote_id = ANY($2)",
+            url,
+            &page.removals
         )
-        .bind(url)
-        .bind(&page.removals)
         .fetch_all(&mut **tx)
         .await?;
         remove_from_list(tx, replica.watch_list_id, &local).await?
@@ -188,8 +168,7 @@ async fn replace_photos(
     let ids: Vec<i64> = page.upserts.iter().map(|d| d.id).collect();
     // The photo sets on both sides, vectors compared in binary; only dossiers whose set
     // differs are rewritten.
-    let changed: Vec<i64> = sqlx::query_scalar(
-        "WITH wanted AS (
+    let changed: Vec<i64> = sqlx::query_scalar!("WITH wanted AS (
             SELECT t.remote_id, string_agg(encode(t.sha, 'hex') || ':' || coalesce(t.model, '') || ':'
                        || coalesce(md5(array_send(($7::real[])[t.off + 1 : t.off + t.len])), ''),
                        ',' ORDER BY t.ord) AS photos
@@ -203,27 +182,19 @@ async fn replace_photos(
          WHERE coalesce(w.photos, '') IS DISTINCT FROM coalesce((
             SELECT string_agg(encode(p.image_sha256, 'hex') || ':' || coalesce(p.face_model, '') || ':'
                        || coalesce(md5(array_send(p.face_vector)), ''), ',' ORDER BY p.id)
-            FROM photos p WHERE p.dossier_id = r.dossier_id), '')",
-    )
-    .bind(url)
-    .bind(&ids)
-    .bind(&owners)
-    .bind(&shas)
-    .bind(&models)
-    .bind(&offsets)
-    .bind(&vectors)
-    .bind(&lengths)
+            FROM photos p WHERE p.dossier_id = r.dossier_id), '')", url, &ids, &owners, &shas, &models as &[Option<String>], &offsets, &vectors, &lengths as &[Option<i32>])
     .fetch_all(&mut **tx)
     .await?;
     if changed.is_empty() {
         return Ok(());
     }
-    let old: Vec<Vec<u8>> =
-        sqlx::query_scalar("DELETE FROM photos WHERE dossier_id = ANY($1) RETURNING image_sha256")
-            .bind(&changed)
-            .fetch_all(&mut **tx)
-            .await?;
-    sqlx::query(
+    let old: Vec<Vec<u8>> = sqlx::query_scalar!(
+        "DELETE FROM photos WHERE dossier_id = ANY($1) RETURNING image_sha256",
+        &changed
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    sqlx::query!(
         "INSERT INTO photos (dossier_id, image_sha256, face_model, face_vector)
          SELECT r.dossier_id, t.sha, t.model, ($6::real[])[t.off + 1 : t.off + t.len]
          FROM UNNEST($2::bigint[], $3::bytea[], $4::text[], $5::int[], $7::int[]) WITH ORDINALITY
@@ -231,15 +202,15 @@ async fn replace_photos(
          JOIN remote_dossiers r ON r.remote_url = $1 AND r.remote_id = t.remote_id
          WHERE r.dossier_id = ANY($8)
          ORDER BY t.ord",
+        url,
+        &owners,
+        &shas,
+        &models as &[Option<String>],
+        &offsets,
+        &vectors,
+        &lengths as &[Option<i32>],
+        &changed
     )
-    .bind(url)
-    .bind(&owners)
-    .bind(&shas)
-    .bind(&models)
-    .bind(&offsets)
-    .bind(&vectors)
-    .bind(&lengths)
-    .bind(&changed)
     .execute(&mut **tx)
     .await?;
     delete_unused_images(tx, &old).await?;
@@ -252,26 +223,26 @@ async fn remove_from_list(
     list: i64,
     dossiers: &[i64],
 ) -> Result<i64, SyncError> {
-    let removed = sqlx::query(
+    let removed = sqlx::query!(
         "DELETE FROM dossier_watch_lists WHERE watch_list_id = $1 AND dossier_id = ANY($2)",
+        list,
+        dossiers
     )
-    .bind(list)
-    .bind(dossiers)
     .execute(&mut **tx)
     .await?
     .rows_affected();
-    let images: Vec<Vec<u8>> = sqlx::query_scalar(
+    let images: Vec<Vec<u8>> = sqlx::query_scalar!(
         "SELECT p.image_sha256 FROM photos p WHERE p.dossier_id = ANY($1)
            AND NOT EXISTS (SELECT 1 FROM dossier_watch_lists m WHERE m.dossier_id = p.dossier_id)",
+        dossiers
     )
-    .bind(dossiers)
     .fetch_all(&mut **tx)
     .await?;
-    sqlx::query(
+    sqlx::query!(
         "DELETE FROM dossiers d WHERE d.id = ANY($1)
            AND NOT EXISTS (SELECT 1 FROM dossier_watch_lists m WHERE m.dossier_id = d.id)",
+        dossiers
     )
-    .bind(dossiers)
     .execute(&mut **tx)
     .await?;
     delete_unused_images(tx, &images).await?;
@@ -285,19 +256,18 @@ pub(super) async fn sweep_unseen(
     replica: &ReplicaRow,
     run_id: i64,
 ) -> Result<i64, SyncError> {
-    let unseen: Vec<i64> = sqlx::query_scalar(
+    let unseen: Vec<i64> = sqlx::query_scalar!(
         "SELECT m.dossier_id FROM dossier_watch_lists m
          WHERE m.watch_list_id = $1 AND NOT EXISTS (
             SELECT 1 FROM replica_seen s
             WHERE s.replica_id = $2 AND s.dossier_id = m.dossier_id AND s.run_id = $3)",
+        replica.watch_list_id,
+        replica.id,
+        run_id
     )
-    .bind(replica.watch_list_id)
-    .bind(replica.id)
-    .bind(run_id)
     .fetch_all(&mut **tx)
     .await?;
-    sqlx::query("DELETE FROM replica_seen WHERE replica_id = $1")
-        .bind(replica.id)
+    sqlx::query!("DELETE FROM replica_seen WHERE replica_id = $1", replica.id)
         .execute(&mut **tx)
         .await?;
     if unseen.is_empty() {

@@ -66,11 +66,11 @@ async fn fetch_missing_images(
         .collect();
     wanted.sort();
     wanted.dedup();
-    let missing: Vec<String> = sqlx::query_scalar(
-        "SELECT encode(h, 'hex') FROM UNNEST($1::bytea[]) AS h
-         WHERE NOT EXISTS (SELECT 1 FROM images i WHERE i.sha256 = h)",
+    let missing = sqlx::query_scalar!(
+        r#"SELECT encode(h, 'hex') AS "sha256!" FROM UNNEST($1::bytea[]) AS h
+           WHERE NOT EXISTS (SELECT 1 FROM images i WHERE i.sha256 = h)"#,
+        &wanted
     )
-    .bind(&wanted)
     .fetch_all(pool)
     .await?;
     let mut images = Vec::new();

@@ -13,23 +13,30 @@ const REACHABILITY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// "a replica of list N of <Leader URL>", if the local list is one.
 pub async fn replica_of(pool: &PgPool, list: i64) -> Result<Option<String>> {
-    let row: Option<(String, i64)> =
-        sqlx::query_as("SELECT remote_url, remote_list_id FROM replicas WHERE watch_list_id = $1")
-            .bind(list)
-            .fetch_optional(pool)
-            .await?;
-    Ok(row.map(|(url, remote)| format!("a replica of list {remote} of the Leader {url}")))
+    let row = sqlx::query!(
+        "SELECT remote_url, remote_list_id FROM replicas WHERE watch_list_id = $1",
+        list
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| {
+        format!(
+            "a replica of list {} of the Leader {}",
+            r.remote_list_id, r.remote_url
+        )
+    }))
 }
 
 /// The first of these lists that is a replica, with the Leader it follows.
 async fn first_replica(pool: &PgPool, lists: &[i64]) -> Result<Option<(i64, String, i64)>> {
-    Ok(sqlx::query_as(
+    let row = sqlx::query!(
         "SELECT watch_list_id, remote_url, remote_list_id FROM replicas
          WHERE watch_list_id = ANY($1) ORDER BY watch_list_id LIMIT 1",
+        lists
     )
-    .bind(lists)
     .fetch_optional(pool)
-    .await?)
+    .await?;
+    Ok(row.map(|r| (r.watch_list_id, r.remote_url, r.remote_list_id)))
 }
 
 fn read_only(list: i64, url: &str, remote: i64) -> Error {
@@ -47,12 +54,12 @@ pub async fn lists_writable(pool: &PgPool, lists: &[i64]) -> Result<()> {
 }
 
 async fn lists_of_dossier(pool: &PgPool, dossier: i64) -> Result<Vec<i64>> {
-    Ok(
-        sqlx::query_scalar("SELECT watch_list_id FROM dossier_watch_lists WHERE dossier_id = $1")
-            .bind(dossier)
-            .fetch_all(pool)
-            .await?,
+    Ok(sqlx::query_scalar!(
+        "SELECT watch_list_id FROM dossier_watch_lists WHERE dossier_id = $1",
+        dossier
     )
+    .fetch_all(pool)
+    .await?)
 }
 
 /// Refuses a change to a dossier that belongs to a replicated list.

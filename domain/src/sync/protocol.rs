@@ -17,7 +17,6 @@ pub const LEADER_KIND: &str = "dossier-leader";
 
 /// A watch list as the Leader offers it for replication.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "store", derive(sqlx::FromRow))]
 pub struct RemoteList {
     pub id: i64,
     pub name: String,
@@ -95,7 +94,6 @@ pub struct ListDigest {
 
 /// A replica as the Subscriber's API and pages show it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "store", derive(sqlx::FromRow))]
 pub struct Replica {
     pub id: i64,
     pub remote_dossier_list: i64,
@@ -117,7 +115,6 @@ pub struct Replica {
 
 /// One run of a replica, for the history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "store", derive(sqlx::FromRow))]
 pub struct SyncRun {
     pub id: i64,
     pub full_resync: bool,

@@ -4,44 +4,51 @@
 
 use super::client::{normalize_url, LeaderClient};
 use super::error::SyncError;
-use super::{LeaderInfo, RemoteList, Replica, SyncRun};
+use super::{LeaderInfo, RemoteList, Replica, ReplicaState, RunOutcomeKind, SyncRun};
 use crate::error::{Error, OnConstraint, Result};
 use crate::installation::Installation;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use std::time::Duration;
 
-const REPLICA_COLUMNS: &str = "r.id, r.remote_list_id AS remote_dossier_list, r.remote_url,
-    r.watch_list_id AS slave_dossier_list, w.name AS local_list_name, r.state, r.cursor,
-    r.items_done, r.items_total, r.photos_done, r.last_success_at, r.last_error, r.last_error_at,
-    r.next_run_at, r.created_at";
-
-pub async fn replicas(pool: &PgPool) -> Result<Vec<Replica>> {
-    Ok(sqlx::query_as(&format!(
-        "SELECT {REPLICA_COLUMNS} FROM replicas r JOIN watch_lists w ON w.id = r.watch_list_id ORDER BY r.id"
-    ))
+/// Every replica, or only `id`: one query for both, so the columns are written once.
+async fn select(pool: &PgPool, id: Option<i64>) -> Result<Vec<Replica>> {
+    Ok(sqlx::query_as!(
+        Replica,
+        r#"SELECT r.id, r.remote_list_id AS remote_dossier_list, r.remote_url,
+                  r.watch_list_id AS slave_dossier_list, w.name AS local_list_name,
+                  r.state AS "state: ReplicaState", r.cursor, r.items_done, r.items_total,
+                  r.photos_done, r.last_success_at, r.last_error, r.last_error_at,
+                  r.next_run_at, r.created_at
+           FROM replicas r JOIN watch_lists w ON w.id = r.watch_list_id
+           WHERE $1::bigint IS NULL OR r.id = $1
+           ORDER BY r.id"#,
+        id
+    )
     .fetch_all(pool)
     .await?)
 }
 
+pub async fn replicas(pool: &PgPool) -> Result<Vec<Replica>> {
+    select(pool, None).await
+}
+
 pub async fn replica(pool: &PgPool, id: i64) -> Result<Replica> {
-    sqlx::query_as(&format!(
-        "SELECT {REPLICA_COLUMNS} FROM replicas r JOIN watch_lists w ON w.id = r.watch_list_id WHERE r.id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(pool)
-    .await?
-    .ok_or_else(|| Error::not_found(format!("replica {id} does not exist")))
+    select(pool, Some(id))
+        .await?
+        .pop()
+        .ok_or_else(|| Error::not_found(format!("replica {id} does not exist")))
 }
 
 pub async fn history(pool: &PgPool, replica: i64, limit: i64) -> Result<Vec<SyncRun>> {
-    Ok(sqlx::query_as(
-        "SELECT id, full_resync, cursor_from, cursor_to, started_at, finished_at, outcome,
-                dossiers, removals, photos, error
-         FROM sync_runs WHERE replica_id = $1 ORDER BY id DESC LIMIT $2",
+    Ok(sqlx::query_as!(
+        SyncRun,
+        r#"SELECT id, full_resync, cursor_from, cursor_to, started_at, finished_at,
+                  outcome AS "outcome: RunOutcomeKind", dossiers, removals, photos, error
+           FROM sync_runs WHERE replica_id = $1 ORDER BY id DESC LIMIT $2"#,
+        replica,
+        limit
     )
-    .bind(replica)
-    .bind(limit)
     .fetch_all(pool)
     .await?)
 }
@@ -60,13 +67,16 @@ pub struct NewReplica {
 pub async fn create(inst: &Installation, new: NewReplica) -> Result<Replica> {
     let pool = &inst.pool;
     let url = normalize_url(&new.remote_url).map_err(|m| Error::invalid("remote_url", m))?;
-    let local: Option<(String, i64)> = sqlx::query_as(
-        "SELECT w.name, (SELECT count(*) FROM dossier_watch_lists m WHERE m.watch_list_id = w.id)
-         FROM watch_lists w WHERE w.id = $1",
+    let local = sqlx::query!(
+        r#"SELECT w.name,
+                  (SELECT count(*) FROM dossier_watch_lists m WHERE m.watch_list_id = w.id)
+                      AS "count!"
+           FROM watch_lists w WHERE w.id = $1"#,
+        new.local_list
     )
-    .bind(new.local_list)
     .fetch_optional(pool)
-    .await?;
+    .await?
+    .map(|r| (r.name, r.count));
     let (name, count) = local.ok_or_else(|| {
         Error::invalid(
             "slave_dossier_list",
@@ -103,14 +113,14 @@ pub async fn create(inst: &Installation, new: NewReplica) -> Result<Replica> {
     } else {
         inst.settings.sync.next_run(Utc::now())
     };
-    let id: i64 = sqlx::query_scalar(
+    let id = sqlx::query_scalar!(
         "INSERT INTO replicas (watch_list_id, remote_url, remote_list_id, next_run_at)
          VALUES ($1, $2, $3, $4) RETURNING id",
+        new.local_list,
+        url,
+        new.remote_list,
+        next_run,
     )
-    .bind(new.local_list)
-    .bind(&url)
-    .bind(new.remote_list)
-    .bind(next_run)
     .fetch_one(pool)
     .await
     .on_constraint("replicas_watch_list_id_key", || {
@@ -138,14 +148,15 @@ pub async fn leader_lists(inst: &Installation, url: &str) -> Result<Vec<RemoteLi
 
 /// Local lists that could become replicas: empty, and not replicas already.
 pub async fn empty_lists(pool: &PgPool) -> Result<Vec<(i64, String)>> {
-    Ok(sqlx::query_as(
+    let lists = sqlx::query!(
         "SELECT w.id, w.name FROM watch_lists w
          WHERE NOT EXISTS (SELECT 1 FROM dossier_watch_lists m WHERE m.watch_list_id = w.id)
            AND NOT EXISTS (SELECT 1 FROM replicas r WHERE r.watch_list_id = w.id)
          ORDER BY w.name",
     )
     .fetch_all(pool)
-    .await?)
+    .await?;
+    Ok(lists.into_iter().map(|l| (l.id, l.name)).collect())
 }
 
 pub fn check_model(info: &LeaderInfo, local: &str) -> Result<(), SyncError> {
@@ -160,8 +171,7 @@ pub fn check_model(info: &LeaderInfo, local: &str) -> Result<(), SyncError> {
 
 /// Cancels a replica: the local list keeps its dossiers and becomes editable again.
 pub async fn cancel(pool: &PgPool, id: i64) -> Result<()> {
-    let deleted = sqlx::query("DELETE FROM replicas WHERE id = $1")
-        .bind(id)
+    let deleted = sqlx::query!("DELETE FROM replicas WHERE id = $1", id)
         .execute(pool)
         .await?;
     if deleted.rows_affected() == 0 {
@@ -173,8 +183,7 @@ pub async fn cancel(pool: &PgPool, id: i64) -> Result<()> {
 /// Asks for a run as soon as possible.
 pub async fn sync_now(inst: &Installation, id: i64) -> Result<Replica> {
     let pool = &inst.pool;
-    let updated = sqlx::query("UPDATE replicas SET next_run_at = now() WHERE id = $1")
-        .bind(id)
+    let updated = sqlx::query!("UPDATE replicas SET next_run_at = now() WHERE id = $1", id)
         .execute(pool)
         .await?;
     if updated.rows_affected() == 0 {
@@ -185,7 +194,7 @@ pub async fn sync_now(inst: &Installation, id: i64) -> Result<Replica> {
 }
 
 /// A replica as a run reads and advances it.
-#[derive(Clone, sqlx::FromRow)]
+#[derive(Clone)]
 pub(super) struct ReplicaRow {
     pub id: i64,
     pub watch_list_id: i64,
@@ -202,12 +211,13 @@ pub(super) struct ReplicaRow {
 
 impl ReplicaRow {
     pub(super) async fn load(pool: &PgPool, id: i64) -> Result<Self, SyncError> {
-        sqlx::query_as(
+        sqlx::query_as!(
+            ReplicaRow,
             "SELECT id, watch_list_id, remote_url, remote_list_id, cursor, run_id, run_until,
                     run_after, run_full, verified_at
              FROM replicas WHERE id = $1",
+            id
         )
-        .bind(id)
         .fetch_optional(pool)
         .await?
         .ok_or_else(|| Error::not_found(format!("replica {id} does not exist")).into())

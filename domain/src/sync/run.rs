@@ -39,23 +39,18 @@ pub async fn run(inst: &Installation, id: i64) -> Result<RunOutcome, SyncError> 
     }
     // With the claim held, a run of this replica still marked running belongs to a process that
     // died; the startup sweep misses it when the dead process's connection outlives that sweep.
-    sqlx::query(
+    sqlx::query!(
         "UPDATE sync_runs SET outcome = $2, finished_at = now()
          WHERE replica_id = $1 AND outcome = $3",
+        id,
+        RunOutcomeKind::Interrupted as _,
+        RunOutcomeKind::Running as _
     )
-    .bind(id)
-    .bind(RunOutcomeKind::Interrupted)
-    .bind(RunOutcomeKind::Running)
     .execute(&inst.pool)
     .await?;
     let attempt: i64 = {
         let row = ReplicaRow::load(&inst.pool, id).await?;
-        sqlx::query_scalar(
-            "INSERT INTO sync_runs (replica_id, full_resync, cursor_from) VALUES ($1, $2, $3) RETURNING id",
-        )
-        .bind(id)
-        .bind(row.run_full || row.cursor == 0)
-        .bind(row.cursor)
+        sqlx::query_scalar!("INSERT INTO sync_runs (replica_id, full_resync, cursor_from) VALUES ($1, $2, $3) RETURNING id", id, row.run_full || row.cursor == 0, row.cursor)
         .fetch_one(&inst.pool)
         .await?
     };
@@ -100,22 +95,24 @@ async fn start(
     attempt: i64,
 ) -> Result<ReplicaRow, SyncError> {
     if replica.run_id.is_none() {
-        sqlx::query(
+        sqlx::query!(
             "UPDATE replicas SET run_id = $2, run_full = $3, run_until = NULL, run_after = 0,
                  items_done = 0, items_total = NULL, photos_done = 0
              WHERE id = $1",
+            replica.id,
+            attempt,
+            replica.cursor == 0
         )
-        .bind(replica.id)
-        .bind(attempt)
-        .bind(replica.cursor == 0)
         .execute(pool)
         .await?;
         replica = ReplicaRow::load(pool, replica.id).await?;
     }
-    sqlx::query("UPDATE replicas SET state = 'running' WHERE id = $1")
-        .bind(replica.id)
-        .execute(pool)
-        .await?;
+    sqlx::query!(
+        "UPDATE replicas SET state = 'running' WHERE id = $1",
+        replica.id
+    )
+    .execute(pool)
+    .await?;
     Ok(replica)
 }
 
@@ -138,28 +135,29 @@ async fn pull(
         let (page, images) = match fetched {
             Err(SyncError::CursorTooOld(_)) if !replica.run_full => {
                 tracing::warn!(replica = id, cursor = since, "cursor too old; full resync");
-                sqlx::query(
-                    "UPDATE replicas SET run_full = TRUE, run_until = NULL, run_after = 0 WHERE id = $1",
-                )
-                .bind(id)
+                sqlx::query!("UPDATE replicas SET run_full = TRUE, run_until = NULL, run_after = 0 WHERE id = $1", id)
                 .execute(pool)
                 .await?;
-                sqlx::query("UPDATE sync_runs SET full_resync = TRUE WHERE id = $1")
-                    .bind(attempt)
-                    .execute(pool)
-                    .await?;
+                sqlx::query!(
+                    "UPDATE sync_runs SET full_resync = TRUE WHERE id = $1",
+                    attempt
+                )
+                .execute(pool)
+                .await?;
                 replica = ReplicaRow::load(pool, id).await?;
                 continue;
             }
             other => other?,
         };
         if replica.run_until.is_none() {
-            sqlx::query("UPDATE replicas SET run_until = $2, items_total = $3 WHERE id = $1")
-                .bind(id)
-                .bind(page.until)
-                .bind(page.total)
-                .execute(pool)
-                .await?;
+            sqlx::query!(
+                "UPDATE replicas SET run_until = $2, items_total = $3 WHERE id = $1",
+                id,
+                page.until,
+                page.total
+            )
+            .execute(pool)
+            .await?;
             replica.run_until = Some(page.until);
         }
         if let Some(next_after) = page.next_after {
@@ -196,29 +194,31 @@ async fn finish(inst: &Installation, replica: &ReplicaRow, attempt: i64) -> Resu
     let mut tx = inst.pool.begin().await?;
     if replica.run_full {
         let swept = sweep_unseen(&mut tx, replica, run_id).await?;
-        sqlx::query("UPDATE sync_runs SET removals = removals + $2 WHERE id = $1")
-            .bind(attempt)
-            .bind(swept)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query!(
+            "UPDATE sync_runs SET removals = removals + $2 WHERE id = $1",
+            attempt,
+            swept
+        )
+        .execute(&mut *tx)
+        .await?;
     }
-    sqlx::query(
+    sqlx::query!(
         "UPDATE replicas SET cursor = $2, run_id = NULL, run_until = NULL, run_after = 0,
              run_full = FALSE, state = 'idle', last_success_at = now(), last_error = NULL,
              failures = 0, next_run_at = $3
          WHERE id = $1",
+        replica.id,
+        cursor,
+        inst.settings.sync.next_run(Utc::now())
     )
-    .bind(replica.id)
-    .bind(cursor)
-    .bind(inst.settings.sync.next_run(Utc::now()))
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
+    sqlx::query!(
         "UPDATE sync_runs SET outcome = $3, finished_at = now(), cursor_to = $2 WHERE id = $1",
+        attempt,
+        cursor,
+        RunOutcomeKind::Success as _
     )
-    .bind(attempt)
-    .bind(cursor)
-    .bind(RunOutcomeKind::Success)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -235,27 +235,31 @@ async fn record_failure(
 ) -> Result<(), SyncError> {
     let message = error.to_string();
     tracing::warn!(replica = id, error = %message, "replication run failed");
-    let failures: Option<i32> = sqlx::query_scalar(
+    let failures: Option<i32> = sqlx::query_scalar!(
         "UPDATE replicas SET state = 'failed', last_error = $2, last_error_at = now(),
              failures = failures + 1
          WHERE id = $1 RETURNING failures",
+        id,
+        &message
     )
-    .bind(id)
-    .bind(&message)
     .fetch_optional(pool)
     .await?;
     let next = Utc::now() + backoff(failures.unwrap_or(1));
-    sqlx::query("UPDATE replicas SET next_run_at = $2 WHERE id = $1")
-        .bind(id)
-        .bind(next)
-        .execute(pool)
-        .await?;
-    sqlx::query("UPDATE sync_runs SET outcome = $3, finished_at = now(), error = $2 WHERE id = $1")
-        .bind(attempt)
-        .bind(&message)
-        .bind(RunOutcomeKind::Failed)
-        .execute(pool)
-        .await?;
+    sqlx::query!(
+        "UPDATE replicas SET next_run_at = $2 WHERE id = $1",
+        id,
+        next
+    )
+    .execute(pool)
+    .await?;
+    sqlx::query!(
+        "UPDATE sync_runs SET outcome = $3, finished_at = now(), error = $2 WHERE id = $1",
+        attempt,
+        &message,
+        RunOutcomeKind::Failed as _
+    )
+    .execute(pool)
+    .await?;
     Ok(())
 }
 

@@ -69,15 +69,17 @@ async fn prepare(inst: &Installation) {
         tracing::error!(error = %e, "could not close interrupted runs");
     }
     if inst.settings.sync.at_startup {
-        let _ = sqlx::query("UPDATE replicas SET next_run_at = now()")
+        let _ = sqlx::query!("UPDATE replicas SET next_run_at = now()")
             .execute(&inst.pool)
             .await;
     }
     // Replicas created before a schedule change get a time from the current schedule.
-    let _ = sqlx::query("UPDATE replicas SET next_run_at = $1 WHERE next_run_at IS NULL")
-        .bind(inst.settings.sync.next_run(Utc::now()))
-        .execute(&inst.pool)
-        .await;
+    let _ = sqlx::query!(
+        "UPDATE replicas SET next_run_at = $1 WHERE next_run_at IS NULL",
+        inst.settings.sync.next_run(Utc::now())
+    )
+    .execute(&inst.pool)
+    .await;
 }
 
 /// The replicas this process is running, and those another process was running when looked at.
@@ -176,12 +178,12 @@ async fn schedule(inst: Installation) {
 
 /// Due replicas, longest waiting first, leaving out `excluded`.
 async fn due(inst: &Installation, excluded: &[i64], limit: usize) -> Vec<i64> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "SELECT id FROM replicas WHERE next_run_at <= now() AND NOT (id = ANY($1))
          ORDER BY next_run_at LIMIT $2",
+        excluded,
+        limit as i64
     )
-    .bind(excluded)
-    .bind(limit as i64)
     .fetch_all(&inst.pool)
     .await
     .unwrap_or_else(|e| {
@@ -193,12 +195,13 @@ async fn due(inst: &Installation, excluded: &[i64], limit: usize) -> Vec<i64> {
 /// How long until the next replica that is not `excluded` is due (at most `MAX_SLEEP`; a
 /// replica held elsewhere is looked at again after `BUSY_RETRY`).
 async fn until_next(inst: &Installation, excluded: &[i64]) -> Duration {
-    let next: Option<chrono::DateTime<Utc>> =
-        sqlx::query_scalar("SELECT min(next_run_at) FROM replicas WHERE NOT (id = ANY($1))")
-            .bind(excluded)
-            .fetch_one(&inst.pool)
-            .await
-            .unwrap_or(None);
+    let next = sqlx::query_scalar!(
+        "SELECT min(next_run_at) FROM replicas WHERE NOT (id = ANY($1))",
+        excluded
+    )
+    .fetch_one(&inst.pool)
+    .await
+    .unwrap_or(None);
     let cap = if excluded.is_empty() {
         MAX_SLEEP
     } else {

@@ -44,10 +44,12 @@ pub(super) async fn verify(
     }
     let local = local?;
     if local.dossiers == remote.dossiers && local.digest == remote.digest {
-        sqlx::query("UPDATE replicas SET verified_at = now() WHERE id = $1")
-            .bind(replica.id)
-            .execute(pool)
-            .await?;
+        sqlx::query!(
+            "UPDATE replicas SET verified_at = now() WHERE id = $1",
+            replica.id
+        )
+        .execute(pool)
+        .await?;
         return Ok(false);
     }
     let message = format!(
@@ -55,19 +57,17 @@ pub(super) async fn verify(
         remote.dossiers, remote.digest, local.dossiers, local.digest
     );
     tracing::warn!(replica = replica.id, "{message}");
-    sqlx::query(
-        "UPDATE replicas SET cursor = 0, last_error = $2, last_error_at = now(), next_run_at = now()
-         WHERE id = $1",
-    )
-    .bind(replica.id)
-    .bind(&message)
+    sqlx::query!("UPDATE replicas SET cursor = 0, last_error = $2, last_error_at = now(), next_run_at = now()
+         WHERE id = $1", replica.id, &message)
     .execute(pool)
     .await?;
-    sqlx::query("UPDATE sync_runs SET error = $2 WHERE id = $1")
-        .bind(attempt)
-        .bind(&message)
-        .execute(pool)
-        .await?;
+    sqlx::query!(
+        "UPDATE sync_runs SET error = $2 WHERE id = $1",
+        attempt,
+        &message
+    )
+    .execute(pool)
+    .await?;
     inst.scheduler.wake();
     Ok(true)
 }

@@ -4,41 +4,43 @@ use super::UserAccount;
 use crate::error::{Error, Result};
 use sqlx::PgPool;
 
-const COLUMNS: &str = "u.id, u.username, g.name AS \"group\", u.active, u.created_at,
-    (SELECT count(*) FROM api_tokens t WHERE t.user_id = u.id) AS api_tokens";
-
 fn not_found(id: i64) -> Error {
     Error::not_found(format!("user {id} does not exist"))
 }
 
-pub async fn list(pool: &PgPool) -> Result<Vec<UserAccount>> {
-    Ok(sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM users u JOIN groups g ON g.id = u.group_id ORDER BY u.username"
-    ))
+/// Every user, or only `id`: one query for both, so the columns are written once.
+async fn select(pool: &PgPool, id: Option<i64>) -> Result<Vec<UserAccount>> {
+    Ok(sqlx::query_as!(
+        UserAccount,
+        r#"SELECT u.id, u.username, g.name AS "group", u.active, u.created_at,
+                  (SELECT count(*) FROM api_tokens t WHERE t.user_id = u.id) AS "api_tokens!"
+           FROM users u JOIN groups g ON g.id = u.group_id
+           WHERE $1::bigint IS NULL OR u.id = $1
+           ORDER BY u.username"#,
+        id
+    )
     .fetch_all(pool)
     .await?)
 }
 
+pub async fn list(pool: &PgPool) -> Result<Vec<UserAccount>> {
+    select(pool, None).await
+}
+
 pub async fn get(pool: &PgPool, id: i64) -> Result<UserAccount> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM users u JOIN groups g ON g.id = u.group_id WHERE u.id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(pool)
-    .await?
-    .ok_or_else(|| not_found(id))
+    select(pool, Some(id))
+        .await?
+        .pop()
+        .ok_or_else(|| not_found(id))
 }
 
 pub async fn set_group(pool: &PgPool, id: i64, group: &str) -> Result<UserAccount> {
-    let group_id: Option<i64> = sqlx::query_scalar("SELECT id FROM groups WHERE name = $1")
-        .bind(group)
+    let group_id = sqlx::query_scalar!("SELECT id FROM groups WHERE name = $1", group)
         .fetch_optional(pool)
         .await?;
     let group_id =
         group_id.ok_or_else(|| Error::invalid("group", format!("unknown group {group:?}")))?;
-    let updated = sqlx::query("UPDATE users SET group_id = $2 WHERE id = $1")
-        .bind(id)
-        .bind(group_id)
+    let updated = sqlx::query!("UPDATE users SET group_id = $2 WHERE id = $1", id, group_id)
         .execute(pool)
         .await?;
     if updated.rows_affected() == 0 {
@@ -49,9 +51,7 @@ pub async fn set_group(pool: &PgPool, id: i64, group: &str) -> Result<UserAccoun
 
 pub async fn set_active(pool: &PgPool, id: i64, active: bool) -> Result<UserAccount> {
     let mut tx = pool.begin().await?;
-    let updated = sqlx::query("UPDATE users SET active = $2 WHERE id = $1")
-        .bind(id)
-        .bind(active)
+    let updated = sqlx::query!("UPDATE users SET active = $2 WHERE id = $1", id, active)
         .execute(&mut *tx)
         .await?;
     if updated.rows_affected() == 0 {
@@ -59,8 +59,7 @@ pub async fn set_active(pool: &PgPool, id: i64, active: bool) -> Result<UserAcco
     }
     if !active {
         // A deactivated user is logged out everywhere at once.
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(id)
+        sqlx::query!("DELETE FROM sessions WHERE user_id = $1", id)
             .execute(&mut *tx)
             .await?;
     }

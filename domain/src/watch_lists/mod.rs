@@ -10,7 +10,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "store", derive(sqlx::FromRow))]
 pub struct WatchList {
     pub id: i64,
     pub name: String,
@@ -123,7 +122,6 @@ impl WatchListInput {
 
 /// What the dossier pages show of a list: its label, and whether it is a read-only replica.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "store", derive(sqlx::FromRow))]
 pub struct WatchListLabel {
     pub id: i64,
     pub name: String,
