@@ -4,6 +4,9 @@ import { APIRequestContext, expect, Page, request as playwrightRequest } from "@
 
 export const PASSWORD = "e2e-password";
 
+/** The server under test (as in playwright.config.ts). */
+export const SITE = `http://${process.env.LEPTOS_SITE_ADDR ?? "127.0.0.1:3000"}`;
+
 /** The Leader that scripts/test.sh starts beside the server under test (the Subscriber). */
 export const LEADER = `http://${process.env.LEADER_ADDR ?? "127.0.0.1:3918"}`;
 
@@ -27,7 +30,7 @@ export const TINY_PNG = Buffer.from(
 export class Api {
   private constructor(private http: APIRequestContext) {}
 
-  static async as(username: string, baseURL?: string, password = PASSWORD) {
+  static async as(username: string, baseURL = SITE, password = PASSWORD) {
     const http = await playwrightRequest.newContext({ baseURL });
     const answer = await http.post("/api/auth/login", {
       headers: { "Content-Type": "application/json" },
@@ -58,6 +61,17 @@ export class Api {
       ids.push((await this.call("dossiers/create", { name, active, watch_lists: [list] })).id);
     }
     return ids;
+  }
+
+  /** Adds the tiny PNG to a dossier as its photo. */
+  async photo(dossier: number) {
+    const answer = await this.http.post("/api/photos/upload", {
+      multipart: {
+        dossier_id: String(dossier),
+        image: { name: "face.png", mimeType: "image/png", buffer: TINY_PNG },
+      },
+    });
+    expect(answer.ok(), `photos/upload: ${await answer.text()}`).toBe(true);
   }
 
   async dispose() {

@@ -6,7 +6,8 @@ test("a User sees everything and can change nothing", async ({ page }) => {
   const list = unique("Visible list");
   const listId = await api.watchList(list);
   const prefix = unique("Visible person");
-  await api.dossiers(prefix, 1, listId);
+  const [dossier] = await api.dossiers(prefix, 1, listId);
+  await api.photo(dossier);
   await api.dispose();
 
   await logIn(page, "viewer");

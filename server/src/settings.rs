@@ -122,6 +122,20 @@ impl Settings {
                 Some(other) => Err(bad(key, format!("expected true or false, got {other:?}"))),
             }
         };
+        // A whole number from 1 to `max`.
+        let count =
+            |key: &'static str, default: usize, max: usize| -> Result<usize, SettingError> {
+                match get(key) {
+                    None => Ok(default),
+                    Some(v) => v
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| (1..=max).contains(n))
+                        .ok_or_else(|| {
+                            bad(key, format!("expected a number from 1 to {max}, got {v:?}"))
+                        }),
+                }
+            };
 
         let database_url = get("DATABASE_URL").ok_or_else(|| {
             bad(
@@ -184,37 +198,13 @@ impl Settings {
         )
         .map_err(|m| bad("SYNC_SCHEDULE", m))?;
 
-        let sync_concurrency = match get("SYNC_CONCURRENCY") {
-            None => DEFAULT_SYNC_CONCURRENCY,
-            Some(v) => v
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=64).contains(n))
-                .ok_or_else(|| {
-                    bad(
-                        "SYNC_CONCURRENCY",
-                        format!("expected a number of replicas from 1 to 64, got {v:?}"),
-                    )
-                })?,
-        };
+        let sync_concurrency = count("SYNC_CONCURRENCY", DEFAULT_SYNC_CONCURRENCY, 64)?;
 
         let face_model = get("FACE_MODEL").unwrap_or("face-v1").to_string();
         if face_model.chars().count() > 64 {
             return Err(bad("FACE_MODEL", "must be at most 64 characters"));
         }
-        let face_vector_length = match get("FACE_VECTOR_LENGTH") {
-            None => 512,
-            Some(v) => v
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=8192).contains(n))
-                .ok_or_else(|| {
-                    bad(
-                        "FACE_VECTOR_LENGTH",
-                        format!("expected a number from 1 to 8192, got {v:?}"),
-                    )
-                })?,
-        };
+        let face_vector_length = count("FACE_VECTOR_LENGTH", 512, 8192)?;
         let upload_limit = match get("UPLOAD_LIMIT") {
             None => 10 * 1024 * 1024,
             Some(v) => parse_size(v).ok_or_else(|| {

@@ -384,3 +384,35 @@ async fn two_runners_never_run_the_same_replica_at_once(pool: PgPool) {
     assert_eq!(runs, 1, "the full sync ran once");
     pair.finish().await;
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_run_claim_covers_the_whole_replica_id(pool: PgPool) {
+    let pair = Pair::new(pool).await;
+    let (_, _, first) = pair.replicate("First").await;
+    // The next replica's id equals the first one's in its low 32 bits: a claim keyed by a
+    // truncated id would make one replica's run block the other's.
+    let next = first + (1i64 << 32);
+    sqlx::query(&format!(
+        "ALTER TABLE replicas ALTER COLUMN id RESTART WITH {next}"
+    ))
+    .execute(&pair.sub.pool)
+    .await
+    .unwrap();
+    let (_, _, second) = pair.replicate("Second").await;
+    assert_eq!(second, next);
+
+    let mut other = pair.sub.pool.acquire().await.unwrap().detach();
+    let held: bool = sqlx::query_scalar(domain::sync::locks::TRY_CLAIM_REPLICA)
+        .bind(first)
+        .fetch_one(&mut other)
+        .await
+        .unwrap();
+    assert!(held);
+    assert_eq!(pair.run(first).await.unwrap(), RunOutcome::Busy);
+    assert!(matches!(
+        pair.run(second).await.unwrap(),
+        RunOutcome::Done { .. }
+    ));
+    drop(other);
+    pair.finish().await;
+}
