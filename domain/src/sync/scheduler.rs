@@ -2,8 +2,8 @@
 //! configured, on "sync now", and after a failure's backoff. Each server process has one
 //! scheduler; the per-replica claim keeps two processes from running the same replica.
 //!
-//! Due replicas run concurrently, at most `SYNC_CONCURRENCY` at once, so one slow Leader does
-//! not hold back the others. The scheduler is supervised: if its loop panics, the panic is
+//! Due replicas run concurrently, at most `SYNC_CONCURRENCY` at once and one at a time per
+//! Leader, so one slow Leader does not hold back the others. The scheduler is supervised: if its loop panics, the panic is
 //! logged and counted (`/metrics`) and the loop starts again; a panicking run is counted too
 //! and its replica is simply run again when due.
 
@@ -92,6 +92,10 @@ struct Runs {
 }
 
 impl Runs {
+    fn running(&self) -> Vec<i64> {
+        self.replica_of_task.values().copied().collect()
+    }
+
     /// Replicas not to start now: running here, or recently found running elsewhere.
     fn excluded(&mut self) -> Vec<i64> {
         let now = Instant::now();
@@ -161,11 +165,11 @@ async fn schedule(inst: Installation) {
         let excluded = runs.excluded();
         let free = limit.saturating_sub(runs.tasks.len());
         if free > 0 {
-            for id in due(&inst, &excluded, free).await {
+            for id in due(&inst, &excluded, &runs.running(), free).await {
                 runs.start(&inst, id);
             }
         }
-        let sleep = until_next(&inst, &runs.excluded()).await;
+        let sleep = until_next(&inst, &runs.excluded(), &runs.running()).await;
         tokio::select! {
             _ = tokio::time::sleep(sleep) => {}
             _ = inst.scheduler.rung() => {}
@@ -176,12 +180,21 @@ async fn schedule(inst: Installation) {
     }
 }
 
-/// Due replicas, longest waiting first, leaving out `excluded`.
-async fn due(inst: &Installation, excluded: &[i64], limit: usize) -> Vec<i64> {
+/// Due replicas, longest waiting first, leaving out `excluded`, and at most one per Leader,
+/// none of a Leader that a `running` replica is syncing from: runs are concurrent across
+/// Leaders, one after another for each Leader. A Leader's feed is rationed anyway, and two
+/// lists of one Leader share their dossiers, which two concurrent runs would both insert.
+async fn due(inst: &Installation, excluded: &[i64], running: &[i64], limit: usize) -> Vec<i64> {
     sqlx::query_scalar!(
-        "SELECT id FROM replicas WHERE next_run_at <= now() AND NOT (id = ANY($1))
-         ORDER BY next_run_at LIMIT $2",
+        r#"SELECT id AS "id!" FROM (
+               SELECT DISTINCT ON (remote_url) id, next_run_at FROM replicas
+               WHERE next_run_at <= now() AND NOT (id = ANY($1))
+                 AND remote_url NOT IN (SELECT remote_url FROM replicas WHERE id = ANY($2))
+               ORDER BY remote_url, next_run_at
+           ) AS due
+           ORDER BY next_run_at LIMIT $3"#,
         excluded,
+        running,
         limit as i64
     )
     .fetch_all(&inst.pool)
@@ -192,12 +205,15 @@ async fn due(inst: &Installation, excluded: &[i64], limit: usize) -> Vec<i64> {
     })
 }
 
-/// How long until the next replica that is not `excluded` is due (at most `MAX_SLEEP`; a
-/// replica held elsewhere is looked at again after `BUSY_RETRY`).
-async fn until_next(inst: &Installation, excluded: &[i64]) -> Duration {
+/// How long until the next replica that `due` could start is due (at most `MAX_SLEEP`; while
+/// runs go on, or a replica was held elsewhere, at most `BUSY_RETRY`). A run that ends wakes
+/// the loop by itself.
+async fn until_next(inst: &Installation, excluded: &[i64], running: &[i64]) -> Duration {
     let next = sqlx::query_scalar!(
-        "SELECT min(next_run_at) FROM replicas WHERE NOT (id = ANY($1))",
-        excluded
+        "SELECT min(next_run_at) FROM replicas WHERE NOT (id = ANY($1))
+           AND remote_url NOT IN (SELECT remote_url FROM replicas WHERE id = ANY($2))",
+        excluded,
+        running
     )
     .fetch_one(&inst.pool)
     .await

@@ -1,5 +1,6 @@
-//! The scheduler runs due replicas side by side (up to `SYNC_CONCURRENCY`): a Leader that is
-//! slow to answer holds back only its own replicas. And `/metrics` counts scheduler panics.
+//! The scheduler runs due replicas side by side (up to `SYNC_CONCURRENCY`, one at a time per
+//! Leader): a Leader that is slow to answer holds back only its own replicas. And `/metrics`
+//! counts scheduler panics.
 
 use crate::helpers::{drop_database, fresh_database, serve, settings, TestApp};
 use axum::{extract::Request, middleware::Next};
@@ -29,77 +30,101 @@ async fn wait_until_synced(pool: &PgPool, replica: i64) {
     }
 }
 
-#[sqlx::test(migrations = "../migrations")]
-async fn a_slow_leader_does_not_hold_back_another_replica(pool: PgPool) {
-    let (sub_pool, sub_db) = fresh_database(&pool).await;
-    let leader = TestApp::new(pool.clone()).await;
-    let slow = leader.watch_list("Slow to answer").await;
-    let quick = leader.watch_list("Quick to answer").await;
-    leader.dossier("In the quick list", &[quick]).await;
-    leader.dossier("In the slow list", &[slow]).await;
-    // The slow list's pages wait until the test lets them through.
+/// A Leader whose pages of `gated_list` wait until the test lets them through.
+async fn gated_leader(
+    leader: &TestApp,
+    gated_list: i64,
+) -> (String, tokio::task::JoinHandle<()>, Arc<Semaphore>) {
     let gate = Arc::new(Semaphore::new(0));
-    let slow_path = format!("/sync/leader/dossier-lists/{slow}/changes");
+    let gated_path = format!("/sync/leader/dossier-lists/{gated_list}/changes");
     let held = gate.clone();
     let router = leader.router.clone().layer(axum::middleware::from_fn(
         move |request: Request, next: Next| {
-            let (slow, held) = (request.uri().path() == slow_path, held.clone());
+            let (gated, held) = (request.uri().path() == gated_path, held.clone());
             async move {
-                if slow {
+                if gated {
                     held.acquire().await.unwrap().forget();
                 }
                 next.run(request).await
             }
         },
     ));
-    let (leader_url, leader_task) = serve(router).await;
+    let (url, task) = serve(router).await;
+    (url, task, gate)
+}
+
+async fn replicate(sub: &TestApp, leader_url: &str, remote: i64, name: &str) -> i64 {
+    let local = sub.watch_list(name).await;
+    let created = sub
+        .post(
+            "/sync/dossier-lists/",
+            Some(&sub.admin),
+            json!({"remote_dossier_list": remote, "remote_url": leader_url, "slave_dossier_list": local}),
+        )
+        .await;
+    assert_eq!(
+        created.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&created.body)
+    );
+    created.json()["id"].as_i64().unwrap()
+}
+
+async fn state(pool: &PgPool, replica: i64) -> String {
+    sqlx::query_scalar("SELECT state FROM replicas WHERE id = $1")
+        .bind(replica)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_slow_leader_does_not_hold_back_another_leaders_replica(pool: PgPool) {
+    let (quick_pool, quick_db) = fresh_database(&pool).await;
+    let (sub_pool, sub_db) = fresh_database(&pool).await;
+    let slow = TestApp::new(pool.clone()).await;
+    let held_list = slow.watch_list("Held up").await;
+    let later_list = slow.watch_list("After it").await;
+    slow.dossier("In the held list", &[held_list]).await;
+    slow.dossier("In the later list", &[later_list]).await;
+    let (slow_url, slow_task, gate) = gated_leader(&slow, held_list).await;
+    let quick = TestApp::new(quick_pool).await;
+    let quick_list = quick.watch_list("Quick").await;
+    quick.dossier("In the quick list", &[quick_list]).await;
+    let (quick_url, quick_task) = serve(quick.router.clone()).await;
 
     let mut subscriber_settings = settings();
     subscriber_settings.sync.at_creation = false;
-    subscriber_settings.sync.concurrency = 2;
+    subscriber_settings.sync.concurrency = 4;
     let sub = TestApp::with_settings(sub_pool, subscriber_settings).await;
-    let mut replica_ids = Vec::new();
-    for (remote, name) in [(slow, "Slow (replica)"), (quick, "Quick (replica)")] {
-        let local = sub.watch_list(name).await;
-        let created = sub
-            .post(
-                "/sync/dossier-lists/",
-                Some(&sub.admin),
-                json!({"remote_dossier_list": remote, "remote_url": leader_url, "slave_dossier_list": local}),
-            )
-            .await;
-        assert_eq!(
-            created.status,
-            201,
-            "{}",
-            String::from_utf8_lossy(&created.body)
-        );
-        replica_ids.push(created.json()["id"].as_i64().unwrap());
-    }
-    let (slow_replica, quick_replica) = (replica_ids[0], replica_ids[1]);
+    let held = replicate(&sub, &slow_url, held_list, "Held up (replica)").await;
+    let later = replicate(&sub, &slow_url, later_list, "After it (replica)").await;
+    let quick_replica = replicate(&sub, &quick_url, quick_list, "Quick (replica)").await;
 
     let scheduler = domain::sync::scheduler::spawn(sub.state.installation.clone());
-    replicas::sync_now(&sub.state, slow_replica).await.unwrap();
-    replicas::sync_now(&sub.state, quick_replica).await.unwrap();
+    for replica in [held, later, quick_replica] {
+        replicas::sync_now(&sub.state, replica).await.unwrap();
+    }
 
-    // The quick replica completes while the slow one still waits for its Leader.
+    // The other Leader's replica completes while the slow Leader keeps its first run waiting;
+    // that Leader's second replica waits its turn.
     wait_until_synced(&sub.pool, quick_replica).await;
-    assert!(!last_success(&sub.pool, slow_replica).await);
-    let state: String = sqlx::query_scalar("SELECT state FROM replicas WHERE id = $1")
-        .bind(slow_replica)
-        .fetch_one(&sub.pool)
-        .await
-        .unwrap();
-    assert_eq!(state, "running");
+    assert_eq!(state(&sub.pool, held).await, "running");
+    assert!(!last_success(&sub.pool, held).await);
+    assert!(!last_success(&sub.pool, later).await);
 
-    // Let the slow Leader answer: its replica completes too.
+    // Let the slow Leader answer: both its replicas complete, one after the other.
     gate.add_permits(1000);
-    wait_until_synced(&sub.pool, slow_replica).await;
+    wait_until_synced(&sub.pool, held).await;
+    wait_until_synced(&sub.pool, later).await;
     assert_eq!(sub.state.installation.scheduler.panics(), 0);
     let metrics = sub.get("/metrics", None).await;
     assert!(String::from_utf8_lossy(&metrics.body).contains("dossier_sync_scheduler_panics 0"));
 
     scheduler.abort();
-    leader_task.abort();
+    slow_task.abort();
+    quick_task.abort();
+    drop_database(&pool, quick.pool.clone(), &quick_db).await;
     drop_database(&pool, sub.pool.clone(), &sub_db).await;
 }
