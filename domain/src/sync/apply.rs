@@ -25,12 +25,24 @@ pub(super) async fn commit_page(
     let photos = images.len() as i64;
     insert_images(&mut tx, &images.iter().collect::<Vec<_>>()).await?;
     let (upserts, removals) = apply_page(&mut tx, replica, run_id, page).await?;
-    sqlx::query!("UPDATE replicas SET run_after = $2, items_done = items_done + $3, photos_done = photos_done + $4
-         WHERE id = $1", replica.id, after, upserts + removals, photos)
+    sqlx::query!(
+        "UPDATE replicas SET run_after = $2, items_done = items_done + $3, photos_done = photos_done + $4
+         WHERE id = $1",
+        replica.id,
+        after,
+        upserts + removals,
+        photos,
+    )
     .execute(&mut *tx)
     .await?;
-    sqlx::query!("UPDATE sync_runs SET dossiers = dossiers + $2, removals = removals + $3, photos = photos + $4
-         WHERE id = $1", attempt, upserts, removals, photos)
+    sqlx::query!(
+        "UPDATE sync_runs SET dossiers = dossiers + $2, removals = removals + $3, photos = photos + $4
+         WHERE id = $1",
+        attempt,
+        upserts,
+        removals,
+        photos,
+    )
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -52,12 +64,20 @@ async fn apply_page(
         let actives: Vec<bool> = page.upserts.iter().map(|d| d.active).collect();
         let metas: Vec<serde_json::Value> = page.upserts.iter().map(|d| d.meta.clone()).collect();
         // Known dossiers: changed fields only (an unchanged row is not rewritten).
-        sqlx::query!("UPDATE dossiers d SET name = i.name, comment = i.comment, active = i.active, meta = i.meta
+        sqlx::query!(
+            "UPDATE dossiers d SET name = i.name, comment = i.comment, active = i.active, meta = i.meta
              FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::bool[], $6::jsonb[])
                   AS i(remote_id, name, comment, active, meta)
              JOIN remote_dossiers r ON r.remote_url = $1 AND r.remote_id = i.remote_id
              WHERE d.id = r.dossier_id
-               AND (d.name, d.comment, d.active, d.meta) IS DISTINCT FROM (i.name, i.comment, i.active, i.meta)", url, &ids, &names as &[&str], &comments as &[&str], &actives, &metas)
+               AND (d.name, d.comment, d.active, d.meta) IS DISTINCT FROM (i.name, i.comment, i.active, i.meta)",
+            url,
+            &ids,
+            &names as &[&str],
+            &comments as &[&str],
+            &actives,
+            &metas,
+        )
         .execute(&mut **tx)
         .await?;
         // New dossiers: ids drawn first, so the mapping can be written in the same statement.
@@ -168,7 +188,8 @@ async fn replace_photos(
     let ids: Vec<i64> = page.upserts.iter().map(|d| d.id).collect();
     // The photo sets on both sides, vectors compared in binary; only dossiers whose set
     // differs are rewritten.
-    let changed: Vec<i64> = sqlx::query_scalar!("WITH wanted AS (
+    let changed: Vec<i64> = sqlx::query_scalar!(
+        "WITH wanted AS (
             SELECT t.remote_id, string_agg(encode(t.sha, 'hex') || ':' || coalesce(t.model, '') || ':'
                        || coalesce(md5(array_send(($7::real[])[t.off + 1 : t.off + t.len])), ''),
                        ',' ORDER BY t.ord) AS photos
@@ -182,7 +203,16 @@ async fn replace_photos(
          WHERE coalesce(w.photos, '') IS DISTINCT FROM coalesce((
             SELECT string_agg(encode(p.image_sha256, 'hex') || ':' || coalesce(p.face_model, '') || ':'
                        || coalesce(md5(array_send(p.face_vector)), ''), ',' ORDER BY p.id)
-            FROM photos p WHERE p.dossier_id = r.dossier_id), '')", url, &ids, &owners, &shas, &models as &[Option<String>], &offsets, &vectors, &lengths as &[Option<i32>])
+            FROM photos p WHERE p.dossier_id = r.dossier_id), '')",
+        url,
+        &ids,
+        &owners,
+        &shas,
+        &models as &[Option<String>],
+        &offsets,
+        &vectors,
+        &lengths as &[Option<i32>],
+    )
     .fetch_all(&mut **tx)
     .await?;
     if changed.is_empty() {
@@ -267,7 +297,7 @@ pub(super) async fn sweep_unseen(
     )
     .fetch_all(&mut **tx)
     .await?;
-    sqlx::query!("DELETE FROM replica_seen WHERE replica_id = $1", replica.id)
+    sqlx::query!("DELETE FROM replica_seen WHERE replica_id = $1", replica.id,)
         .execute(&mut **tx)
         .await?;
     if unseen.is_empty() {

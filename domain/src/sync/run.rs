@@ -50,7 +50,12 @@ pub async fn run(inst: &Installation, id: i64) -> Result<RunOutcome, SyncError> 
     .await?;
     let attempt: i64 = {
         let row = ReplicaRow::load(&inst.pool, id).await?;
-        sqlx::query_scalar!("INSERT INTO sync_runs (replica_id, full_resync, cursor_from) VALUES ($1, $2, $3) RETURNING id", id, row.run_full || row.cursor == 0, row.cursor)
+        sqlx::query_scalar!(
+            "INSERT INTO sync_runs (replica_id, full_resync, cursor_from) VALUES ($1, $2, $3) RETURNING id",
+            id,
+            row.run_full || row.cursor == 0,
+            row.cursor,
+        )
         .fetch_one(&inst.pool)
         .await?
     };
@@ -135,7 +140,10 @@ async fn pull(
         let (page, images) = match fetched {
             Err(SyncError::CursorTooOld(_)) if !replica.run_full => {
                 tracing::warn!(replica = id, cursor = since, "cursor too old; full resync");
-                sqlx::query!("UPDATE replicas SET run_full = TRUE, run_until = NULL, run_after = 0 WHERE id = $1", id)
+                sqlx::query!(
+                    "UPDATE replicas SET run_full = TRUE, run_until = NULL, run_after = 0 WHERE id = $1",
+                    id,
+                )
                 .execute(pool)
                 .await?;
                 sqlx::query!(

@@ -57,8 +57,12 @@ pub(super) async fn verify(
         remote.dossiers, remote.digest, local.dossiers, local.digest
     );
     tracing::warn!(replica = replica.id, "{message}");
-    sqlx::query!("UPDATE replicas SET cursor = 0, last_error = $2, last_error_at = now(), next_run_at = now()
-         WHERE id = $1", replica.id, &message)
+    sqlx::query!(
+        "UPDATE replicas SET cursor = 0, last_error = $2, last_error_at = now(), next_run_at = now()
+         WHERE id = $1",
+        replica.id,
+        &message,
+    )
     .execute(pool)
     .await?;
     sqlx::query!(
