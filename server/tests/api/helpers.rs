@@ -105,6 +105,17 @@ impl TestApp {
         self.post(&format!("/api/{endpoint}"), token, body).await
     }
 
+    /// The seed's `POST /sync/dossier-lists/`, as this installation's administrator: replicate
+    /// the Leader's list `remote` into the local list `local`.
+    pub async fn subscribe(&self, leader_url: &str, remote: i64, local: i64) -> Answer {
+        self.post(
+            "/sync/dossier-lists/",
+            Some(&self.admin),
+            serde_json::json!({"remote_dossier_list": remote, "remote_url": leader_url, "slave_dossier_list": local}),
+        )
+        .await
+    }
+
     /// POSTs a JSON body to any route, with the user's token if given.
     pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Answer {
         let mut request = Request::post(path)

@@ -5,7 +5,6 @@
 use crate::helpers::{drop_database, fresh_database, serve, settings, TestApp};
 use axum::{extract::Request, middleware::Next};
 use domain::sync::replicas;
-use serde_json::json;
 use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -55,13 +54,7 @@ async fn gated_leader(
 
 async fn replicate(sub: &TestApp, leader_url: &str, remote: i64, name: &str) -> i64 {
     let local = sub.watch_list(name).await;
-    let created = sub
-        .post(
-            "/sync/dossier-lists/",
-            Some(&sub.admin),
-            json!({"remote_dossier_list": remote, "remote_url": leader_url, "slave_dossier_list": local}),
-        )
-        .await;
+    let created = sub.subscribe(leader_url, remote, local).await;
     assert_eq!(
         created.status,
         201,

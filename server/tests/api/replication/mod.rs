@@ -40,11 +40,7 @@ impl Pair {
 
     /// `POST /sync/dossier-lists/` on the Subscriber, as an administrator.
     async fn subscribe(&self, remote: i64, local: i64) -> crate::helpers::Answer {
-        self.sub_post(
-            "/sync/dossier-lists/",
-            json!({"remote_dossier_list": remote, "remote_url": self.leader_url, "slave_dossier_list": local}),
-        )
-        .await
+        self.sub.subscribe(&self.leader_url, remote, local).await
     }
 
     async fn sub_post(&self, path: &str, body: Value) -> crate::helpers::Answer {
