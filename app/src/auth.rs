@@ -17,12 +17,12 @@ pub async fn me() -> AppResult<Option<CurrentUser>> {
 pub async fn login(username: String, password: String) -> AppResult<CurrentUser> {
     use domain::{auth, Error};
     let state = crate::state::app_state()?;
-    let mut user = auth::verify_password(&state.pool, username.trim(), &password)
+    let user = auth::verify_password(&state.pool, username.trim(), &password)
         .await?
         .ok_or_else(|| Error::Unauthenticated {
             message: "wrong username or password, or the account is deactivated".into(),
         })?;
-    user.replication_screens = state.settings.sync_web_ui && user.can(Permission::Admin);
+    let user = crate::caller::with_screens(user, &state);
     let token = auth::start_session(&state.pool, user.id).await?;
     let response = expect_context::<leptos_axum::ResponseOptions>();
     response.append_header(

@@ -7,7 +7,7 @@ use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use axum::extract::{FromRef, FromRequestParts};
 use domain::access::{CurrentUser, Permission};
-use domain::auth::{self, Credential};
+use domain::auth::{self, UserKey};
 use domain::Error;
 use http::{request::Parts, HeaderMap};
 
@@ -50,15 +50,19 @@ async fn user_from_headers(
     headers: &HeaderMap,
 ) -> AppResult<Option<CurrentUser>> {
     let credential = match (api_token(headers), session_token(headers)) {
-        (Some(token), _) => Credential::ApiToken(token),
-        (None, Some(token)) => Credential::Session(token),
+        (Some(token), _) => UserKey::ApiToken(token),
+        (None, Some(token)) => UserKey::Session(token),
         (None, None) => return Ok(None),
     };
-    let user = auth::user_by(&state.pool, credential).await?;
-    Ok(user.map(|mut user| {
-        user.replication_screens = state.settings.sync_web_ui && user.can(Permission::Admin);
-        user
-    }))
+    let user = auth::active_user(&state.pool, credential).await?;
+    Ok(user.map(|user| with_screens(user, state)))
+}
+
+/// Fills in what the installation's settings let this user see: the Replication screens are
+/// for administrators, unless `SYNC_WEB_UI=false`.
+pub fn with_screens(mut user: CurrentUser, state: &AppState) -> CurrentUser {
+    user.replication_screens = state.settings.sync_web_ui && user.can(Permission::Admin);
+    user
 }
 
 /// The caller of one request, looked up once however many server functions a page render

@@ -72,8 +72,9 @@ impl From<UserRow> for CurrentUser {
     }
 }
 
-/// How a user is looked up: the one query below serves all three.
-enum UserKey<'a> {
+/// How a user is looked up: by id, or by the secret a request carries. The one query of
+/// [`active_user`] serves all three.
+pub enum UserKey<'a> {
     Id(i64),
     ApiToken(&'a str),
     Session(&'a str),
@@ -81,7 +82,7 @@ enum UserKey<'a> {
 
 /// The active user behind a key. A secret is looked up by its SHA-256, an exact-match index
 /// probe, so no secret is ever compared byte by byte; CASE evaluates only the branch taken.
-async fn active_user(pool: &PgPool, key: UserKey<'_>) -> Result<Option<CurrentUser>> {
+pub async fn active_user(pool: &PgPool, key: UserKey<'_>) -> Result<Option<CurrentUser>> {
     let (kind, id, secret) = match key {
         UserKey::Id(id) => ("id", Some(id), None),
         UserKey::ApiToken(secret) => ("api_token", None, Some(digest(secret))),
@@ -166,24 +167,6 @@ pub async fn end_session(pool: &PgPool, token: &str) -> Result<()> {
     .execute(pool)
     .await?;
     Ok(())
-}
-
-/// The secret a request carries, by where it came from.
-pub enum Credential<'a> {
-    ApiToken(&'a str),
-    Session(&'a str),
-}
-
-/// The active user behind an API token or a session.
-pub async fn user_by(pool: &PgPool, credential: Credential<'_>) -> Result<Option<CurrentUser>> {
-    active_user(
-        pool,
-        match credential {
-            Credential::ApiToken(secret) => UserKey::ApiToken(secret),
-            Credential::Session(secret) => UserKey::Session(secret),
-        },
-    )
-    .await
 }
 
 /// Creates the built-in groups and their permissions; running it again changes nothing.
