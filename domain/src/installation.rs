@@ -55,7 +55,16 @@ pub struct SyncSettings {
     /// How many replicas may run at once in this process (`SYNC_CONCURRENCY`), so that one
     /// slow Leader does not hold back the others.
     pub concurrency: usize,
+    /// The largest share of a replica (of more than [`GUARDED_REPLICA_SIZE`] dossiers) a run
+    /// may remove without an Administrator's confirmation (`SYNC_MAX_DELETE_RATIO`): a Leader
+    /// list emptied by mistake must not empty every site on the next schedule.
+    pub max_delete_ratio: f64,
 }
+
+/// `SYNC_MAX_DELETE_RATIO` when not set.
+pub const DEFAULT_MAX_DELETE_RATIO: f64 = 0.5;
+/// Replicas up to this size are not guarded: removing most of a handful is ordinary editing.
+pub const GUARDED_REPLICA_SIZE: i64 = 100;
 
 impl SyncSettings {
     /// The next scheduled run after `now`, if the schedule has one.
@@ -77,6 +86,7 @@ impl Default for SyncSettings {
             at_creation: true,
             request_timeout: std::time::Duration::from_secs(30),
             concurrency: DEFAULT_SYNC_CONCURRENCY,
+            max_delete_ratio: DEFAULT_MAX_DELETE_RATIO,
         }
     }
 }

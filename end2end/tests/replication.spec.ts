@@ -52,3 +52,60 @@ test("an administrator replicates a Leader's list, sees it read-only, and cancel
   await expect(lists.row(local)).toContainText("7");
   expect(panics).toEqual([]);
 });
+
+// A Leader list emptied by mistake must not empty the site: the run is held, nothing changes
+// until an administrator decides, and the page says how many dossiers would go.
+test("a run that would empty a big replica waits for an administrator", async ({ page }) => {
+  test.setTimeout(120_000);
+  const leader = await Api.as("admin", LEADER);
+  const remote = unique("Emptied by mistake");
+  const remoteId = await leader.watchList(remote);
+  const ids = await leader.dossiers(unique("Listed"), 101, remoteId);
+
+  await logIn(page, "admin");
+  const local = unique("Guarded replica");
+  const lists = new WatchListsPage(page);
+  await lists.create(local);
+  const replication = new ReplicationPage(page);
+  await replication.open();
+  await replication.create(LEADER, `${remote} (101 dossiers)`, local);
+  const row = replication.row(local);
+  await expect(row.getByTestId("replica-progress")).toContainText("101 of 101 items", { timeout: 30_000 });
+
+  // The replica's name is its own; the rest follows the Leader and the page says so.
+  await lists.open();
+  await lists.row(local).getByRole("link", { name: "Rename" }).click();
+  await expect(page.getByTestId("leader-settings")).toContainText("follow the Leader's list");
+  const renamed = unique("Guarded here");
+  await page.getByLabel("Name (this installation's own)").fill(renamed);
+  await hydrated(page);
+  await page.getByRole("button", { name: "Rename" }).click();
+  await expect(page).toHaveURL(/\/watch-lists$/);
+  await expect(lists.row(renamed).locator("td.num")).toHaveText("101");
+
+  for (const id of ids) await leader.call("dossiers/delete", { id });
+  await leader.dispose();
+
+  await replication.open();
+  const guarded = replication.row(renamed);
+  await guarded.getByRole("button", { name: "Sync now" }).click();
+  await expect(guarded.getByTestId("replica-state")).toHaveText("held", { timeout: 30_000 });
+  await expect(guarded.getByTestId("replica-hold")).toContainText("would remove 101 of the 101 dossiers");
+  await lists.open();
+  await expect(lists.row(renamed).locator("td.num")).toHaveText("101");
+
+  // Kept as it is: idle again, nothing removed.
+  await replication.open();
+  await guarded.getByRole("button", { name: "Keep the replica as it is" }).click();
+  await expect(guarded.getByTestId("replica-state")).toHaveText("idle");
+  await expect(guarded.getByTestId("replica-hold")).toHaveCount(0);
+
+  // Asked again, then confirmed: the removals go through.
+  await guarded.getByRole("button", { name: "Sync now" }).click();
+  await expect(guarded.getByTestId("replica-state")).toHaveText("held", { timeout: 30_000 });
+  await guarded.getByRole("button", { name: "Confirm the removals" }).click();
+  await expect(guarded.getByTestId("replica-state")).toHaveText("idle", { timeout: 30_000 });
+  await expect(guarded.getByTestId("replica-hold")).toHaveCount(0);
+  await lists.open();
+  await expect(lists.row(renamed).locator("td.num")).toHaveText("0");
+});

@@ -124,6 +124,17 @@ async fn serve(settings: Settings, pool: sqlx::PgPool) -> Result<(), String> {
     if !server::is_migrated(&pool).await.unwrap_or(false) {
         return Err("the database is not migrated: run `dossier migrate` first".into());
     }
+    // A database restored from a backup starts a new epoch here, before any Subscriber asks.
+    let history = domain::sync::history::epoch(&pool)
+        .await
+        .map_err(|e| format!("cannot read the replication history: {e}"))?;
+    tracing::info!(
+        installation = %history.installation,
+        epoch = %history.epoch,
+        since = %history.since,
+        reason = %history.reason,
+        "replication history"
+    );
     let state = server::app_state(pool, settings.domain_settings(), server::leptos_options());
     // Kept for the life of the server: the scheduler restarts itself after a panic.
     let _scheduler = domain::sync::scheduler::spawn(state.installation.clone());

@@ -3,7 +3,7 @@
 //! stops the server with a message naming the key.
 
 use chrono::Utc;
-use domain::installation::DEFAULT_SYNC_CONCURRENCY;
+use domain::installation::{DEFAULT_MAX_DELETE_RATIO, DEFAULT_SYNC_CONCURRENCY};
 use domain::sync::schedule::{SyncSchedule, DEFAULT_SCHEDULE};
 use domain::sync::SyncToken;
 use std::collections::HashMap;
@@ -23,6 +23,7 @@ pub const KEYS: &[&str] = &[
     "SYNC_AT_CREATION",
     "SYNC_WEB_UI",
     "SYNC_CONCURRENCY",
+    "SYNC_MAX_DELETE_RATIO",
     "FACE_MODEL",
     "FACE_VECTOR_LENGTH",
     "UPLOAD_LIMIT",
@@ -57,6 +58,7 @@ pub struct Settings {
     pub sync_at_creation: bool,
     pub sync_web_ui: bool,
     pub sync_concurrency: usize,
+    pub sync_max_delete_ratio: f64,
     pub face_model: String,
     pub face_vector_length: usize,
     pub upload_limit: usize,
@@ -199,6 +201,21 @@ impl Settings {
         .map_err(|m| bad("SYNC_SCHEDULE", m))?;
 
         let sync_concurrency = count("SYNC_CONCURRENCY", DEFAULT_SYNC_CONCURRENCY, 64)?;
+        let sync_max_delete_ratio = match get("SYNC_MAX_DELETE_RATIO") {
+            None => DEFAULT_MAX_DELETE_RATIO,
+            Some(v) => v
+                .strip_suffix('%')
+                .map(|p| p.trim().parse::<f64>().map(|p| p / 100.0))
+                .unwrap_or_else(|| v.parse::<f64>())
+                .ok()
+                .filter(|r| (0.0..=1.0).contains(r))
+                .ok_or_else(|| {
+                    bad(
+                        "SYNC_MAX_DELETE_RATIO",
+                        format!("expected a share between 0 and 1 (or 0% to 100%), got {v:?}"),
+                    )
+                })?,
+        };
 
         let face_model = get("FACE_MODEL").unwrap_or("face-v1").to_string();
         if face_model.chars().count() > 64 {
@@ -226,6 +243,7 @@ impl Settings {
             sync_at_creation: flag("SYNC_AT_CREATION", true)?,
             sync_web_ui: flag("SYNC_WEB_UI", true)?,
             sync_concurrency,
+            sync_max_delete_ratio,
             face_model,
             face_vector_length,
             upload_limit,
@@ -245,6 +263,7 @@ impl Settings {
                 at_startup: self.sync_at_startup,
                 at_creation: self.sync_at_creation,
                 concurrency: self.sync_concurrency,
+                max_delete_ratio: self.sync_max_delete_ratio,
                 ..Default::default()
             },
         }
@@ -295,6 +314,13 @@ mod tests {
         assert_eq!(s.upload_limit, 10 * 1024 * 1024);
         assert!(s.sync_web_ui && s.sync_at_creation && !s.sync_at_startup);
         assert_eq!(s.sync_concurrency, DEFAULT_SYNC_CONCURRENCY);
+        assert_eq!(s.sync_max_delete_ratio, DEFAULT_MAX_DELETE_RATIO);
+        assert_eq!(
+            with(&[("SYNC_MAX_DELETE_RATIO", "25%")])
+                .unwrap()
+                .sync_max_delete_ratio,
+            0.25
+        );
         assert_eq!(s.sync_schedule.text(), DEFAULT_SCHEDULE);
     }
 
@@ -312,6 +338,9 @@ mod tests {
             ("DATABASE_URL", "mysql://x"),
             ("SYNC_CONCURRENCY", "0"),
             ("SYNC_CONCURRENCY", "many"),
+            ("SYNC_MAX_DELETE_RATIO", "1.5"),
+            ("SYNC_MAX_DELETE_RATIO", "half"),
+            ("SYNC_MAX_DELETE_RATIO", "-10%"),
         ] {
             let err = with(&[(key, value)]).unwrap_err();
             assert_eq!(err.key, key, "{key}={value} should be refused");

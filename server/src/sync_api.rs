@@ -18,7 +18,7 @@ use axum::{
     Json, Router,
 };
 use domain::access::Permission;
-use domain::sync::{feed, replicas, LeaderInfo, Replica, LEADER_KIND};
+use domain::sync::{feed, history, hold, replicas, LeaderInfo, Replica, LEADER_KIND};
 use domain::Error;
 use serde::Deserialize;
 use std::sync::OnceLock;
@@ -43,6 +43,11 @@ pub fn router() -> Router<AppState> {
         .route("/sync/leader/dossier-lists/", get(offered_lists))
         .route("/sync/leader/dossier-lists/{id}/changes", get(changes))
         .route("/sync/leader/dossier-lists/{id}/digest", get(digest))
+        .route("/sync/leader/dossier-lists/{id}/members", get(members))
+        .route(
+            "/sync/leader/dossier-lists/{id}/dossiers",
+            post(chosen_dossiers),
+        )
         .route("/sync/leader/images", post(images))
         .route(
             "/sync/dossier-lists/",
@@ -53,14 +58,20 @@ pub fn router() -> Router<AppState> {
             get(show_replica).delete(cancel_replica),
         )
         .route("/sync/dossier-lists/{id}/sync/", post(sync_now))
+        .route("/sync/dossier-lists/{id}/confirm/", post(confirm_hold))
+        .route("/sync/dossier-lists/{id}/reject/", post(reject_hold))
 }
 
-async fn info(State(state): State<AppState>, _: SyncPeer) -> Json<LeaderInfo> {
-    Json(LeaderInfo {
+async fn info(State(state): State<AppState>, _: SyncPeer) -> AppResult<Json<LeaderInfo>> {
+    let (installation_id, epoch, revision) = history::identity(&state.pool).await?;
+    Ok(Json(LeaderInfo {
         kind: LEADER_KIND.into(),
         face_model: state.settings.face_model.clone(),
         face_vector_length: state.settings.face_vector_length,
-    })
+        installation_id,
+        epoch,
+        revision,
+    }))
 }
 
 async fn offered_lists(
@@ -131,6 +142,35 @@ async fn digest(
 ) -> AppResult<Json<domain::sync::ListDigest>> {
     let _slot = feed_slot().await;
     Ok(Json(feed::digest(&state.pool, list).await?))
+}
+
+/// Every member id of a list, for the mass-removal guard of a Subscriber.
+async fn members(
+    State(state): State<AppState>,
+    Path(list): Path<i64>,
+    _: SyncPeer,
+) -> AppResult<Response> {
+    let _slot = feed_slot().await;
+    json_off_runtime(feed::members(&state.pool, list).await?).await
+}
+
+/// Most dossiers a Subscriber may ask for by id at once.
+const MAX_CHOSEN: usize = 2000;
+
+/// Chosen dossiers of a list as they are now: a Subscriber restoring what it deleted locally.
+async fn chosen_dossiers(
+    State(state): State<AppState>,
+    Path(list): Path<i64>,
+    _: SyncPeer,
+    body: Bytes,
+) -> AppResult<Response> {
+    let ids: Vec<i64> = serde_json::from_slice(&body)
+        .map_err(|e| Error::bad_request(format!("expected a JSON array of dossier ids: {e}")))?;
+    if ids.len() > MAX_CHOSEN {
+        return Err(Error::invalid("ids", format!("at most {MAX_CHOSEN} per request")).into());
+    }
+    let _slot = feed_slot().await;
+    json_off_runtime(feed::dossiers(&state.pool, list, ids).await?).await
 }
 
 async fn images(State(state): State<AppState>, _: SyncPeer, body: Bytes) -> AppResult<Response> {
@@ -209,6 +249,29 @@ async fn cancel_replica(
     admin(caller)?;
     replicas::cancel(&state.pool, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Lets a held run go ahead: the new Leader is accepted, or the removals are.
+async fn confirm_hold(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    caller: Caller,
+) -> AppResult<(StatusCode, Json<Replica>)> {
+    admin(caller)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(hold::confirm_hold(&state, id).await?),
+    ))
+}
+
+/// Keeps the replica as it is: the held run is dropped and the schedule tries again later.
+async fn reject_hold(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    caller: Caller,
+) -> AppResult<Json<Replica>> {
+    admin(caller)?;
+    Ok(Json(hold::reject_hold(&state, id).await?))
 }
 
 async fn sync_now(

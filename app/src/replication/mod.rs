@@ -91,6 +91,24 @@ pub async fn create_replica(
     Ok(replica)
 }
 
+/// Lets a held run go ahead (the new Leader, or the removals, are accepted).
+#[server(prefix = "/api", endpoint = "replication/confirm")]
+pub async fn confirm_replica_hold(id: i64) -> AppResult<Replica> {
+    let (state, _) = crate::caller::require(Permission::Admin, "manage replication").await?;
+    let replica = domain::sync::hold::confirm_hold(&state, id).await?;
+    leptos_axum::redirect("/replication");
+    Ok(replica)
+}
+
+/// Keeps a held replica as it is until its next scheduled run.
+#[server(prefix = "/api", endpoint = "replication/reject")]
+pub async fn reject_replica_hold(id: i64) -> AppResult<Replica> {
+    let (state, _) = crate::caller::require(Permission::Admin, "manage replication").await?;
+    let replica = domain::sync::hold::reject_hold(&state, id).await?;
+    leptos_axum::redirect("/replication");
+    Ok(replica)
+}
+
 #[server(prefix = "/api", endpoint = "replication/sync-now")]
 pub async fn sync_replica_now(id: i64) -> AppResult<Replica> {
     let (state, _) = crate::caller::require(Permission::Admin, "manage replication").await?;

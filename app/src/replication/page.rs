@@ -2,12 +2,13 @@
 //! "sync now", and the form that creates a replica from a Leader's lists.
 
 use super::{
-    leader_lists, replication_overview, CreateReplica, ReplicaView, RunProgress, SyncReplicaNow,
+    leader_lists, replication_overview, ConfirmReplicaHold, CreateReplica, RejectReplicaHold,
+    ReplicaView, RunProgress, SyncReplicaNow,
 };
 use crate::error::AppResult;
 use crate::forms::{last_error, FieldError, FormError};
 use chrono::{DateTime, Utc};
-use domain::sync::{RemoteList, SyncRun};
+use domain::sync::{Hold, HoldKind, RemoteList, SyncRun};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -111,6 +112,7 @@ fn ReplicaRows(replica: ReplicaView, sync_now: ServerAction<SyncReplicaNow>) -> 
                             <td>
                                 <span class=format!("badge state-{}", r.state) data-testid="replica-state">{r.state.as_str()}</span>
                                 {r.last_error.clone().map(|e| view! { <p class="field-error" data-testid="replica-error">{e}</p> })}
+                                {r.hold.clone().map(|hold| view! { <HoldDecision id hold /> })}
                             </td>
                             <td><LiveProgress id progress=RunProgress::from(&r) /></td>
                             <td data-testid="replica-last-success">{when(r.last_success_at)}</td>
@@ -136,6 +138,35 @@ fn ReplicaRows(replica: ReplicaView, sync_now: ServerAction<SyncReplicaNow>) -> 
                         </tr>
                     }
     .into_any()
+}
+
+/// Why a replica is held, and the Administrator's two answers. Both are plain forms, so they
+/// work before (and without) the WASM.
+#[component]
+fn HoldDecision(id: i64, hold: Hold) -> impl IntoView {
+    let confirm = ServerAction::<ConfirmReplicaHold>::new();
+    let reject = ServerAction::<RejectReplicaHold>::new();
+    let go_ahead = match hold.kind {
+        HoldKind::LeaderChanged => "Accept the new Leader and resync from it",
+        HoldKind::MassRemoval => "Confirm the removals",
+    };
+    let error = last_error(confirm.value());
+    let reject_error = last_error(reject.value());
+    view! {
+        <div class="hold" role="alert" data-testid="replica-hold">
+            <p>{hold.message}</p>
+            <ActionForm action=confirm attr:class="inline-form">
+                <input type="hidden" name="id" value=id />
+                <button type="submit" class="danger">{go_ahead}</button>
+            </ActionForm>
+            <ActionForm action=reject attr:class="inline-form">
+                <input type="hidden" name="id" value=id />
+                <button type="submit">"Keep the replica as it is"</button>
+            </ActionForm>
+            <FormError error />
+            <FormError error=reject_error />
+        </div>
+    }
 }
 
 /// A replica's progress. While a run goes on (or is due) it asks the server every second;
@@ -185,7 +216,7 @@ fn RunHistory(runs: Vec<SyncRun>) -> impl IntoView {
         <details>
             <summary>{format!("History ({} latest runs)", runs.len())}</summary>
             <table class="data-table compact">
-                <thead><tr><th>"Started"</th><th>"Finished"</th><th>"Outcome"</th><th>"Kind"</th><th class="num">"Dossiers"</th><th class="num">"Removals"</th><th class="num">"Photos"</th><th>"Error"</th></tr></thead>
+                <thead><tr><th>"Started"</th><th>"Finished"</th><th>"Outcome"</th><th>"Kind"</th><th>"Why"</th><th class="num">"Dossiers"</th><th class="num">"Removals"</th><th class="num">"Restored"</th><th class="num">"Photos"</th><th>"Error"</th></tr></thead>
                 <tbody>
                     {runs.into_iter().map(|run| view! {
                         <tr>
@@ -193,8 +224,10 @@ fn RunHistory(runs: Vec<SyncRun>) -> impl IntoView {
                             <td>{when(run.finished_at)}</td>
                             <td>{run.outcome.as_str()}</td>
                             <td>{if run.full_resync { "full" } else { "incremental" }}</td>
+                            <td data-testid="run-reason">{run.reason.unwrap_or_default()}</td>
                             <td class="num">{run.dossiers}</td>
                             <td class="num">{run.removals}</td>
+                            <td class="num" data-testid="run-restored">{run.restored}</td>
                             <td class="num">{run.photos}</td>
                             <td>{run.error.unwrap_or_default()}</td>
                         </tr>

@@ -186,6 +186,8 @@ pub async fn delete(pool: &PgPool, id: i64) -> Result<()> {
     let images = sqlx::query_scalar!("SELECT image_sha256 FROM photos WHERE dossier_id = $1", id)
         .fetch_all(&mut *tx)
         .await?;
+    // A replicated dossier (deleted while its Leader is unreachable) comes back with the next run.
+    crate::sync::restore::remember_deletion(&mut tx, id).await?;
     let deleted = sqlx::query!("DELETE FROM dossiers WHERE id = $1", id)
         .execute(&mut *tx)
         .await?;

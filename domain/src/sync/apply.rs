@@ -25,6 +25,7 @@ pub(super) async fn commit_page(
     let photos = images.len() as i64;
     insert_images(&mut tx, &images.iter().collect::<Vec<_>>()).await?;
     let (upserts, removals) = apply_page(&mut tx, replica, run_id, page).await?;
+    follow_list_settings(&mut tx, replica, page).await?;
     sqlx::query!(
         "UPDATE replicas SET run_after = $2, items_done = items_done + $3, photos_done = photos_done + $4
          WHERE id = $1",
@@ -46,6 +47,65 @@ pub(super) async fn commit_page(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// Commits the Leader's answer about dossiers deleted here from the replica: those it still
+/// has come back (with their photos), and they are no longer waiting to be restored.
+pub(super) async fn commit_restore(
+    pool: &PgPool,
+    replica: &ReplicaRow,
+    attempt: i64,
+    page: &ChangePage,
+    images: &[ProcessedImage],
+    asked: &[i64],
+) -> Result<i64, SyncError> {
+    let run_id = replica.run_id.unwrap_or(attempt);
+    let mut tx = pool.begin().await?;
+    insert_images(&mut tx, &images.iter().collect::<Vec<_>>()).await?;
+    let (restored, _) = apply_page(&mut tx, replica, run_id, page).await?;
+    sqlx::query!(
+        "DELETE FROM replica_restores WHERE replica_id = $1 AND remote_id = ANY($2)",
+        replica.id,
+        asked
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "UPDATE sync_runs SET restored = restored + $2, photos = photos + $3 WHERE id = $1",
+        attempt,
+        restored,
+        images.len() as i64
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(restored)
+}
+
+/// The replica's settings are the Leader's list's (its name stays local); written only when
+/// they differ.
+async fn follow_list_settings(
+    tx: &mut Transaction<'_, Postgres>,
+    replica: &ReplicaRow,
+    page: &ChangePage,
+) -> Result<(), SyncError> {
+    let l = &page.list;
+    sqlx::query!(
+        "UPDATE watch_lists SET comment = $2, color = $3, active = $4, acknowledge = $5,
+             notify = $6, confidence_threshold = $7
+         WHERE id = $1 AND (comment, color, active, acknowledge, notify, confidence_threshold)
+               IS DISTINCT FROM ($2, $3, $4, $5, $6, $7)",
+        replica.watch_list_id,
+        l.comment,
+        l.color,
+        l.active,
+        l.acknowledge,
+        l.notify,
+        l.confidence_threshold
+    )
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

@@ -157,10 +157,29 @@ impl LeaderClient {
             .send(|| self.get(&path).query(&query))
             .await
             .map_err(|e| match e {
-                SyncError::Leader { status: 404, .. } => SyncError::UnknownRemoteList(list),
                 SyncError::CursorTooOld(_) => SyncError::CursorTooOld(since),
-                other => other,
+                other => unknown_list(other, list),
             })?;
+        self.decode(&body)
+    }
+
+    /// Every member id of a Leader's list.
+    pub async fn members(&self, list: i64) -> Result<Vec<i64>, SyncError> {
+        let path = format!("/sync/leader/dossier-lists/{list}/members");
+        let body = self
+            .send(|| self.get(&path))
+            .await
+            .map_err(|e| unknown_list(e, list))?;
+        self.decode(&body)
+    }
+
+    /// Chosen dossiers of a Leader's list as they are now (removals for the non-members).
+    pub async fn dossiers(&self, list: i64, ids: &[i64]) -> Result<ChangePage, SyncError> {
+        let url = format!("{}/sync/leader/dossier-lists/{list}/dossiers", self.url);
+        let body = self
+            .send(|| self.http.post(&url).json(ids))
+            .await
+            .map_err(|e| unknown_list(e, list))?;
         self.decode(&body)
     }
 
@@ -183,6 +202,14 @@ impl LeaderClient {
             url: self.url.clone(),
             reason: "its image answer is malformed or does not match the hashes".into(),
         })
+    }
+}
+
+/// A 404 about a list's feed means the Leader has no such list.
+fn unknown_list(error: SyncError, list: i64) -> SyncError {
+    match error {
+        SyncError::Leader { status: 404, .. } => SyncError::UnknownRemoteList(list),
+        other => other,
     }
 }
 

@@ -16,6 +16,8 @@ pub enum SyncError {
     ModelMismatch { leader: String, local: String },
     #[error("the Leader can no longer serve changes since revision {0}")]
     CursorTooOld(i64),
+    #[error("the Leader's history changed during the run (it was restored from a backup?); the next run resyncs from scratch")]
+    HistoryChanged,
     #[error("the Leader has no watch list {0}")]
     UnknownRemoteList(i64),
     #[error("the Leader answered {status}: {message}")]

@@ -1,7 +1,8 @@
 //! The Leader's side: which lists it offers, the changes of a list between two revisions, the
 //! digest of a list, and image bytes by hash.
 
-use super::{ChangePage, ListDigest, RemoteDossier, RemoteList, RemotePhoto};
+use super::history::{identity, lock_watermark, watermark};
+use super::{ChangePage, ListDigest, ListSettings, RemoteDossier, RemoteList, RemotePhoto};
 use crate::error::{Error, Result};
 use sqlx::PgPool;
 
@@ -47,41 +48,38 @@ pub async fn lists(pool: &PgPool) -> Result<Vec<RemoteList>> {
         RemoteList,
         r#"SELECT w.id, w.name, w.color,
               (SELECT count(*) FROM dossier_watch_lists x WHERE x.watch_list_id = w.id)
-                  AS "dossier_count!"
+                  AS "dossier_count!",
+              coalesce((SELECT r.leader_installation || r.leader_upstream FROM replicas r
+                        WHERE r.watch_list_id = w.id AND r.leader_installation IS NOT NULL),
+                       '{}') AS "upstream!"
            FROM watch_lists w ORDER BY w.name"#,
     )
     .fetch_all(pool)
     .await?)
 }
 
-pub async fn list_exists(pool: &PgPool, id: i64) -> Result<bool> {
-    Ok(sqlx::query_scalar!(
-        r#"SELECT EXISTS (SELECT 1 FROM watch_lists WHERE id = $1) AS "exists!""#,
+/// A list's settings, or "not found" if the Leader has no such list.
+async fn list_settings(pool: &PgPool, id: i64) -> Result<ListSettings> {
+    sqlx::query_as!(
+        ListSettings,
+        "SELECT comment, color, active, acknowledge, notify, confidence_threshold
+         FROM watch_lists WHERE id = $1",
         id
     )
-    .fetch_one(pool)
-    .await?)
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| Error::not_found(format!("watch list {id} does not exist")))
 }
 
-/// The highest revision below which every change is committed. Taking the writers' lock
-/// exclusively waits for the transactions in flight; new ones wait an instant for us.
-pub async fn watermark(pool: &PgPool) -> Result<i64> {
-    let mut tx = pool.begin().await?;
-    let until = lock_watermark(&mut tx).await?;
-    tx.commit().await?;
-    Ok(until)
-}
-
-/// Waits for the writers in flight and reads the last revision; the writers' lock stays held
-/// until the transaction ends, so nothing can commit under the watermark meanwhile.
-async fn lock_watermark(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>) -> Result<i64> {
-    sqlx::query(super::locks::FEED_WRITERS_EXCLUSIVE)
-        .execute(&mut **tx)
-        .await?;
+/// Every member of a list, in id order: what a Subscriber compares its replica with before a
+/// run that may remove much of it.
+pub async fn members(pool: &PgPool, list: i64) -> Result<Vec<i64>> {
+    list_settings(pool, list).await?;
     Ok(sqlx::query_scalar!(
-        r#"SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS "revision!" FROM sync_revision"#
+        "SELECT dossier_id FROM dossier_watch_lists WHERE watch_list_id = $1 ORDER BY dossier_id",
+        list
     )
-    .fetch_one(&mut **tx)
+    .fetch_all(pool)
     .await?)
 }
 
@@ -112,9 +110,7 @@ pub async fn changes(
     after: i64,
     limit: i64,
 ) -> Result<ChangePage, ChangesError> {
-    if !list_exists(pool, list).await? {
-        return Err(Error::not_found(format!("watch list {list} does not exist")).into());
-    }
+    let settings = list_settings(pool, list).await?;
     let pruned: i64 = sqlx::query_scalar!("SELECT pruned_through FROM sync_feed_state")
         .fetch_one(pool)
         .await
@@ -123,8 +119,8 @@ pub async fn changes(
         return Err(ChangesError::TooOld(CursorTooOld(since, pruned)));
     }
     let first_page = until.is_none();
-    let until = match until {
-        Some(u) => u,
+    let (until, epoch) = match until {
+        Some(u) => (u, identity(pool).await?.1),
         None => watermark(pool).await?,
     };
     let limit = limit.clamp(1, MAX_PAGE);
@@ -159,19 +155,25 @@ pub async fn changes(
     .fetch_all(pool)
     .await
     .map_err(Error::from)?;
-    let total: Option<i64> = if first_page {
-        Some(
-            sqlx::query_scalar(&format!("SELECT count(*) FROM ({selection}) AS c"))
-                .bind(list)
-                .bind(since)
-                .bind(until)
-                .bind(after)
-                .fetch_one(pool)
-                .await
-                .map_err(Error::from)?,
-        )
+    // The first page counts the run: its changes, and of those the ones that are not members
+    // any more (removals; none in a full sync, which sends only members).
+    let (total, removals_total): (Option<i64>, Option<i64>) = if first_page {
+        let (total, removals): (i64, i64) = sqlx::query_as(&format!(
+            "SELECT count(*), count(*) FILTER (WHERE $2 > 0 AND NOT EXISTS (
+                        SELECT 1 FROM dossier_watch_lists x
+                        WHERE x.watch_list_id = $1 AND x.dossier_id = c.id))
+             FROM ({selection}) AS c"
+        ))
+        .bind(list)
+        .bind(since)
+        .bind(until)
+        .bind(after)
+        .fetch_one(pool)
+        .await
+        .map_err(Error::from)?;
+        (Some(total), Some(removals))
     } else {
-        None
+        (None, None)
     };
     let (ids, next_after) = if ids.len() as i64 > limit {
         let ids = ids[..limit as usize].to_vec();
@@ -180,7 +182,47 @@ pub async fn changes(
     } else {
         (ids, None)
     };
+    let (upserts, removals) = dossiers_as_now(pool, list, ids).await?;
+    Ok(ChangePage {
+        until,
+        epoch,
+        list: settings,
+        total,
+        removals_total,
+        upserts,
+        removals,
+        next_after,
+    })
+}
 
+/// Chosen dossiers of a list as they are now, whatever their revisions: what a Subscriber asks
+/// for to put back the dossiers it deleted while this Leader was unreachable. Ids that are not
+/// members come back as removals.
+pub async fn dossiers(pool: &PgPool, list: i64, ids: Vec<i64>) -> Result<ChangePage> {
+    let settings = list_settings(pool, list).await?;
+    let (until, epoch) = watermark(pool).await?;
+    let (upserts, removals) = dossiers_as_now(pool, list, ids).await?;
+    Ok(ChangePage {
+        until,
+        epoch,
+        list: settings,
+        total: None,
+        removals_total: None,
+        upserts,
+        removals,
+        next_after: None,
+    })
+}
+
+/// The dossiers `ids` (in id order) with their photos if they are in `list`; the others are
+/// removals.
+async fn dossiers_as_now(
+    pool: &PgPool,
+    list: i64,
+    mut ids: Vec<i64>,
+) -> Result<(Vec<RemoteDossier>, Vec<i64>)> {
+    ids.sort_unstable();
+    ids.dedup();
     let rows = sqlx::query_as!(
         DossierRow,
         r#"SELECT d.id, d.name, d.comment, d.active, d.meta,
@@ -191,8 +233,7 @@ pub async fn changes(
         list
     )
     .fetch_all(pool)
-    .await
-    .map_err(Error::from)?;
+    .await?;
     let photos = sqlx::query_as!(
         PhotoRow,
         r#"SELECT p.dossier_id, encode(p.image_sha256, 'hex') AS "sha256!", p.face_model,
@@ -201,23 +242,15 @@ pub async fn changes(
         &ids
     )
     .fetch_all(pool)
-    .await
-    .map_err(Error::from)?;
+    .await?;
 
     // Encoding 500 vectors is milliseconds of CPU with no await in it: off the runtime's
     // workers, so that the Leader's own requests are not queued behind it.
-    let (upserts, removals) = tokio::task::spawn_blocking(move || assemble(ids, rows, photos))
+    tokio::task::spawn_blocking(move || assemble(ids, rows, photos))
         .await
         .map_err(|e| Error::Internal {
             message: format!("assembling a feed page failed: {e}"),
-        })?;
-    Ok(ChangePage {
-        until,
-        total,
-        upserts,
-        removals,
-        next_after,
-    })
+        })
 }
 
 /// The page's dossiers with their photos (vectors encoded for the wire), and the ids that are
@@ -287,13 +320,9 @@ pub fn digest_sql(from: &str, key: &str) -> String {
 /// The digest of a list now, with the watermark it is valid at. The writers' lock is held for
 /// the computation, so no change can slip between the watermark and the digest.
 pub async fn digest(pool: &PgPool, list: i64) -> Result<ListDigest> {
-    if !list_exists(pool, list).await? {
-        return Err(Error::not_found(format!(
-            "watch list {list} does not exist"
-        )));
-    }
+    list_settings(pool, list).await?;
     let mut tx = pool.begin().await?;
-    let until = lock_watermark(&mut tx).await?;
+    let (until, _) = lock_watermark(&mut tx).await?;
     let (dossiers, digest): (i64, String) = sqlx::query_as(&digest_sql(
         "FROM dossiers d JOIN dossier_watch_lists m ON m.dossier_id = d.id WHERE m.watch_list_id = $1",
         "d.id",

@@ -32,6 +32,18 @@ pub(super) async fn fetch_page(
     Ok((page, images))
 }
 
+/// Chosen dossiers of the Leader's list as they are now, with the images this database lacks.
+pub(super) async fn fetch_chosen(
+    pool: &PgPool,
+    client: &LeaderClient,
+    list: i64,
+    ids: &[i64],
+) -> Result<(ChangePage, Vec<ProcessedImage>), SyncError> {
+    let page = client.dossiers(list, ids).await?;
+    let images = fetch_missing_images(pool, client, &page).await?;
+    Ok((page, images))
+}
+
 /// A page being fetched in the background; dropped (a failed run), it stops fetching.
 pub(super) struct Prefetch(
     pub(super) tokio::task::JoinHandle<Result<(ChangePage, Vec<ProcessedImage>), SyncError>>,

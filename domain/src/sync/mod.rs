@@ -4,9 +4,10 @@
 //! (`feed`), the Subscriber's replicas (`replicas`), the scheduler that runs them
 //! (`scheduler`, rung through `bell`), and the read-only policy for replicated lists (`guard`).
 //! Inside, the data of one run flows one way: the Leader's `feed` → the Subscriber's `client`
-//! → `run` (claim, page loop, finish) → `fetch` (pages and missing images) → `apply` (one
-//! transaction per page, with the run's progress) → the stores (`images`, dossiers); `verify`
-//! compares digests at the end. The protocol is pull-only, so a killed run resumes after the
+//! → `run` (claim, `preflight` checks, page loop, finish) → `fetch` (pages and missing images)
+//! → `apply` (one transaction per page, with the run's progress) → the stores (`images`,
+//! dossiers); `restore` puts back what was deleted here, `verify` compares digests at the end,
+//! and `hold` keeps a run the preflight stopped until an Administrator decides. The protocol is pull-only, so a killed run resumes after the
 //! last page it committed, and a run ends by moving the cursor to the watermark.
 
 #[cfg(feature = "store")]
@@ -26,10 +27,18 @@ pub mod frames;
 #[cfg(feature = "store")]
 pub mod guard;
 #[cfg(feature = "store")]
+pub mod history;
+#[cfg(feature = "store")]
+pub mod hold;
+#[cfg(feature = "store")]
 pub mod locks;
+#[cfg(feature = "store")]
+mod preflight;
 mod protocol;
 #[cfg(feature = "store")]
 pub mod replicas;
+#[cfg(feature = "store")]
+pub mod restore;
 #[cfg(feature = "store")]
 pub mod run;
 #[cfg(feature = "store")]

@@ -11,6 +11,15 @@ pub struct LeaderInfo {
     pub kind: String,
     pub face_model: String,
     pub face_vector_length: usize,
+    /// Which installation answers: created when its database was, kept by a dump and its
+    /// restore. Another id at a replica's URL is another Leader (or a re-created database).
+    pub installation_id: String,
+    /// The history the Leader's revisions belong to; a new one after a restore from a backup
+    /// (see the migration `leader_identity`). A cursor of another epoch means nothing.
+    pub epoch: String,
+    /// The last revision handed out: a Subscriber's cursor above it comes from a history the
+    /// Leader no longer has.
+    pub revision: i64,
 }
 
 pub const LEADER_KIND: &str = "dossier-leader";
@@ -22,6 +31,21 @@ pub struct RemoteList {
     pub name: String,
     pub color: String,
     pub dossier_count: i64,
+    /// The installations this list is itself replicated from, nearest first (empty for a list
+    /// edited on the Leader): a Subscriber that finds itself here would make a loop.
+    #[serde(default)]
+    pub upstream: Vec<String>,
+}
+
+/// A list's settings as the Leader has them; a replica follows them (its name stays local).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListSettings {
+    pub comment: String,
+    pub color: String,
+    pub active: bool,
+    pub acknowledge: bool,
+    pub notify: bool,
+    pub confidence_threshold: Option<f32>,
 }
 
 /// One page of a list's changes (`GET /sync/leader/dossier-lists/{id}/changes`).
@@ -29,8 +53,16 @@ pub struct RemoteList {
 pub struct ChangePage {
     /// The watermark the run syncs to; every change up to it is committed on the Leader.
     pub until: i64,
+    /// The Leader's epoch the revisions belong to (see [`LeaderInfo::epoch`]).
+    pub epoch: String,
+    /// The list's settings now.
+    pub list: ListSettings,
     /// How many changes the whole run has (given on the first page only).
     pub total: Option<i64>,
+    /// Of those, how many at most are removals (first page only): what the mass-removal guard
+    /// looks at before anything is applied.
+    #[serde(default)]
+    pub removals_total: Option<i64>,
     pub upserts: Vec<RemoteDossier>,
     /// Leader dossier ids no longer in the list (removed from it, or deleted).
     pub removals: Vec<i64>,
@@ -111,6 +143,28 @@ pub struct Replica {
     pub last_error_at: Option<DateTime<Utc>>,
     pub next_run_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// The Leader installation this replica follows (known after its creation).
+    pub leader_installation: Option<String>,
+    /// Why the replica is held (state `held`): what an Administrator confirms or rejects.
+    pub hold: Option<Hold>,
+}
+
+/// A run stopped before changing anything, until an Administrator decides.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hold {
+    pub kind: HoldKind,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "store", derive(sqlx::Type))]
+#[cfg_attr(feature = "store", sqlx(type_name = "text", rename_all = "snake_case"))]
+#[serde(rename_all = "snake_case")]
+pub enum HoldKind {
+    /// Another installation answers at the Leader's URL.
+    LeaderChanged,
+    /// The run would remove more of the replica than `SYNC_MAX_DELETE_RATIO` allows.
+    MassRemoval,
 }
 
 /// One run of a replica, for the history.
@@ -126,6 +180,10 @@ pub struct SyncRun {
     pub dossiers: i64,
     pub removals: i64,
     pub photos: i64,
+    /// Dossiers deleted here while the Leader was unreachable, put back by this run.
+    pub restored: i64,
+    /// Why the run is what it is: the cause of a full resync, or of a hold.
+    pub reason: Option<String>,
     pub error: Option<String>,
 }
 
@@ -138,6 +196,8 @@ pub enum ReplicaState {
     Idle,
     Running,
     Failed,
+    /// Waiting for an Administrator (see [`Hold`]); it does not run on its schedule.
+    Held,
 }
 
 /// How a run ended, or that it still goes on; stored as text (`sync_runs.outcome`).
@@ -151,6 +211,8 @@ pub enum RunOutcomeKind {
     Failed,
     /// Its process died; the next run resumes from the progress it recorded.
     Interrupted,
+    /// Stopped before changing anything, for an Administrator to decide.
+    Held,
 }
 
 impl ReplicaState {
@@ -159,6 +221,7 @@ impl ReplicaState {
             Self::Idle => "idle",
             Self::Running => "running",
             Self::Failed => "failed",
+            Self::Held => "held",
         }
     }
 }
@@ -182,6 +245,7 @@ impl RunOutcomeKind {
             Self::Success => "success",
             Self::Failed => "failed",
             Self::Interrupted => "interrupted",
+            Self::Held => "held",
         }
     }
 }

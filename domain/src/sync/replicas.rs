@@ -4,29 +4,83 @@
 
 use super::client::{normalize_url, LeaderClient};
 use super::error::SyncError;
-use super::{LeaderInfo, RemoteList, Replica, ReplicaState, RunOutcomeKind, SyncRun};
+use super::{
+    Hold, HoldKind, LeaderInfo, RemoteList, Replica, ReplicaState, RunOutcomeKind, SyncRun,
+};
 use crate::error::{Error, OnConstraint, Result};
 use crate::installation::Installation;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use std::time::Duration;
 
+/// A replica's row as listed: `Replica` with its hold in two columns.
+struct Listed {
+    id: i64,
+    remote_dossier_list: i64,
+    remote_url: String,
+    slave_dossier_list: i64,
+    local_list_name: String,
+    state: ReplicaState,
+    cursor: i64,
+    items_done: i64,
+    items_total: Option<i64>,
+    photos_done: i64,
+    last_success_at: Option<DateTime<Utc>>,
+    last_error: Option<String>,
+    last_error_at: Option<DateTime<Utc>>,
+    next_run_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    leader_installation: Option<String>,
+    hold_kind: Option<HoldKind>,
+    hold_message: Option<String>,
+}
+
+impl From<Listed> for Replica {
+    fn from(r: Listed) -> Self {
+        let hold = match (r.hold_kind, r.hold_message) {
+            (Some(kind), Some(message)) => Some(Hold { kind, message }),
+            _ => None,
+        };
+        Self {
+            id: r.id,
+            remote_dossier_list: r.remote_dossier_list,
+            remote_url: r.remote_url,
+            slave_dossier_list: r.slave_dossier_list,
+            local_list_name: r.local_list_name,
+            state: r.state,
+            cursor: r.cursor,
+            items_done: r.items_done,
+            items_total: r.items_total,
+            photos_done: r.photos_done,
+            last_success_at: r.last_success_at,
+            last_error: r.last_error,
+            last_error_at: r.last_error_at,
+            next_run_at: r.next_run_at,
+            created_at: r.created_at,
+            leader_installation: r.leader_installation,
+            hold,
+        }
+    }
+}
+
 /// Every replica, or only `id`: one query for both, so the columns are written once.
 async fn select(pool: &PgPool, id: Option<i64>) -> Result<Vec<Replica>> {
-    Ok(sqlx::query_as!(
-        Replica,
+    let rows = sqlx::query_as!(
+        Listed,
         r#"SELECT r.id, r.remote_list_id AS remote_dossier_list, r.remote_url,
                   r.watch_list_id AS slave_dossier_list, w.name AS local_list_name,
                   r.state AS "state: ReplicaState", r.cursor, r.items_done, r.items_total,
                   r.photos_done, r.last_success_at, r.last_error, r.last_error_at,
-                  r.next_run_at, r.created_at
+                  r.next_run_at, r.created_at, r.leader_installation,
+                  r.hold_kind AS "hold_kind: HoldKind", r.hold_message
            FROM replicas r JOIN watch_lists w ON w.id = r.watch_list_id
            WHERE $1::bigint IS NULL OR r.id = $1
            ORDER BY r.id"#,
         id
     )
     .fetch_all(pool)
-    .await?)
+    .await?;
+    Ok(rows.into_iter().map(Replica::from).collect())
 }
 
 pub async fn replicas(pool: &PgPool) -> Result<Vec<Replica>> {
@@ -44,7 +98,8 @@ pub async fn history(pool: &PgPool, replica: i64, limit: i64) -> Result<Vec<Sync
     Ok(sqlx::query_as!(
         SyncRun,
         r#"SELECT id, full_resync, cursor_from, cursor_to, started_at, finished_at,
-                  outcome AS "outcome: RunOutcomeKind", dossiers, removals, photos, error
+                  outcome AS "outcome: RunOutcomeKind", dossiers, removals, photos, restored,
+                  reason, error
            FROM sync_runs WHERE replica_id = $1 ORDER BY id DESC LIMIT $2"#,
         replica,
         limit
@@ -101,11 +156,21 @@ pub async fn create(inst: &Installation, new: NewReplica) -> Result<Replica> {
             ),
         ));
     }
-    let lists = leader_lists(inst, &url).await?;
-    if !lists.iter().any(|l| l.id == new.remote_list) {
+    let (info, lists) = leader(inst, &url).await?;
+    let Some(list) = lists.iter().find(|l| l.id == new.remote_list) else {
         return Err(Error::invalid(
             "remote_dossier_list",
             format!("the Leader at {url} has no watch list {}", new.remote_list),
+        ));
+    };
+    let own = super::history::installation_id(pool).await?;
+    if list.upstream.contains(&own) {
+        return Err(Error::invalid(
+            "remote_dossier_list",
+            format!(
+                "list {} ({:?}) of the Leader at {url} is itself replicated from this installation; replicating it here would make a loop",
+                list.id, list.name
+            ),
         ));
     }
     let next_run = if inst.settings.sync.at_creation {
@@ -114,12 +179,15 @@ pub async fn create(inst: &Installation, new: NewReplica) -> Result<Replica> {
         inst.settings.sync.next_run(Utc::now())
     };
     let id = sqlx::query_scalar!(
-        "INSERT INTO replicas (watch_list_id, remote_url, remote_list_id, next_run_at)
-         VALUES ($1, $2, $3, $4) RETURNING id",
+        "INSERT INTO replicas (watch_list_id, remote_url, remote_list_id, next_run_at,
+                               leader_installation, leader_upstream)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         new.local_list,
         url,
         new.remote_list,
         next_run,
+        info.installation_id,
+        &list.upstream,
     )
     .fetch_one(pool)
     .await
@@ -138,12 +206,32 @@ pub async fn create(inst: &Installation, new: NewReplica) -> Result<Replica> {
 /// The lists a Leader offers, asked live, after checking that the URL answers as a Leader that
 /// accepts our token and uses our face model. Every failure is about `remote_url`.
 pub async fn leader_lists(inst: &Installation, url: &str) -> Result<Vec<RemoteList>> {
+    Ok(leader(inst, url).await?.1)
+}
+
+/// What a Leader says about itself and its lists, after the checks of [`leader_lists`] and one
+/// more: the URL is not this installation itself.
+async fn leader(inst: &Installation, url: &str) -> Result<(LeaderInfo, Vec<RemoteList>)> {
     let about_url = |e: SyncError| Error::invalid("remote_url", e.to_string());
     let client = LeaderClient::new(url, &inst.settings.sync.token, Duration::from_secs(10))
         .map_err(about_url)?;
     let info = client.info().await.map_err(about_url)?;
     check_model(&info, &inst.settings.face_model).map_err(about_url)?;
-    client.lists().await.map_err(about_url)
+    check_not_self(&info, &super::history::installation_id(&inst.pool).await?)
+        .map_err(about_url)?;
+    let lists = client.lists().await.map_err(about_url)?;
+    Ok((info, lists))
+}
+
+/// Refuses a Leader that is this installation (its own URL, or another name for it).
+pub(super) fn check_not_self(info: &LeaderInfo, own: &str) -> Result<(), SyncError> {
+    if info.installation_id == own {
+        return Err(SyncError::Local(Error::invalid(
+            "remote_url",
+            "this URL answers as this installation itself: a Subscriber cannot replicate its own lists",
+        )));
+    }
+    Ok(())
 }
 
 /// Local lists that could become replicas: empty, and not replicas already.
@@ -207,6 +295,12 @@ pub(super) struct ReplicaRow {
     pub run_full: bool,
     /// When the replica last matched the Leader's digest.
     pub verified_at: Option<DateTime<Utc>>,
+    pub leader_installation: Option<String>,
+    /// The Leader's epoch the cursor belongs to, and the one of the run in progress.
+    pub leader_epoch: Option<String>,
+    pub run_epoch: Option<String>,
+    pub resync_reason: Option<String>,
+    pub confirmed_removals: Option<i64>,
 }
 
 impl ReplicaRow {
@@ -214,7 +308,8 @@ impl ReplicaRow {
         sqlx::query_as!(
             ReplicaRow,
             "SELECT id, watch_list_id, remote_url, remote_list_id, cursor, run_id, run_until,
-                    run_after, run_full, verified_at
+                    run_after, run_full, verified_at, leader_installation, leader_epoch, run_epoch,
+                    resync_reason, confirmed_removals
              FROM replicas WHERE id = $1",
             id
         )

@@ -7,9 +7,11 @@ use super::client::LeaderClient;
 use super::error::SyncError;
 use super::fetch::{fetch_page, Prefetch};
 use super::locks;
-use super::replicas::{check_model, ReplicaRow};
+use super::preflight::{full_resync_reason, removals_allowed, same_leader, Verdict};
+use super::replicas::{check_model, check_not_self, ReplicaRow};
+use super::restore::restore_deleted;
 use super::verify::verify;
-use super::RunOutcomeKind;
+use super::{ChangePage, LeaderInfo, RunOutcomeKind};
 use crate::error::Result;
 use crate::installation::Installation;
 use chrono::Utc;
@@ -23,6 +25,8 @@ pub enum RunOutcome {
     Done { cursor: i64 },
     /// Completed, but the digests differ: a full resync is scheduled at once.
     Diverged { cursor: i64 },
+    /// Stopped before changing anything, for an Administrator to decide (see `hold`).
+    Held,
 }
 
 /// Runs one replica to completion, unless another process holds it. The claim is a session
@@ -82,8 +86,15 @@ async fn run_claimed(inst: &Installation, id: i64, attempt: i64) -> Result<RunOu
     )?;
     let info = client.info().await?;
     check_model(&info, &inst.settings.face_model)?;
-    let replica = start(pool, replica, attempt).await?;
-    let replica = pull(pool, &client, replica, attempt).await?;
+    check_not_self(&info, &super::history::installation_id(pool).await?)?;
+    if same_leader(pool, &replica, &info, attempt).await? == Verdict::Held {
+        return Ok(RunOutcome::Held);
+    }
+    let replica = start(pool, ReplicaRow::load(pool, id).await?, attempt, &info).await?;
+    let Some(replica) = pull(inst, &client, replica, attempt).await? else {
+        return Ok(RunOutcome::Held);
+    };
+    restore_deleted(pool, &client, &replica, attempt).await?;
     let cursor = finish(inst, &replica, attempt).await?;
     Ok(if verify(inst, &client, &replica, attempt, cursor).await? {
         RunOutcome::Diverged { cursor }
@@ -92,26 +103,47 @@ async fn run_claimed(inst: &Installation, id: i64, attempt: i64) -> Result<RunOu
     })
 }
 
-/// Marks the replica running; a new run (not a resumed one) starts its progress afresh, full
-/// when nothing has been synced yet (or a resync was asked for).
+/// Marks the replica running. A new run starts its progress afresh, as a clean full resync when
+/// the cursor means nothing any more (and the run's history says why). An interrupted run
+/// resumes, unless the Leader's history changed since: its pages belong to the old one.
 async fn start(
     pool: &PgPool,
     mut replica: ReplicaRow,
     attempt: i64,
+    info: &LeaderInfo,
 ) -> Result<ReplicaRow, SyncError> {
-    if replica.run_id.is_none() {
+    let resumable =
+        replica.run_id.is_some() && replica.run_epoch.as_deref() == Some(info.epoch.as_str());
+    let reason = if resumable {
+        Some(match &replica.resync_reason {
+            Some(why) => format!("{why}; resumes an interrupted run"),
+            None => "resumes an interrupted run".into(),
+        })
+    } else {
+        let why = full_resync_reason(&replica, info);
         sqlx::query!(
-            "UPDATE replicas SET run_id = $2, run_full = $3, run_until = NULL, run_after = 0,
-                 items_done = 0, items_total = NULL, photos_done = 0
+            "UPDATE replicas SET run_id = $2, run_full = $3, run_epoch = $4, resync_reason = $5,
+                 run_until = NULL, run_after = 0, items_done = 0, items_total = NULL, photos_done = 0
              WHERE id = $1",
             replica.id,
             attempt,
-            replica.cursor == 0
+            why.is_some(),
+            info.epoch,
+            why
         )
         .execute(pool)
         .await?;
         replica = ReplicaRow::load(pool, replica.id).await?;
-    }
+        why
+    };
+    sqlx::query!(
+        "UPDATE sync_runs SET full_resync = $2, reason = $3 WHERE id = $1",
+        attempt,
+        replica.run_full,
+        reason
+    )
+    .execute(pool)
+    .await?;
     sqlx::query!(
         "UPDATE replicas SET state = 'running' WHERE id = $1",
         replica.id
@@ -121,14 +153,37 @@ async fn start(
     Ok(replica)
 }
 
+/// A page of another epoch than the run's: the Leader's history changed under the run (it was
+/// restored from a backup meanwhile). The run's progress is dropped, and the next run, seeing
+/// the new epoch, resyncs from scratch.
+pub(super) async fn same_epoch(
+    pool: &PgPool,
+    replica: &ReplicaRow,
+    page: &ChangePage,
+) -> Result<(), SyncError> {
+    if replica.run_epoch.as_deref() == Some(page.epoch.as_str()) {
+        return Ok(());
+    }
+    sqlx::query!(
+        "UPDATE replicas SET run_id = NULL, run_until = NULL, run_after = 0, run_epoch = NULL
+         WHERE id = $1",
+        replica.id
+    )
+    .execute(pool)
+    .await?;
+    Err(SyncError::HistoryChanged)
+}
+
 /// Pulls and commits every page of the run. The next page (and its images) is fetched while
 /// the current one is applied, so the Leader, the network and this database work at once.
+/// `None` when the mass-removal guard held the run at its first page.
 async fn pull(
-    pool: &PgPool,
+    inst: &Installation,
     client: &LeaderClient,
     mut replica: ReplicaRow,
     attempt: i64,
-) -> Result<ReplicaRow, SyncError> {
+) -> Result<Option<ReplicaRow>, SyncError> {
+    let pool = &inst.pool;
     let id = replica.id;
     let mut prefetched: Option<Prefetch> = None;
     loop {
@@ -140,15 +195,22 @@ async fn pull(
         let (page, images) = match fetched {
             Err(SyncError::CursorTooOld(_)) if !replica.run_full => {
                 tracing::warn!(replica = id, cursor = since, "cursor too old; full resync");
+                let why = format!(
+                    "the Leader no longer keeps its changes since revision {since} (older ones are pruned)"
+                );
                 sqlx::query!(
-                    "UPDATE replicas SET run_full = TRUE, run_until = NULL, run_after = 0 WHERE id = $1",
+                    "UPDATE replicas SET run_full = TRUE, run_until = NULL, run_after = 0,
+                         resync_reason = $2
+                     WHERE id = $1",
                     id,
+                    why
                 )
                 .execute(pool)
                 .await?;
                 sqlx::query!(
-                    "UPDATE sync_runs SET full_resync = TRUE WHERE id = $1",
-                    attempt
+                    "UPDATE sync_runs SET full_resync = TRUE, reason = $2 WHERE id = $1",
+                    attempt,
+                    why
                 )
                 .execute(pool)
                 .await?;
@@ -157,7 +219,11 @@ async fn pull(
             }
             other => other?,
         };
+        same_epoch(pool, &replica, &page).await?;
         if replica.run_until.is_none() {
+            if removals_allowed(inst, client, &replica, &page, attempt).await? == Verdict::Held {
+                return Ok(None);
+            }
             sqlx::query!(
                 "UPDATE replicas SET run_until = $2, items_total = $3 WHERE id = $1",
                 id,
@@ -189,13 +255,14 @@ async fn pull(
         commit_page(pool, &replica, attempt, &page, &images, after).await?;
         replica.run_after = after;
         if page.next_after.is_none() {
-            return Ok(replica);
+            return Ok(Some(replica));
         }
     }
 }
 
 /// Ends a completed pull in one transaction: after a full resync, what the Leader no longer
-/// sent is removed; the cursor moves to the run's watermark and the next run is scheduled.
+/// sent is removed; the cursor moves to the run's watermark (in the run's epoch) and the next
+/// run is scheduled.
 async fn finish(inst: &Installation, replica: &ReplicaRow, attempt: i64) -> Result<i64, SyncError> {
     let cursor = replica.run_until.unwrap_or(replica.cursor);
     let run_id = replica.run_id.unwrap_or(attempt);
@@ -212,8 +279,9 @@ async fn finish(inst: &Installation, replica: &ReplicaRow, attempt: i64) -> Resu
     }
     sqlx::query!(
         "UPDATE replicas SET cursor = $2, run_id = NULL, run_until = NULL, run_after = 0,
-             run_full = FALSE, state = 'idle', last_success_at = now(), last_error = NULL,
-             failures = 0, next_run_at = $3
+             run_full = FALSE, leader_epoch = run_epoch, run_epoch = NULL, resync_reason = NULL,
+             confirmed_removals = NULL, state = 'idle', last_success_at = now(),
+             last_error = NULL, failures = 0, next_run_at = $3
          WHERE id = $1",
         replica.id,
         cursor,

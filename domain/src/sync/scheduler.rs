@@ -69,13 +69,13 @@ async fn prepare(inst: &Installation) {
         tracing::error!(error = %e, "could not close interrupted runs");
     }
     if inst.settings.sync.at_startup {
-        let _ = sqlx::query!("UPDATE replicas SET next_run_at = now()")
+        let _ = sqlx::query!("UPDATE replicas SET next_run_at = now() WHERE state <> 'held'")
             .execute(&inst.pool)
             .await;
     }
     // Replicas created before a schedule change get a time from the current schedule.
     let _ = sqlx::query!(
-        "UPDATE replicas SET next_run_at = $1 WHERE next_run_at IS NULL",
+        "UPDATE replicas SET next_run_at = $1 WHERE next_run_at IS NULL AND state <> 'held'",
         inst.settings.sync.next_run(Utc::now())
     )
     .execute(&inst.pool)

@@ -58,7 +58,8 @@ pub(super) async fn verify(
     );
     tracing::warn!(replica = replica.id, "{message}");
     sqlx::query!(
-        "UPDATE replicas SET cursor = 0, last_error = $2, last_error_at = now(), next_run_at = now()
+        "UPDATE replicas SET cursor = 0, resync_reason = $2, last_error = $2, last_error_at = now(),
+             next_run_at = now()
          WHERE id = $1",
         replica.id,
         &message,

@@ -88,6 +88,19 @@ pub async fn update(pool: &PgPool, id: i64, input: &WatchListInput) -> Result<Wa
     get(pool, id).await
 }
 
+/// Renames a list: the one change a replicated list takes here (its other settings follow the
+/// Leader's list).
+pub async fn rename(pool: &PgPool, id: i64, name: &str) -> Result<WatchList> {
+    let name = crate::input::required_text("name", name, 256)?;
+    let updated = sqlx::query!("UPDATE watch_lists SET name = $2 WHERE id = $1", id, name)
+        .execute(pool)
+        .await?;
+    if updated.rows_affected() == 0 {
+        return Err(not_found(id));
+    }
+    get(pool, id).await
+}
+
 /// How many dossiers belong to this list and to no other, and so would go with it.
 pub async fn exclusive_dossier_count(pool: &PgPool, id: i64) -> Result<i64> {
     get(pool, id).await?;

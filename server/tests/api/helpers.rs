@@ -85,6 +85,24 @@ impl TestApp {
         }
     }
 
+    /// The same installation's users on another database that already has them (one restored
+    /// from a dump of `like`'s): a new server over it, with `like`'s tokens.
+    pub fn attach(pool: PgPool, like: &TestApp) -> Self {
+        let options = leptos::prelude::LeptosOptions::builder()
+            .output_name("dossier")
+            .build();
+        let state = server::app_state(pool.clone(), settings(), options);
+        let router = server::router(state.clone());
+        Self {
+            pool,
+            state,
+            router,
+            admin: like.admin.clone(),
+            operator: like.operator.clone(),
+            user: like.user.clone(),
+        }
+    }
+
     pub async fn send(&self, request: Request<Body>) -> Answer {
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
@@ -210,12 +228,31 @@ impl TestApp {
 
 /// Serves a router on a free port of this machine; returns its base URL and the server task.
 pub async fn serve(router: Router) -> (String, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    serve_at("127.0.0.1:0", router).await
+}
+
+/// Serves a router at an address (a server coming back where it was); returns its base URL and
+/// the server task.
+pub async fn serve_at(address: &str, router: Router) -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind(address).await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let task = tokio::spawn(async move {
         axum::serve(listener, router).await.unwrap();
     });
     (url, task)
+}
+
+/// Stops a server and waits until its address refuses connections.
+pub async fn stop(url: &str, task: tokio::task::JoinHandle<()>) {
+    task.abort();
+    let address = url.trim_start_matches("http://");
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(address).await.is_err() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("{url} still answers after it was stopped");
 }
 
 /// A second fresh, migrated database on the same server (`#[sqlx::test]` gives one per test;

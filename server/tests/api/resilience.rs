@@ -269,13 +269,20 @@ async fn the_leader_vanishing_mid_run_loses_nothing_and_the_next_run_finishes(po
     drop_database(&pool, sub_pool, &sub_url).await;
 }
 
+/// The settings of the fake Leader's list.
+static FAKE_LIST: std::sync::LazyLock<serde_json::Value> = std::sync::LazyLock::new(|| {
+    json!({"comment": "", "color": "#000000", "active": true, "acknowledge": false,
+           "notify": false, "confidence_threshold": null})
+});
+
 /// A Leader that says the right things about itself but misbehaves when asked for changes.
 fn fake_leader(changes: axum::routing::MethodRouter) -> Router {
     Router::new()
         .route(
             "/sync/leader/info",
             axum::routing::get(|| async {
-                axum::Json(json!({"kind": "dossier-leader", "face_model": "face-v1", "face_vector_length": 4}))
+                axum::Json(json!({"kind": "dossier-leader", "face_model": "face-v1", "face_vector_length": 4,
+                    "installation_id": "fake-leader", "epoch": "fake-epoch", "revision": 5}))
             }),
         )
         .route(
@@ -307,7 +314,7 @@ async fn a_misbehaving_leader_fails_the_run_clearly_and_changes_nothing(pool: Pg
         (
             axum::routing::get(|| async {
                 axum::Json(
-                    json!({"until": 5, "total": 1, "upserts": [{"id": 1, "name": "X", "comment": "", "active": true, "meta": {}, "photos": [{"sha256": "zz", "face_model": null, "face_vector": null}]}], "removals": [], "next_after": null}),
+                    json!({"until": 5, "epoch": "fake-epoch", "list": FAKE_LIST.clone(), "total": 1, "upserts": [{"id": 1, "name": "X", "comment": "", "active": true, "meta": {}, "photos": [{"sha256": "zz", "face_model": null, "face_vector": null}]}], "removals": [], "next_after": null}),
                 )
             }),
             "is not hex",

@@ -2,6 +2,7 @@
 //! ports: convergence, increments, resyncs, divergence, single runner. The refusals (bad
 //! requests, read-only replicas, switched-off screens) are in `refusals`.
 
+mod faults;
 mod refusals;
 
 use crate::helpers::{drop_database, fresh_database, serve, settings, TestApp};
@@ -60,20 +61,27 @@ impl Pair {
     async fn replicate(&self, name: &str) -> (i64, i64, i64) {
         let remote = self.leader.watch_list(name).await;
         let local = self.sub.watch_list(&format!("{name} (replica)")).await;
-        let created = self.subscribe(remote, local).await;
-        assert_eq!(
-            created.status,
-            201,
-            "{}",
-            String::from_utf8_lossy(&created.body)
-        );
-        let replica = created.json()["id"].as_i64().unwrap();
-        assert!(matches!(
-            self.run(replica).await,
-            Ok(RunOutcome::Done { .. })
-        ));
+        let replica = replicate_into(&self.sub, &self.leader_url, remote, local).await;
         (remote, local, replica)
     }
+}
+
+/// Subscribes the local list `local` to the Leader's `remote` and runs it once, successfully;
+/// returns the replica.
+async fn replicate_into(sub: &TestApp, leader_url: &str, remote: i64, local: i64) -> i64 {
+    let created = sub.subscribe(leader_url, remote, local).await;
+    assert_eq!(
+        created.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&created.body)
+    );
+    let replica = created.json()["id"].as_i64().unwrap();
+    assert!(matches!(
+        run::run(&sub.state, replica).await,
+        Ok(RunOutcome::Done { .. })
+    ));
+    replica
 }
 
 /// Every dossier of a list with its fields, photos (hash, model, vector) and image bytes, keyed
@@ -96,9 +104,14 @@ async fn snapshot(pool: &PgPool, list: i64, key: &str, join: &str) -> Value {
 }
 
 async fn assert_converged(pair: &Pair, remote: i64, local: i64) {
-    let leader = snapshot(&pair.leader.pool, remote, "d.id", "").await;
+    assert_same(&pair.leader.pool, remote, &pair.sub.pool, local).await;
+}
+
+/// The Leader's list `remote` and the Subscriber's replica `local` hold the same dossiers.
+async fn assert_same(leader: &PgPool, remote: i64, sub: &PgPool, local: i64) {
+    let leader = snapshot(leader, remote, "d.id", "").await;
     let replica = snapshot(
-        &pair.sub.pool,
+        sub,
         local,
         "r.remote_id",
         "JOIN remote_dossiers r ON r.dossier_id = d.id",

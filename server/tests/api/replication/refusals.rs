@@ -246,17 +246,21 @@ async fn replicas_are_read_only_except_deleting_while_the_leader_is_down(pool: P
     let listener = tokio::net::TcpListener::bind(&address).await.unwrap();
     let router = pair.leader.router.clone();
     let back = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    // The deletion happened locally, unseen by the Leader: only a full resync restores it.
-    sqlx::query("UPDATE replicas SET cursor = 0 WHERE id = $1")
-        .bind(replica)
-        .execute(&sub.pool)
-        .await
-        .unwrap();
+    // The deletion happened locally, unseen by the Leader: the next run (an incremental one)
+    // puts the dossier back and says so.
     assert!(matches!(
         pair.run(replica).await,
         Ok(RunOutcome::Done { .. })
     ));
     assert_converged(&pair, remote, local).await;
+    let (full, restored): (bool, i64) = sqlx::query_as(
+        "SELECT full_resync, restored FROM sync_runs WHERE replica_id = $1 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(replica)
+    .fetch_one(&sub.pool)
+    .await
+    .unwrap();
+    assert_eq!((full, restored), (false, 1));
     back.abort();
 
     // Cancelling: the list keeps its dossiers and is editable again.

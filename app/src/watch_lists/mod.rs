@@ -1,0 +1,140 @@
+//! Watch lists in the web app: their server functions and the small pieces other pages show
+//! (the colour label, the replica badge); the pages are in `table` (the list of lists) and
+//! `edit` (create, edit or rename, delete).
+
+// A server function takes one argument per form field, and a watch list has seven.
+#![allow(clippy::too_many_arguments)]
+
+#[cfg(feature = "ssr")]
+use crate::auth::Permission;
+use crate::error::AppResult;
+use domain::input::Flag;
+pub use domain::watch_lists::{WatchList, WatchListInput, WatchListLabel};
+use leptos::prelude::*;
+
+mod edit;
+mod table;
+
+pub use edit::{DeleteWatchListPage, EditWatchListPage, NewWatchListPage};
+pub use table::WatchListsPage;
+
+#[server(prefix = "/api", endpoint = "watch-lists/list")]
+pub async fn list_watch_lists() -> AppResult<Vec<WatchList>> {
+    let (state, _) = crate::caller::require(Permission::Read, "see watch lists").await?;
+    Ok(domain::watch_lists::store::list(&state.pool).await?)
+}
+
+/// The lists' labels without their dossier counts: every dossier page needs them, and counting
+/// the members of big lists on each page view would cost more than the page itself.
+#[server(prefix = "/api", endpoint = "watch-lists/labels")]
+pub async fn list_watch_list_labels() -> AppResult<Vec<WatchListLabel>> {
+    let (state, _) = crate::caller::require(Permission::Read, "see watch lists").await?;
+    Ok(domain::watch_lists::store::labels(&state.pool).await?)
+}
+
+#[server(prefix = "/api", endpoint = "watch-lists/get")]
+pub async fn get_watch_list(id: i64) -> AppResult<WatchList> {
+    let (state, _) = crate::caller::require(Permission::Read, "see watch lists").await?;
+    Ok(domain::watch_lists::store::get(&state.pool, id).await?)
+}
+
+#[server(prefix = "/api", endpoint = "watch-lists/create")]
+pub async fn create_watch_list(
+    #[server(default)] name: String,
+    #[server(default)] comment: String,
+    #[server(default)] color: String,
+    #[server(default)] active: Flag,
+    #[server(default)] acknowledge: Flag,
+    #[server(default)] notify: Flag,
+    #[server(default)] confidence_threshold: String,
+) -> AppResult<WatchList> {
+    let (state, _) = crate::caller::require(Permission::Edit, "create watch lists").await?;
+    let input = WatchListInput::parse(
+        &name,
+        &comment,
+        &color,
+        active,
+        acknowledge,
+        notify,
+        &confidence_threshold,
+    )?;
+    let list = domain::watch_lists::store::insert(&state.pool, &input).await?;
+    leptos_axum::redirect("/watch-lists");
+    Ok(list)
+}
+
+#[server(prefix = "/api", endpoint = "watch-lists/update")]
+pub async fn update_watch_list(
+    id: i64,
+    #[server(default)] name: String,
+    #[server(default)] comment: String,
+    #[server(default)] color: String,
+    #[server(default)] active: Flag,
+    #[server(default)] acknowledge: Flag,
+    #[server(default)] notify: Flag,
+    #[server(default)] confidence_threshold: String,
+) -> AppResult<WatchList> {
+    let (state, _) = crate::caller::require(Permission::Edit, "edit watch lists").await?;
+    domain::sync::guard::lists_writable(&state.pool, &[id]).await?;
+    let input = WatchListInput::parse(
+        &name,
+        &comment,
+        &color,
+        active,
+        acknowledge,
+        notify,
+        &confidence_threshold,
+    )?;
+    let list = domain::watch_lists::store::update(&state.pool, id, &input).await?;
+    leptos_axum::redirect("/watch-lists");
+    Ok(list)
+}
+
+/// Renames a list. Unlike the other settings, the name of a replicated list is this
+/// installation's own: the rest follows the Leader's list.
+#[server(prefix = "/api", endpoint = "watch-lists/rename")]
+pub async fn rename_watch_list(id: i64, #[server(default)] name: String) -> AppResult<WatchList> {
+    let (state, _) = crate::caller::require(Permission::Edit, "rename watch lists").await?;
+    let list = domain::watch_lists::store::rename(&state.pool, id, &name).await?;
+    leptos_axum::redirect("/watch-lists");
+    Ok(list)
+}
+
+/// Deletes a watch list, and the dossiers that belong to no other list (a dossier always belongs
+/// to at least one list). Returns how many dossiers were deleted with it.
+#[server(prefix = "/api", endpoint = "watch-lists/delete")]
+pub async fn delete_watch_list(id: i64) -> AppResult<u64> {
+    let (state, _) = crate::caller::require(Permission::Edit, "delete watch lists").await?;
+    domain::sync::guard::lists_writable(&state.pool, &[id]).await?;
+    let deleted = domain::watch_lists::store::delete(&state.pool, id).await?;
+    leptos_axum::redirect("/watch-lists");
+    Ok(deleted)
+}
+
+/// How many dossiers belong only to this list, and so would be deleted with it.
+#[server(prefix = "/api", endpoint = "watch-lists/exclusive-dossiers")]
+pub async fn count_exclusive_dossiers(id: i64) -> AppResult<i64> {
+    let (state, _) = crate::caller::require(Permission::Read, "see watch lists").await?;
+    Ok(domain::watch_lists::store::exclusive_dossier_count(&state.pool, id).await?)
+}
+
+/// Marks a list or dossier that is a read-only replica of a Leader's.
+#[component]
+pub fn ReplicaBadge(leader: String) -> impl IntoView {
+    view! {
+        <span class="badge replica" data-testid="replica-badge" title=format!("Replicated from {leader}; edit it there")>
+            "Read-only replica"
+        </span>
+    }
+}
+
+/// The colour label of a list.
+#[component]
+pub fn ColorLabel(color: String, name: String) -> impl IntoView {
+    view! {
+        <span class="list-label">
+            <span class="swatch" style:background-color=color></span>
+            {name}
+        </span>
+    }
+}
