@@ -47,8 +47,10 @@ DECLARE
     counter BIGINT;
     reason  TEXT;
 BEGIN
-    SELECT CASE WHEN is_called THEN last_value ELSE 0 END INTO counter FROM sync_revision;
+    -- The row first, then the counter: a high water mark another call has committed was read
+    -- from the counter before, so the counter read after it cannot be below it.
     SELECT * INTO state FROM sync_feed_state;
+    SELECT CASE WHEN is_called THEN last_value ELSE 0 END INTO counter FROM sync_revision;
     IF state.fingerprint IS NOT NULL AND state.fingerprint = current
        AND counter >= state.high_water THEN
         IF counter > state.high_water THEN
@@ -57,6 +59,7 @@ BEGIN
         RETURN state.epoch;
     END IF;
     SELECT * INTO state FROM sync_feed_state FOR UPDATE;
+    SELECT CASE WHEN is_called THEN last_value ELSE 0 END INTO counter FROM sync_revision;
     IF state.fingerprint IS NULL THEN
         -- The first check of a new database: its history starts here.
         UPDATE sync_feed_state SET fingerprint = current, high_water = counter;

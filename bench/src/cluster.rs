@@ -23,6 +23,8 @@ pub struct Cluster {
     pub log_dir: PathBuf,
     /// Databases are named `<prefix>_<name>` so that a run never touches anything else.
     pub prefix: String,
+    /// The cores `dossier serve` processes run on (`taskset -c`), if they are pinned.
+    pub cpus: Option<String>,
 }
 
 impl Cluster {
@@ -111,7 +113,15 @@ impl Cluster {
         let port = free_port()?;
         let url = format!("http://127.0.0.1:{port}");
         let log = std::fs::File::create(self.log_dir.join(format!("{db}.log")))?;
-        let child = Command::new(&self.bin)
+        let mut command = match &self.cpus {
+            Some(cpus) => {
+                let mut taskset = Command::new("taskset");
+                taskset.args(["-c", cpus]).arg(&self.bin);
+                taskset
+            }
+            None => Command::new(&self.bin),
+        };
+        let child = command
             .arg("serve")
             .env("DATABASE_URL", self.database_url(db))
             .env("LISTEN_ADDRESS", format!("127.0.0.1:{port}"))
@@ -178,6 +188,11 @@ impl Instance {
         self.http
             .post(format!("{}{path}", self.url))
             .header("Authorization", format!("Token {}", self.api_token))
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Peak resident memory of the process so far (VmHWM), in bytes.

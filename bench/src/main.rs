@@ -9,6 +9,7 @@ mod cluster;
 mod data;
 mod load;
 mod measures;
+mod placement;
 mod report;
 
 use clap::Parser;
@@ -25,6 +26,9 @@ pub struct Args {
     /// Dossiers in the small list: P3's comparison point and P7's list.
     #[arg(long, default_value_t = 10_000)]
     pub small: u64,
+    /// P1's pairs of a copy and a sync, interleaved; P1 reports the median pair.
+    #[arg(long, default_value_t = 3)]
+    pub pairs: usize,
     /// Dossiers changed between runs in P2 and P3.
     #[arg(long, default_value_t = 100)]
     pub changes: usize,
@@ -59,6 +63,11 @@ pub struct Args {
     )]
     #[serde(skip)]
     pub pg_base: String,
+    /// A second PostgreSQL server for P7's Subscribers (`scripts/bench.sh` makes one on port
+    /// 5433): with it, and two cores, P7 runs as deployed, each side on a core of its own.
+    #[arg(long, env = "PG_SUBSCRIBER_BASE_URL")]
+    #[serde(skip)]
+    pub subscriber_pg: Option<String>,
     /// Prefix of the databases this run creates (and drops at the end).
     #[arg(long, default_value = "bench")]
     #[serde(skip)]
@@ -81,15 +90,23 @@ pub struct Args {
     #[arg(long)]
     #[serde(skip)]
     pub crowd_only: bool,
+    /// Run only P1 (on a Leader holding only the main list), print its figures and write no
+    /// report: for profiling the full sync. With `--keep` a second run reuses the Leader.
+    #[arg(long)]
+    #[serde(skip)]
+    pub full_sync_only: bool,
 }
 
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    if args.page_only || args.crowd_only {
-        let only = match args.page_only {
-            true => measures::page_only(&args).await,
-            false => measures::crowd_only(&args).await,
+    if args.page_only || args.crowd_only || args.full_sync_only {
+        let only = if args.page_only {
+            measures::page_only(&args).await
+        } else if args.crowd_only {
+            measures::crowd_only(&args).await
+        } else {
+            measures::full_sync_only(&args).await
         };
         if let Err(e) = only {
             eprintln!("benchmark failed: {e}");

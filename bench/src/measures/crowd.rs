@@ -2,6 +2,7 @@
 //! probed at a user's pace.
 
 use super::*;
+use crate::placement::Placement;
 
 pub(super) fn page_path(i: usize) -> String {
     // The name filter cycles over first names, each matching one dossier in sixteen.
@@ -55,6 +56,9 @@ pub(super) fn healthz_request(
     }
 }
 
+/// P7. With a second PostgreSQL server (`--subscriber-pg`) and two cores, the Leader's side and
+/// the Subscribers' side each get a core, as on separate machines, and the run alone is measured
+/// again that way; the cores are given back afterwards, whatever happened.
 pub(super) async fn crowd(
     cluster: &Cluster,
     leader: &Instance,
@@ -63,6 +67,59 @@ pub(super) async fn crowd(
     alone: Effort,
     args: &Args,
 ) -> BenchResult<Crowd> {
+    let sides = args.subscriber_pg.as_ref().zip(Placement::two_sides());
+    let Some((subscriber_pg, placement)) = sides else {
+        return crowd_on(cluster, leader, list, alone, None, args).await;
+    };
+    let subscribers = Cluster {
+        pg_base: subscriber_pg.clone(),
+        cpus: Some(placement.subscriber_cpus.clone()),
+        ..cluster.clone()
+    };
+    let admin = PgPool::connect(&format!("{subscriber_pg}/postgres")).await?;
+    Placement::pin(leader.pid(), &placement.leader_cpus)?;
+    Placement::pin_postgres(leader_pool, &placement.leader_cpus).await?;
+    Placement::pin_postgres(&admin, &placement.subscriber_cpus).await?;
+    let result = match step_alone(&subscribers, leader, leader_pool, list).await {
+        Ok(alone) => crowd_on(&subscribers, leader, list, alone, Some(&placement), args).await,
+        Err(e) => Err(e),
+    };
+    placement.release(leader_pool, Some(leader.pid())).await?;
+    placement.release(&admin, None).await?;
+    admin.close().await;
+    result
+}
+
+/// One Subscriber alone, on the Subscribers' side: the crowd's point of comparison.
+async fn step_alone(
+    subscribers: &Cluster,
+    leader: &Instance,
+    leader_pool: &PgPool,
+    list: i64,
+) -> BenchResult<Effort> {
+    let sub = start_instance(subscribers, "alone").await?;
+    let busy = busy_core_seconds();
+    let (replica, run) = subscribe(&sub, leader, list, "Replica: small").await?;
+    let alone = Effort {
+        seconds: run.seconds,
+        busy_core_seconds: busy_core_seconds() - busy,
+    };
+    verify(leader_pool, list, &sub, replica).await?;
+    sub.stop();
+    subscribers.drop_database("alone").await?;
+    println!("  one alone, on its own core: {:.2} s", alone.seconds);
+    Ok(alone)
+}
+
+async fn crowd_on(
+    cluster: &Cluster,
+    leader: &Instance,
+    list: i64,
+    alone: Effort,
+    placement: Option<&Placement>,
+    args: &Args,
+) -> BenchResult<Crowd> {
+    let leader_pool = &leader.pool;
     let (page_idle, healthz_idle) = tokio::join!(
         load::run_paced(
             1,
@@ -145,6 +202,7 @@ pub(super) async fn crowd(
         page_during.p99_ms, page_idle.p99_ms, healthz_during.p99_ms, healthz_idle.p99_ms, wakeup_delay.p99_ms
     );
     Ok(Crowd {
+        placement: placement.map(Placement::describe),
         subscribers: args.subscribers,
         dossiers: args.small,
         alone_seconds: alone.seconds,

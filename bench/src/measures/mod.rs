@@ -49,10 +49,13 @@ pub struct Results {
 pub struct FullSync {
     pub dossiers: u64,
     pub photos: i64,
+    /// The median pair's figures.
     pub sync_seconds: f64,
     pub copy_seconds: f64,
     pub copy_bytes: u64,
     pub ratio: f64,
+    /// Every pair, in the order run: (copy seconds, sync seconds).
+    pub pairs: Vec<(f64, f64)>,
     pub leader_peak_rss_bytes: Option<u64>,
     pub subscriber_peak_rss_bytes: Option<u64>,
     /// CPU time of the two server processes during the sync (PostgreSQL's is not included).
@@ -103,6 +106,8 @@ pub struct Bundle {
 
 #[derive(Debug, Serialize)]
 pub struct Crowd {
+    /// Where the processes ran, when each side had its own core (see `placement`).
+    pub placement: Option<String>,
     pub subscribers: usize,
     pub dossiers: u64,
     pub alone_seconds: f64,
@@ -135,7 +140,38 @@ fn cluster(args: &Args) -> BenchResult<Cluster> {
         site_root: args.site_root.clone(),
         log_dir,
         prefix: args.db_prefix.clone(),
+        cpus: None,
     })
+}
+
+/// P1 alone, for profiling the full sync: a Leader with only the main list, then the pairs.
+pub async fn full_sync_only(args: &Args) -> BenchResult<()> {
+    let cluster = cluster(args)?;
+    let photos = Photos::new(args.seed).await?;
+    let (leader_pool, main_list) = match cluster.kept("leader", args.dossiers).await {
+        // Kept by an earlier build, it may lack this build's migrations.
+        Some(pool) => {
+            cluster.command("leader", &["migrate"])?;
+            (pool, 1)
+        }
+        None => {
+            let pool = cluster.prepare("leader").await?;
+            let list = data::watch_list(&pool, "Bench: main").await?;
+            data::add_dossiers(&pool, &photos, args.seed, list, None, 0, args.dossiers).await?;
+            sqlx::query("VACUUM ANALYZE").execute(&pool).await?;
+            (pool, list)
+        }
+    };
+    let leader = cluster.start("leader", leader_pool.clone()).await?;
+    let (p1, sub, _) = full_sync_pairs(&cluster, &leader, &leader_pool, main_list, args).await?;
+    sub.stop();
+    leader.stop();
+    cluster.drop_database("subscriber").await?;
+    if !args.keep {
+        cluster.drop_database("leader").await?;
+    }
+    println!("{}", serde_json::to_string_pretty(&p1)?);
+    Ok(())
 }
 
 /// P5 alone, for profiling the page between changes.
@@ -240,34 +276,8 @@ pub async fn run_all(args: &Args) -> BenchResult<Results> {
     println!("  generated in {:.1} s", t.elapsed().as_secs_f64());
     let leader = cluster.start("leader", leader_pool.clone()).await?;
 
-    // P1: the physical floor first, then the product.
-    step("P1 baseline: COPY (FORMAT binary) pipe of the same rows between two databases");
-    let (copy_seconds, copy_bytes) = copy_pipe(&cluster, &leader_pool, main_list).await?;
-    println!("  {copy_seconds:.2} s, {copy_bytes} bytes");
-    step("P1: full sync to an empty Subscriber");
-    let sub = start_instance(&cluster, "subscriber").await?;
-    let cpu_before = (leader.cpu_seconds(), sub.cpu_seconds());
-    let (main_replica, full) = subscribe(&sub, &leader, main_list, "Replica: main").await?;
-    let cpu = |after: Option<f64>, before: Option<f64>| Some(after? - before?);
-    let leader_cpu_seconds = cpu(leader.cpu_seconds(), cpu_before.0);
-    let subscriber_cpu_seconds = cpu(sub.cpu_seconds(), cpu_before.1);
-    verify(&leader_pool, main_list, &sub, main_replica).await?;
-    println!(
-        "  {:.2} s ({} dossiers, {} photos)",
-        full.seconds, full.dossiers, full.photos
-    );
-    let p1 = FullSync {
-        dossiers: args.dossiers,
-        photos: full.photos,
-        sync_seconds: full.seconds,
-        copy_seconds,
-        copy_bytes,
-        ratio: full.seconds / copy_seconds,
-        leader_peak_rss_bytes: leader.peak_rss(),
-        subscriber_peak_rss_bytes: sub.peak_rss(),
-        leader_cpu_seconds,
-        subscriber_cpu_seconds,
-    };
+    let (p1, sub, main_replica) =
+        full_sync_pairs(&cluster, &leader, &leader_pool, main_list, args).await?;
 
     step("P2: incremental syncs after changes on the Leader");
     let (changes, rounds_ms) =

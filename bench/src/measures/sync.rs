@@ -72,6 +72,74 @@ pub(super) async fn copy_pipe(
     Ok((seconds, bytes))
 }
 
+/// P1: `--pairs` pairs of the COPY pipe and a full sync into a fresh Subscriber, interleaved so
+/// that a noisy minute touches both sides of a pair; the median pair is reported with every
+/// pair beside it. Returns the last Subscriber
+/// (with its replica) for the measures that follow.
+pub(super) async fn full_sync_pairs(
+    cluster: &Cluster,
+    leader: &Instance,
+    leader_pool: &PgPool,
+    list: i64,
+    args: &Args,
+) -> BenchResult<(FullSync, Instance, i64)> {
+    let mut pairs = Vec::new();
+    let mut copy_bytes = 0;
+    let mut last: Option<(Instance, i64, Run)> = None;
+    let mut cpu = (None, None);
+    let count = args.pairs.max(1);
+    for pair in 1..=count {
+        step(&format!(
+            "P1, pair {pair} of {count}: the binary COPY pipe of the same rows"
+        ));
+        let (copy_seconds, bytes) = copy_pipe(cluster, leader_pool, list).await?;
+        copy_bytes = bytes;
+        println!("  {copy_seconds:.2} s, {bytes} bytes");
+        step(&format!(
+            "P1, pair {pair} of {count}: a full sync to an empty Subscriber"
+        ));
+        if let Some((sub, _, _)) = last.take() {
+            sub.stop();
+        }
+        let sub = start_instance(cluster, "subscriber").await?;
+        let before = (leader.cpu_seconds(), sub.cpu_seconds());
+        let (replica, run) = subscribe(&sub, leader, list, "Replica: main").await?;
+        let used = |after: Option<f64>, before: Option<f64>| Some(after? - before?);
+        cpu = (
+            used(leader.cpu_seconds(), before.0),
+            used(sub.cpu_seconds(), before.1),
+        );
+        verify(leader_pool, list, &sub, replica).await?;
+        println!(
+            "  {:.2} s ({} dossiers, {} photos): {:.2}×",
+            run.seconds,
+            run.dossiers,
+            run.photos,
+            run.seconds / copy_seconds
+        );
+        pairs.push((copy_seconds, run.seconds));
+        last = Some((sub, replica, run));
+    }
+    let (sub, replica, run) = last.expect("at least one pair");
+    let mut by_ratio = pairs.clone();
+    by_ratio.sort_by(|a, b| (a.1 / a.0).total_cmp(&(b.1 / b.0)));
+    let (copy_seconds, sync_seconds) = by_ratio[by_ratio.len() / 2];
+    let p1 = FullSync {
+        dossiers: args.dossiers,
+        photos: run.photos,
+        sync_seconds,
+        copy_seconds,
+        copy_bytes,
+        ratio: sync_seconds / copy_seconds,
+        pairs,
+        leader_peak_rss_bytes: leader.peak_rss(),
+        subscriber_peak_rss_bytes: sub.peak_rss(),
+        leader_cpu_seconds: cpu.0,
+        subscriber_cpu_seconds: cpu.1,
+    };
+    Ok((p1, sub, replica))
+}
+
 /// Wall time and machine CPU of a piece of work.
 #[derive(Debug, Clone, Copy)]
 pub struct Effort {

@@ -6,24 +6,21 @@
 use super::error::SyncError;
 use super::replicas::ReplicaRow;
 use super::ChangePage;
-use crate::images::ProcessedImage;
-use crate::images::{delete_unused_images, insert_images};
+use crate::images::delete_unused_images;
 use sqlx::{PgPool, Postgres, Transaction};
 
-/// Commits one page: its images, its dossiers, and how far the run got (`after`, the Leader
-/// dossier id the next page starts after). Returns the dossiers changed and removed.
+/// Commits one page (its images are stored already, `photos` of them new): its dossiers, and
+/// how far the run got (`after`, the Leader dossier id the next page starts after).
 pub(super) async fn commit_page(
     pool: &PgPool,
     replica: &ReplicaRow,
     attempt: i64,
-    page: &ChangePage,
-    images: &[ProcessedImage],
+    (page, photos): (&ChangePage, i64),
     after: i64,
 ) -> Result<(), SyncError> {
     let run_id = replica.run_id.unwrap_or(attempt);
     let mut tx = pool.begin().await?;
-    let photos = images.len() as i64;
-    insert_images(&mut tx, &images.iter().collect::<Vec<_>>()).await?;
+    durable_later(&mut tx).await?;
     let (upserts, removals) = apply_page(&mut tx, replica, run_id, page).await?;
     follow_list_settings(&mut tx, replica, page).await?;
     sqlx::query!(
@@ -50,19 +47,31 @@ pub(super) async fn commit_page(
     Ok(())
 }
 
+/// A page's commit does not wait for its WAL to reach the disk. The page and the run's progress
+/// commit together, so a crash that loses the last pages' commits loses their progress with them,
+/// and the run resumes before them and fetches them again (images stored ahead of their page
+/// are content-addressed: lost, they are fetched again; kept, they are used); the run's end (the cursor) commits
+/// durably, which also flushes every page before it. Two hundred fsyncs fewer per 100 000
+/// dossiers.
+pub(super) async fn durable_later(tx: &mut Transaction<'_, Postgres>) -> Result<(), SyncError> {
+    sqlx::query("SET LOCAL synchronous_commit = off")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// Commits the Leader's answer about dossiers deleted here from the replica: those it still
 /// has come back (with their photos), and they are no longer waiting to be restored.
 pub(super) async fn commit_restore(
     pool: &PgPool,
     replica: &ReplicaRow,
     attempt: i64,
-    page: &ChangePage,
-    images: &[ProcessedImage],
+    (page, photos): (&ChangePage, i64),
     asked: &[i64],
 ) -> Result<i64, SyncError> {
     let run_id = replica.run_id.unwrap_or(attempt);
     let mut tx = pool.begin().await?;
-    insert_images(&mut tx, &images.iter().collect::<Vec<_>>()).await?;
+    durable_later(&mut tx).await?;
     let (restored, _) = apply_page(&mut tx, replica, run_id, page).await?;
     sqlx::query!(
         "DELETE FROM replica_restores WHERE replica_id = $1 AND remote_id = ANY($2)",
@@ -75,7 +84,7 @@ pub(super) async fn commit_restore(
         "UPDATE sync_runs SET restored = restored + $2, photos = photos + $3 WHERE id = $1",
         attempt,
         restored,
-        images.len() as i64
+        photos
     )
     .execute(&mut *tx)
     .await?;
@@ -140,10 +149,11 @@ async fn apply_page(
         )
         .execute(&mut **tx)
         .await?;
-        // New dossiers: ids drawn first, so the mapping can be written in the same statement.
-        sqlx::query!(
+        // New dossiers: ids drawn first, so the mapping can be written in the same statement
+        // (from the identity's sequence by name: looking it up costs a catalog search per row).
+        let created: Vec<i64> = sqlx::query_scalar!(
             "WITH missing AS MATERIALIZED (
-                SELECT i.*, nextval(pg_get_serial_sequence('dossiers', 'id')) AS new_id
+                SELECT i.*, nextval('dossiers_id_seq') AS new_id
                 FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::bool[], $6::jsonb[])
                      AS i(remote_id, name, comment, active, meta)
                 WHERE NOT EXISTS (SELECT 1 FROM remote_dossiers r
@@ -154,7 +164,8 @@ async fn apply_page(
                 RETURNING id
              )
              INSERT INTO remote_dossiers (remote_url, remote_id, dossier_id)
-             SELECT $1, m.remote_id, m.new_id FROM missing m JOIN inserted i ON i.id = m.new_id",
+             SELECT $1, m.remote_id, m.new_id FROM missing m JOIN inserted i ON i.id = m.new_id
+             RETURNING remote_id",
             url,
             &ids,
             &names as &[&str],
@@ -162,9 +173,9 @@ async fn apply_page(
             &actives,
             &metas
         )
-        .execute(&mut **tx)
+        .fetch_all(&mut **tx)
         .await?;
-        if replica.run_full {
+        if replica.run_full && replica.run_sweep {
             sqlx::query!(
                 "INSERT INTO replica_seen (replica_id, dossier_id, run_id)
                  SELECT $3, r.dossier_id, $4 FROM remote_dossiers r
@@ -189,7 +200,7 @@ async fn apply_page(
         )
         .execute(&mut **tx)
         .await?;
-        replace_photos(tx, url, page).await?;
+        replace_photos(tx, url, page, &created).await?;
     }
     let removed = if page.removals.is_empty() {
         0
@@ -207,11 +218,13 @@ async fn apply_page(
 }
 
 /// Makes the photos of the page's dossiers exactly the Leader's, in the Leader's order, when
-/// they differ; unchanged photo sets are left alone.
+/// they differ; unchanged photo sets are left alone. The dossiers the page `created` have none
+/// yet: theirs are written without comparing (in a first sync, all of them).
 async fn replace_photos(
     tx: &mut Transaction<'_, Postgres>,
     url: &str,
     page: &ChangePage,
+    created: &[i64],
 ) -> Result<(), SyncError> {
     let mut owners = Vec::new();
     let mut shas = Vec::new();
@@ -245,27 +258,36 @@ async fn replace_photos(
             }
         }
     }
-    let ids: Vec<i64> = page.upserts.iter().map(|d| d.id).collect();
-    // The photo sets on both sides, vectors compared in binary; only dossiers whose set
-    // differs are rewritten.
-    let changed: Vec<i64> = sqlx::query_scalar!(
-        "WITH wanted AS (
+    let created: std::collections::HashSet<i64> = created.iter().copied().collect();
+    let known: Vec<i64> = page
+        .upserts
+        .iter()
+        .map(|d| d.id)
+        .filter(|id| !created.contains(id))
+        .collect();
+    // The photo sets of the known dossiers on both sides, vectors compared by their hash (as
+    // the digest does); only dossiers whose set differs are rewritten.
+    let mut changed: Vec<i64> = if known.is_empty() {
+        Vec::new()
+    } else {
+        sqlx::query_scalar!(
+        r#"WITH wanted AS (
             SELECT t.remote_id, string_agg(encode(t.sha, 'hex') || ':' || coalesce(t.model, '') || ':'
-                       || coalesce(md5(array_send(($7::real[])[t.off + 1 : t.off + t.len])), ''),
+                       || coalesce(hash_array_extended(($7::real[])[t.off + 1 : t.off + t.len], 0)::text, ''),
                        ',' ORDER BY t.ord) AS photos
             FROM UNNEST($3::bigint[], $4::bytea[], $5::text[], $6::int[], $8::int[]) WITH ORDINALITY
                  AS t(remote_id, sha, model, off, len, ord)
             GROUP BY t.remote_id
          )
-         SELECT r.dossier_id FROM UNNEST($2::bigint[]) AS i(remote_id)
+         SELECT i.remote_id AS "remote_id!" FROM UNNEST($2::bigint[]) AS i(remote_id)
          JOIN remote_dossiers r ON r.remote_url = $1 AND r.remote_id = i.remote_id
          LEFT JOIN wanted w ON w.remote_id = i.remote_id
          WHERE coalesce(w.photos, '') IS DISTINCT FROM coalesce((
             SELECT string_agg(encode(p.image_sha256, 'hex') || ':' || coalesce(p.face_model, '') || ':'
-                       || coalesce(md5(array_send(p.face_vector)), ''), ',' ORDER BY p.id)
-            FROM photos p WHERE p.dossier_id = r.dossier_id), '')",
+                       || coalesce(hash_array_extended(p.face_vector, 0)::text, ''), ',' ORDER BY p.id)
+            FROM photos p WHERE p.dossier_id = r.dossier_id), '')"#,
         url,
-        &ids,
+        &known,
         &owners,
         &shas,
         &models as &[Option<String>],
@@ -274,23 +296,32 @@ async fn replace_photos(
         &lengths as &[Option<i32>],
     )
     .fetch_all(&mut **tx)
-    .await?;
+    .await?
+    };
+    let old: Vec<Vec<u8>> = if changed.is_empty() {
+        Vec::new()
+    } else {
+        sqlx::query_scalar!(
+            "DELETE FROM photos p USING remote_dossiers r
+             WHERE r.remote_url = $1 AND r.remote_id = ANY($2) AND p.dossier_id = r.dossier_id
+             RETURNING p.image_sha256",
+            url,
+            &changed
+        )
+        .fetch_all(&mut **tx)
+        .await?
+    };
+    changed.extend(created);
     if changed.is_empty() {
         return Ok(());
     }
-    let old: Vec<Vec<u8>> = sqlx::query_scalar!(
-        "DELETE FROM photos WHERE dossier_id = ANY($1) RETURNING image_sha256",
-        &changed
-    )
-    .fetch_all(&mut **tx)
-    .await?;
     sqlx::query!(
         "INSERT INTO photos (dossier_id, image_sha256, face_model, face_vector)
          SELECT r.dossier_id, t.sha, t.model, ($6::real[])[t.off + 1 : t.off + t.len]
          FROM UNNEST($2::bigint[], $3::bytea[], $4::text[], $5::int[], $7::int[]) WITH ORDINALITY
               AS t(remote_id, sha, model, off, len, ord)
          JOIN remote_dossiers r ON r.remote_url = $1 AND r.remote_id = t.remote_id
-         WHERE r.dossier_id = ANY($8)
+         WHERE t.remote_id = ANY($8)
          ORDER BY t.ord",
         url,
         &owners,

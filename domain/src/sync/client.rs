@@ -9,8 +9,6 @@ use crate::images::ProcessedImage;
 use reqwest::StatusCode;
 use std::time::Duration;
 
-/// Dossiers per page of changes.
-const PAGE_SIZE: i64 = 500;
 /// Attempts per request before the run fails (with backoff in between).
 const ATTEMPTS: u32 = 3;
 
@@ -29,6 +27,8 @@ pub struct LeaderClient {
     http: reqwest::Client,
     url: String,
     token: SyncToken,
+    /// Dossiers per page of changes (see `SyncSettings::page_size`).
+    page_size: i64,
 }
 
 impl LeaderClient {
@@ -49,7 +49,16 @@ impl LeaderClient {
             http,
             url: url.trim_end_matches('/').to_string(),
             token: token.clone(),
+            page_size: 500,
         })
+    }
+
+    /// Asks for pages of `size` dossiers.
+    pub fn with_page_size(self, size: i64) -> Self {
+        Self {
+            page_size: size,
+            ..self
+        }
     }
 
     async fn send_once(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, SyncError> {
@@ -148,7 +157,7 @@ impl LeaderClient {
         let mut query = vec![
             ("since", since.to_string()),
             ("after", after.to_string()),
-            ("limit", PAGE_SIZE.to_string()),
+            ("limit", self.page_size.to_string()),
         ];
         if let Some(until) = until {
             query.push(("until", until.to_string()));

@@ -293,6 +293,9 @@ pub(super) struct ReplicaRow {
     pub run_until: Option<i64>,
     pub run_after: i64,
     pub run_full: bool,
+    /// Whether the full resync in progress removes, at its end, what it did not see (it does
+    /// unless the list was empty when it began).
+    pub run_sweep: bool,
     /// When the replica last matched the Leader's digest.
     pub verified_at: Option<DateTime<Utc>>,
     pub leader_installation: Option<String>,
@@ -308,7 +311,7 @@ impl ReplicaRow {
         sqlx::query_as!(
             ReplicaRow,
             "SELECT id, watch_list_id, remote_url, remote_list_id, cursor, run_id, run_until,
-                    run_after, run_full, verified_at, leader_installation, leader_epoch, run_epoch,
+                    run_after, run_full, run_sweep, verified_at, leader_installation, leader_epoch, run_epoch,
                     resync_reason, confirmed_removals
              FROM replicas WHERE id = $1",
             id

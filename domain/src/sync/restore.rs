@@ -47,9 +47,9 @@ pub(super) async fn restore_deleted(
     .await?;
     let mut restored = 0;
     for asked in deleted.chunks(BATCH) {
-        let (page, images) = fetch_chosen(pool, client, replica.remote_list_id, asked).await?;
+        let (page, photos) = fetch_chosen(pool, client, replica.remote_list_id, asked).await?;
         super::run::same_epoch(pool, replica, &page).await?;
-        restored += commit_restore(pool, replica, attempt, &page, &images, asked).await?;
+        restored += commit_restore(pool, replica, attempt, (&page, photos), asked).await?;
     }
     Ok(restored)
 }

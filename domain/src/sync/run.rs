@@ -5,7 +5,7 @@
 use super::apply::{commit_page, sweep_unseen};
 use super::client::LeaderClient;
 use super::error::SyncError;
-use super::fetch::{fetch_page, Prefetch};
+use super::fetch::Fetcher;
 use super::locks;
 use super::preflight::{full_resync_reason, removals_allowed, same_leader, Verdict};
 use super::replicas::{check_model, check_not_self, ReplicaRow};
@@ -83,7 +83,8 @@ async fn run_claimed(inst: &Installation, id: i64, attempt: i64) -> Result<RunOu
         &replica.remote_url,
         &inst.settings.sync.token,
         inst.settings.sync.request_timeout,
-    )?;
+    )?
+    .with_page_size(inst.settings.sync.page_size);
     let info = client.info().await?;
     check_model(&info, &inst.settings.face_model)?;
     check_not_self(&info, &super::history::installation_id(pool).await?)?;
@@ -121,8 +122,11 @@ async fn start(
         })
     } else {
         let why = full_resync_reason(&replica, info);
+        // A full resync removes at its end what it did not see, unless the list is empty now.
         sqlx::query!(
             "UPDATE replicas SET run_id = $2, run_full = $3, run_epoch = $4, resync_reason = $5,
+                 run_sweep = EXISTS (SELECT 1 FROM dossier_watch_lists m
+                                     WHERE m.watch_list_id = replicas.watch_list_id),
                  run_until = NULL, run_after = 0, items_done = 0, items_total = NULL, photos_done = 0
              WHERE id = $1",
             replica.id,
@@ -174,9 +178,9 @@ pub(super) async fn same_epoch(
     Err(SyncError::HistoryChanged)
 }
 
-/// Pulls and commits every page of the run. The next page (and its images) is fetched while
-/// the current one is applied, so the Leader, the network and this database work at once.
-/// `None` when the mass-removal guard held the run at its first page.
+/// Pulls and commits every page of the run. The first page is checked before anything is
+/// stored (the mass-removal guard); then pages are fetched ahead while the current one is
+/// applied (see `fetch::Fetcher`). `None` when the guard held the run.
 async fn pull(
     inst: &Installation,
     client: &LeaderClient,
@@ -184,80 +188,92 @@ async fn pull(
     attempt: i64,
 ) -> Result<Option<ReplicaRow>, SyncError> {
     let pool = &inst.pool;
-    let id = replica.id;
-    let mut prefetched: Option<Prefetch> = None;
-    loop {
+    'run: loop {
         let since = if replica.run_full { 0 } else { replica.cursor };
-        let fetched = match prefetched.take() {
-            Some(next) => next.result().await,
-            None => fetch_page(pool, client, &replica, since).await,
-        };
-        let (page, images) = match fetched {
+        let list = replica.remote_list_id;
+        let first = client
+            .changes(list, since, replica.run_until, replica.run_after)
+            .await;
+        let first = match first {
             Err(SyncError::CursorTooOld(_)) if !replica.run_full => {
-                tracing::warn!(replica = id, cursor = since, "cursor too old; full resync");
-                let why = format!(
-                    "the Leader no longer keeps its changes since revision {since} (older ones are pruned)"
-                );
-                sqlx::query!(
-                    "UPDATE replicas SET run_full = TRUE, run_until = NULL, run_after = 0,
-                         resync_reason = $2
-                     WHERE id = $1",
-                    id,
-                    why
-                )
-                .execute(pool)
-                .await?;
-                sqlx::query!(
-                    "UPDATE sync_runs SET full_resync = TRUE, reason = $2 WHERE id = $1",
-                    attempt,
-                    why
-                )
-                .execute(pool)
-                .await?;
-                replica = ReplicaRow::load(pool, id).await?;
-                continue;
+                replica = resync_from_scratch(pool, &replica, since, attempt).await?;
+                continue 'run;
             }
             other => other?,
         };
-        same_epoch(pool, &replica, &page).await?;
+        same_epoch(pool, &replica, &first).await?;
         if replica.run_until.is_none() {
-            if removals_allowed(inst, client, &replica, &page, attempt).await? == Verdict::Held {
+            if removals_allowed(inst, client, &replica, &first, attempt).await? == Verdict::Held {
                 return Ok(None);
             }
             sqlx::query!(
                 "UPDATE replicas SET run_until = $2, items_total = $3 WHERE id = $1",
-                id,
-                page.until,
-                page.total
+                replica.id,
+                first.until,
+                first.total
             )
             .execute(pool)
             .await?;
-            replica.run_until = Some(page.until);
+            replica.run_until = Some(first.until);
         }
-        if let Some(next_after) = page.next_after {
-            let next = ReplicaRow {
-                run_after: next_after,
-                ..replica.clone()
+        let mut pages = Fetcher::start(pool, client, &replica, since, first);
+        while let Some(fetched) = pages.next().await {
+            let (page, photos) = match fetched {
+                Err(SyncError::CursorTooOld(_)) if !replica.run_full => {
+                    replica = resync_from_scratch(pool, &replica, since, attempt).await?;
+                    continue 'run;
+                }
+                other => other?,
             };
-            let (pool, client) = (pool.clone(), client.clone());
-            prefetched = Some(Prefetch(tokio::spawn(async move {
-                fetch_page(&pool, &client, &next, since).await
-            })));
+            same_epoch(pool, &replica, &page).await?;
+            let after = page.next_after.unwrap_or_else(|| {
+                page.upserts
+                    .iter()
+                    .map(|d| d.id)
+                    .chain(page.removals.iter().copied())
+                    .max()
+                    .unwrap_or(replica.run_after)
+            });
+            commit_page(pool, &replica, attempt, (&page, photos), after).await?;
+            replica.run_after = after;
         }
-        let after = page.next_after.unwrap_or_else(|| {
-            page.upserts
-                .iter()
-                .map(|d| d.id)
-                .chain(page.removals.iter().copied())
-                .max()
-                .unwrap_or(replica.run_after)
-        });
-        commit_page(pool, &replica, attempt, &page, &images, after).await?;
-        replica.run_after = after;
-        if page.next_after.is_none() {
-            return Ok(Some(replica));
-        }
+        return Ok(Some(replica));
     }
+}
+
+/// The Leader can no longer serve changes since the cursor (its tombstones are pruned): the run
+/// becomes a clean full resync, and says why.
+async fn resync_from_scratch(
+    pool: &PgPool,
+    replica: &ReplicaRow,
+    since: i64,
+    attempt: i64,
+) -> Result<ReplicaRow, SyncError> {
+    tracing::warn!(
+        replica = replica.id,
+        cursor = since,
+        "cursor too old; full resync"
+    );
+    let why = format!(
+        "the Leader no longer keeps its changes since revision {since} (older ones are pruned)"
+    );
+    sqlx::query!(
+        "UPDATE replicas SET run_full = TRUE, run_sweep = TRUE, run_until = NULL,
+             run_after = 0, resync_reason = $2
+         WHERE id = $1",
+        replica.id,
+        why
+    )
+    .execute(pool)
+    .await?;
+    sqlx::query!(
+        "UPDATE sync_runs SET full_resync = TRUE, reason = $2 WHERE id = $1",
+        attempt,
+        why
+    )
+    .execute(pool)
+    .await?;
+    ReplicaRow::load(pool, replica.id).await
 }
 
 /// Ends a completed pull in one transaction: after a full resync, what the Leader no longer
@@ -267,7 +283,7 @@ async fn finish(inst: &Installation, replica: &ReplicaRow, attempt: i64) -> Resu
     let cursor = replica.run_until.unwrap_or(replica.cursor);
     let run_id = replica.run_id.unwrap_or(attempt);
     let mut tx = inst.pool.begin().await?;
-    if replica.run_full {
+    if replica.run_full && replica.run_sweep {
         let swept = sweep_unseen(&mut tx, replica, run_id).await?;
         sqlx::query!(
             "UPDATE sync_runs SET removals = removals + $2 WHERE id = $1",

@@ -46,6 +46,8 @@ pub fn settings() -> Settings {
         sync_web_ui: true,
         sync: SyncSettings {
             token: domain::sync::SyncToken::new(SYNC_TOKEN),
+            // Many pages with few dossiers: the tests stop runs between pages.
+            page_size: 250,
             ..Default::default()
         },
     }

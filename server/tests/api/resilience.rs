@@ -365,7 +365,7 @@ async fn interleaved_full_syncs_of_two_lists_sharing_dossiers_lose_nothing(pool:
     let leader = TestApp::new(pool.clone()).await;
     let one = leader.watch_list("One").await;
     let two = leader.watch_list("Two").await;
-    // 600 dossiers in both lists: two pages each.
+    // 600 dossiers in both lists: three pages each (the tests ask for pages of 250).
     sqlx::query(
         "WITH d AS (INSERT INTO dossiers (name) SELECT 'Shared ' || n FROM generate_series(1, 600) n RETURNING id)
          INSERT INTO dossier_watch_lists (watch_list_id, dossier_id)

@@ -347,10 +347,11 @@ async fn divergence_is_detected_by_digest_and_repaired(pool: PgPool) {
         .await
         .unwrap();
     assert!(error.unwrap().contains("divergence"));
-    assert!(matches!(
-        pair.run(replica).await,
-        Ok(RunOutcome::Done { .. })
-    ));
+    let repaired = pair.run(replica).await;
+    assert!(
+        matches!(repaired, Ok(RunOutcome::Done { .. })),
+        "{repaired:?}"
+    );
     assert_converged(&pair, remote, local).await;
     pair.finish().await;
 }
