@@ -175,7 +175,9 @@ async fn crowd_on(
         let leader_url = leader.url.clone();
         async move {
             let id = create_replica(sub, &leader_url, list, local).await?;
-            wait_run(sub, id, 0, true).await.map(|run| (id, run))
+            wait_run_every(sub, id, 0, true, Duration::from_millis(100))
+                .await
+                .map(|run| (id, run))
         }
     }))
     .await;

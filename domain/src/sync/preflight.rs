@@ -96,6 +96,17 @@ pub(super) async fn removals_allowed(
     attempt: i64,
 ) -> Result<Verdict, SyncError> {
     let pool = &inst.pool;
+    let ratio = inst.settings.sync.max_delete_ratio;
+    // A hold needs more than `ratio` of more than GUARDED_REPLICA_SIZE dossiers to go: an
+    // incremental run removing fewer cannot be held, and need not count the replica (its cost
+    // follows the changes, not the size of the list).
+    if !replica.run_full
+        && first
+            .removals_total
+            .is_some_and(|r| r as f64 <= ratio * GUARDED_REPLICA_SIZE as f64)
+    {
+        return Ok(Verdict::Go);
+    }
     let size: i64 = sqlx::query_scalar!(
         r#"SELECT count(*) AS "count!" FROM dossier_watch_lists WHERE watch_list_id = $1"#,
         replica.watch_list_id
@@ -105,7 +116,7 @@ pub(super) async fn removals_allowed(
     if size <= GUARDED_REPLICA_SIZE {
         return Ok(Verdict::Go);
     }
-    let allowed = (inst.settings.sync.max_delete_ratio * size as f64).floor() as i64;
+    let allowed = (ratio * size as f64).floor() as i64;
     // An incremental run knows at most how many removals it carries; only when that bound is
     // over the limit is the Leader asked for its whole list, to count exactly.
     let bound = if replica.run_full {
@@ -124,7 +135,7 @@ pub(super) async fn removals_allowed(
         "this run would remove {removals} of the {size} dossiers of the replica ({percent:.0} %, more than SYNC_MAX_DELETE_RATIO = {ratio:.0} %). \
          Nothing was changed here. Confirm if the Leader's list really lost them; otherwise reject, and the replica stays as it is.",
         percent = removals as f64 * 100.0 / size as f64,
-        ratio = inst.settings.sync.max_delete_ratio * 100.0,
+        ratio = ratio * 100.0,
     );
     hold(
         pool,
