@@ -3,6 +3,7 @@
 //! requests, read-only replicas, switched-off screens) are in `refusals`.
 
 mod faults;
+mod leader_history;
 mod refusals;
 
 use crate::helpers::{drop_database, fresh_database, serve, settings, TestApp};
