@@ -136,6 +136,18 @@ impl TestApp {
         .await
     }
 
+    /// `subscribe`, expecting the replica to be created; returns its id.
+    pub async fn subscribed(&self, leader_url: &str, remote: i64, local: i64) -> i64 {
+        let created = self.subscribe(leader_url, remote, local).await;
+        assert_eq!(
+            created.status,
+            201,
+            "{}",
+            String::from_utf8_lossy(&created.body)
+        );
+        created.json()["id"].as_i64().unwrap()
+    }
+
     /// POSTs a JSON body to any route, with the user's token if given.
     pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Answer {
         let mut request = Request::post(path)

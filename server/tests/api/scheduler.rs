@@ -54,14 +54,7 @@ async fn gated_leader(
 
 async fn replicate(sub: &TestApp, leader_url: &str, remote: i64, name: &str) -> i64 {
     let local = sub.watch_list(name).await;
-    let created = sub.subscribe(leader_url, remote, local).await;
-    assert_eq!(
-        created.status,
-        201,
-        "{}",
-        String::from_utf8_lossy(&created.body)
-    );
-    created.json()["id"].as_i64().unwrap()
+    sub.subscribed(leader_url, remote, local).await
 }
 
 async fn state(pool: &PgPool, replica: i64) -> String {

@@ -70,14 +70,7 @@ impl Pair {
 /// Subscribes the local list `local` to the Leader's `remote` and runs it once, successfully;
 /// returns the replica.
 async fn replicate_into(sub: &TestApp, leader_url: &str, remote: i64, local: i64) -> i64 {
-    let created = sub.subscribe(leader_url, remote, local).await;
-    assert_eq!(
-        created.status,
-        201,
-        "{}",
-        String::from_utf8_lossy(&created.body)
-    );
-    let replica = created.json()["id"].as_i64().unwrap();
+    let replica = sub.subscribed(leader_url, remote, local).await;
     assert!(matches!(
         run::run(&sub.state, replica).await,
         Ok(RunOutcome::Done { .. })
