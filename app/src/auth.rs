@@ -13,41 +13,133 @@ pub async fn me() -> AppResult<Option<CurrentUser>> {
     crate::caller::user_of(&crate::caller::request_parts()?, &state).await
 }
 
+/// Logs in, unless the account or the address is locked by failed logins (429, saying when to
+/// try again). A failed attempt is answered after the throttle's delay.
 #[server(prefix = "/api", endpoint = "auth/login")]
-pub async fn login(username: String, password: String) -> AppResult<CurrentUser> {
+pub async fn login(
+    #[server(default)] username: String,
+    #[server(default)] password: String,
+) -> AppResult<CurrentUser> {
+    use domain::audit::{store::record, Actor};
     use domain::{auth, Error};
     let state = crate::state::app_state()?;
-    let user = auth::verify_password(&state.pool, username.trim(), &password)
-        .await?
-        .ok_or_else(|| Error::Unauthenticated {
+    let parts = crate::caller::request_parts()?;
+    let address = crate::caller::client_address(&parts, &state.settings.trusted_proxies);
+    let username = username.trim();
+    // What the log says of an attempt: the name tried, cut to a username's length.
+    let tried = format!("as {:?}", username.chars().take(150).collect::<String>());
+    if let Err(locked) = state.login_throttle.check(username, address) {
+        let now = chrono::Utc::now();
+        let summary = format!(
+            "login {tried} refused: {} is locked",
+            locked.subject.describe()
+        );
+        let anonymous = Actor::anonymous(address);
+        record(
+            &state.pool,
+            &anonymous,
+            "login_refused",
+            ("session", None),
+            &summary,
+        )
+        .await?;
+        return Err(Error::TooManyRequests {
+            message: format!(
+                "too many failed logins for this {}: try again {} (at {} UTC), or ask an \
+                 administrator to clear the lock",
+                match locked.subject {
+                    domain::logins::LoginSubject::Account(_) => "account",
+                    domain::logins::LoginSubject::Address(_) => "address",
+                },
+                domain::logins::in_words(locked.retry_after(now)),
+                locked.until.format("%H:%M:%S"),
+            ),
+            retry_after: locked.retry_after(now),
+        }
+        .into());
+    }
+    let Some(user) = auth::verify_password(&state.pool, username, &password).await? else {
+        let wait = state.login_throttle.failed(username, address);
+        let summary = format!("failed login {tried}");
+        let anonymous = Actor::anonymous(address);
+        record(
+            &state.pool,
+            &anonymous,
+            "login_failed",
+            ("session", None),
+            &summary,
+        )
+        .await?;
+        tokio::time::sleep(wait).await;
+        return Err(Error::Unauthenticated {
             message: "wrong username or password, or the account is deactivated".into(),
-        })?;
+        }
+        .into());
+    };
+    state.login_throttle.succeeded(username);
     let user = crate::caller::with_screens(user, &state);
-    let token = auth::start_session(&state.pool, user.id).await?;
+    let token = auth::sessions::start(&state.pool, user.id).await?;
+    let subject = ("user", Some(user.id.to_string()));
+    record(
+        &state.pool,
+        &Actor::person(&user, address),
+        "login",
+        subject,
+        "logged in",
+    )
+    .await?;
+    set_session_cookie(&state, &token)?;
+    leptos_axum::redirect("/");
+    Ok(user)
+}
+
+#[cfg(feature = "ssr")]
+fn set_session_cookie(state: &crate::state::AppState, token: &str) -> AppResult<()> {
+    let cookie = crate::caller::session_cookie(&state.settings.sessions, token);
     let response = expect_context::<leptos_axum::ResponseOptions>();
     response.append_header(
         http::header::SET_COOKIE,
-        http::HeaderValue::from_str(&crate::caller::session_cookie(&token))
-            .map_err(|_| crate::error::AppError::from(Error::internal()))?,
+        http::HeaderValue::from_str(&cookie)
+            .map_err(|_| crate::error::AppError::from(domain::Error::internal()))?,
     );
-    leptos_axum::redirect("/");
-    Ok(user)
+    Ok(())
 }
 
 #[server(prefix = "/api", endpoint = "auth/logout")]
 pub async fn logout() -> AppResult<()> {
     let state = crate::state::app_state()?;
     let parts = crate::caller::request_parts()?;
-    if let Some(token) = crate::caller::session_token(&parts.headers) {
-        domain::auth::end_session(&state.pool, token).await?;
+    if let Some(token) = crate::caller::session_token(&state.settings.sessions, &parts.headers) {
+        domain::auth::sessions::end(&state.pool, token).await?;
     }
-    let response = expect_context::<leptos_axum::ResponseOptions>();
-    response.append_header(
-        http::header::SET_COOKIE,
-        http::HeaderValue::from_static(crate::caller::CLEAR_SESSION_COOKIE),
-    );
+    set_session_cookie(&state, "")?;
     leptos_axum::redirect("/login");
     Ok(())
+}
+
+/// Ends every session of a user: yourself (no `id`, or your own), or, for an Administrator,
+/// anyone. Returns how many sessions ended.
+#[server(prefix = "/api", endpoint = "auth/logout-everywhere")]
+pub async fn logout_everywhere(#[server(default)] id: Option<i64>) -> AppResult<u64> {
+    let (state, me) = crate::caller::require(Permission::Read, "log out").await?;
+    let user = id.unwrap_or(me.id);
+    if user != me.id {
+        me.clone().may(Permission::Admin, "log out other users")?;
+        domain::users::store::get(&state.pool, user).await?;
+    }
+    let ended = domain::auth::sessions::end_all(&state.pool, user).await?;
+    let summary = format!("logged out everywhere: {ended} session(s) ended");
+    let subject = ("user", Some(user.to_string()));
+    let actor = crate::caller::actor(&me)?;
+    domain::audit::store::record(&state.pool, &actor, "logout_everywhere", subject, &summary)
+        .await?;
+    if user == me.id {
+        set_session_cookie(&state, "")?;
+        leptos_axum::redirect("/login");
+    } else {
+        leptos_axum::redirect("/users");
+    }
+    Ok(ended)
 }
 
 /// The current user, loaded once per page and shared through context by the layout.

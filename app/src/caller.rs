@@ -2,37 +2,65 @@
 //! alike: `Caller`, a logged-in user (session cookie or `Authorization: Token …`), looked up
 //! once per request and checked with `may(permission)`; and `SyncPeer`, a Subscriber that
 //! presents the shared sync token (`Authorization: Bearer …`, compared in constant time).
+//! Also where a request came from (`client_address`) and the session cookie's shape.
 
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use axum::extract::{FromRef, FromRequestParts};
 use domain::access::{CurrentUser, Permission};
-use domain::auth::{self, UserKey};
+use domain::auth::{self, sessions, UserKey};
+use domain::installation::SessionSettings;
 use domain::Error;
 use http::{request::Parts, HeaderMap};
-
-pub const SESSION_COOKIE: &str = "dossier_session";
-pub const CLEAR_SESSION_COOKIE: &str =
-    "dossier_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0";
+use std::net::{IpAddr, SocketAddr};
 
 /// HttpOnly keeps scripts away from it; SameSite=Lax keeps other sites from submitting our
-/// forms with it (the server also rejects cross-origin POSTs).
-pub fn session_cookie(token: &str) -> String {
+/// forms with it (the server also rejects cross-origin POSTs); Secure when the installation
+/// is reached over HTTPS. An empty `token` with no lifetime clears it.
+pub fn session_cookie(settings: &SessionSettings, token: &str) -> String {
+    let max_age = if token.is_empty() {
+        0
+    } else {
+        sessions::SESSION_DAYS * 86400
+    };
     format!(
-        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}",
-        auth::SESSION_DAYS * 86400
+        "{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
+        settings.cookie_name,
+        if settings.secure { "; Secure" } else { "" }
     )
 }
 
-pub fn session_token(headers: &HeaderMap) -> Option<&str> {
+pub fn session_token<'h>(settings: &SessionSettings, headers: &'h HeaderMap) -> Option<&'h str> {
     headers
         .get_all(http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(name, _)| *name == settings.cookie_name)
         .map(|(_, value)| value)
+}
+
+/// The address the request came from: the peer of its connection, or, when that peer is one
+/// of the installation's `TRUSTED_PROXIES`, the client it names last in `X-Forwarded-For` (the
+/// address the proxy itself saw; earlier entries are the client's to invent).
+pub fn client_address(parts: &Parts, trusted_proxies: &[IpAddr]) -> Option<IpAddr> {
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip())?;
+    if !trusted_proxies.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+        .next_back();
+    Some(forwarded.unwrap_or(peer))
 }
 
 fn api_token(headers: &HeaderMap) -> Option<&str> {
@@ -49,12 +77,19 @@ async fn user_from_headers(
     state: &AppState,
     headers: &HeaderMap,
 ) -> AppResult<Option<CurrentUser>> {
-    let credential = match (api_token(headers), session_token(headers)) {
+    let session = session_token(&state.settings.sessions, headers);
+    let credential = match (api_token(headers), session) {
         (Some(token), _) => UserKey::ApiToken(token),
-        (None, Some(token)) => UserKey::Session(token),
+        (None, Some(secret)) => UserKey::Session {
+            secret,
+            idle_minutes: state.settings.sessions.idle_minutes,
+        },
         (None, None) => return Ok(None),
     };
     let user = auth::active_user(&state.pool, credential).await?;
+    if let (Some(_), None, Some(secret)) = (&user, api_token(headers), session) {
+        sessions::touch(&state.pool, secret).await?;
+    }
     Ok(user.map(|user| with_screens(user, state)))
 }
 
@@ -91,14 +126,21 @@ pub async fn user_of(parts: &Parts, state: &AppState) -> AppResult<Option<Curren
     }
 }
 
-/// A logged-in, active user. Refuses with 401 otherwise.
-pub struct Caller(pub CurrentUser);
+/// A logged-in, active user, and the address they call from. Refuses with 401 otherwise.
+pub struct Caller(pub CurrentUser, pub Option<IpAddr>);
 
 impl Caller {
     /// The caller if their group holds `permission`; `doing` completes "your group … may not
     /// …" in the 403.
     pub fn may(self, permission: Permission, doing: &str) -> AppResult<CurrentUser> {
         Ok(self.0.may(permission, doing)?)
+    }
+
+    /// The caller as the audit log names them, if their group holds `permission`.
+    pub fn acting(self, permission: Permission, doing: &str) -> AppResult<domain::audit::Actor> {
+        let address = self.1;
+        let user = self.may(permission, doing)?;
+        Ok(domain::audit::Actor::person(&user, address))
     }
 }
 
@@ -110,9 +152,11 @@ where
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> AppResult<Self> {
-        user_of(parts, &AppState::from_ref(state))
+        let state = AppState::from_ref(state);
+        let address = client_address(parts, &state.settings.trusted_proxies);
+        user_of(parts, &state)
             .await?
-            .map(Caller)
+            .map(|user| Caller(user, address))
             .ok_or_else(|| Error::unauthenticated().into())
     }
 }
@@ -124,6 +168,21 @@ pub async fn require(permission: Permission, doing: &str) -> AppResult<(AppState
     let mut parts = request_parts()?;
     let caller = Caller::from_request_parts(&mut parts, &state).await?;
     Ok((state, caller.may(permission, doing)?))
+}
+
+/// The caller of this request as the audit log names them: user and address.
+pub fn actor(user: &CurrentUser) -> AppResult<domain::audit::Actor> {
+    let state = crate::state::app_state()?;
+    let address = client_address(&request_parts()?, &state.settings.trusted_proxies);
+    Ok(domain::audit::Actor::person(user, address))
+}
+
+/// A transaction whose writes the audit log records as the caller's (see `domain::audit`).
+pub async fn audited(
+    state: &AppState,
+    user: &CurrentUser,
+) -> AppResult<domain::audit::store::AuditedTx> {
+    Ok(domain::audit::store::begin(&state.pool, &actor(user)?).await?)
 }
 
 /// The request a server function serves (leptos_axum provides it). Not `extract_with_state`:

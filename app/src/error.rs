@@ -85,6 +85,9 @@ mod ssr {
             if !from_form {
                 response.set_status(status(error));
             }
+            if let Some(seconds) = error.retry_after() {
+                response.insert_header(http::header::RETRY_AFTER, seconds.into());
+            }
         }
         log(error);
     }
@@ -103,7 +106,13 @@ mod ssr {
     impl IntoResponse for AppError {
         fn into_response(self) -> Response {
             log(&self.0);
-            (status(&self.0), axum::Json(self.0)).into_response()
+            let mut response = (status(&self.0), axum::Json(&self.0)).into_response();
+            if let Some(seconds) = self.0.retry_after() {
+                response
+                    .headers_mut()
+                    .insert(http::header::RETRY_AFTER, seconds.into());
+            }
+            response
         }
     }
 }

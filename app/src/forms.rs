@@ -1,5 +1,5 @@
-//! Pieces shared by every form: the last submission's error, and the components that show a
-//! server error beside the field it is about. (How fields are read and checked is
+//! Pieces shared by every form: the last submission's error, the components that show a
+//! server error beside the field it is about, and the links a filter form's pages use. (How fields are read and checked is
 //! `domain::input`.)
 
 use crate::error::AppError;
@@ -40,4 +40,28 @@ pub fn FormError(
                 .map(|e| view! { <p class="form-error" role="alert">{e.to_string()}</p> })
         })
     }
+}
+
+/// A page's address with its filters as the query (empty values left out), for the paging
+/// links of a filtered list, which work without JavaScript.
+pub fn link(path: &str, params: &[(&str, String)]) -> String {
+    let query: Vec<String> = params
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={}", encode_query_value(v)))
+        .collect();
+    format!("{path}?{}", query.join("&"))
+}
+
+/// Percent-encodes a query value (no dependency needed for this one use).
+fn encode_query_value(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -7,6 +7,7 @@
 // than the compiler's default limit.
 #![recursion_limit = "256"]
 
+pub mod audit;
 pub mod auth;
 #[cfg(feature = "ssr")]
 pub mod caller;
@@ -20,7 +21,7 @@ pub mod state;
 pub mod users;
 pub mod watch_lists;
 
-use auth::{me, use_current_user, Logout, Permission};
+use auth::{me, use_current_user, Logout, LogoutEverywhere, Permission};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
@@ -30,6 +31,8 @@ use leptos_router::{
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -45,6 +48,28 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App />
             </body>
         </html>
+    }
+}
+
+/// The page's Content-Security-Policy: scripts only from this site or inline with this
+/// response's nonce (which leptos_axum makes per request and puts on the islands' scripts),
+/// WebAssembly allowed to compile, nothing loaded from elsewhere, no framing. Inline styles are
+/// allowed: the colour labels are `style` attributes.
+#[cfg(feature = "ssr")]
+fn content_security_policy() {
+    let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) else {
+        return;
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+         object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    );
+    if let Ok(value) = http::HeaderValue::from_str(&policy) {
+        response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
     }
 }
 
@@ -87,6 +112,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/dossiers/:id/edit") ssr=SsrMode::Async view=dossiers::EditDossierPage />
                     <Route path=path!("/dossiers/:id/delete") ssr=SsrMode::Async view=dossiers::DeleteDossierPage />
                     <Route path=path!("/users") ssr=SsrMode::Async view=users::UsersPage />
+                    <Route path=path!("/audit") ssr=SsrMode::Async view=audit::AuditLogPage />
                     <Route path=path!("/replication") ssr=SsrMode::Async view=replication::ReplicationPage />
                     <Route path=path!("/replication/:id/cancel") ssr=SsrMode::Async view=replication::CancelReplicaPage />
                 </ParentRoute>
@@ -122,6 +148,7 @@ fn SignedIn() -> impl IntoView {
 #[component]
 fn Nav() -> impl IntoView {
     let logout = ServerAction::<Logout>::new();
+    let logout_everywhere = ServerAction::<LogoutEverywhere>::new();
     let user = use_current_user();
     let is_admin = user.as_ref().is_some_and(|u| u.can(Permission::Admin));
     let replication = user.as_ref().is_some_and(|u| u.replication_screens);
@@ -131,13 +158,16 @@ fn Nav() -> impl IntoView {
             <nav>
                 <a href="/watch-lists">"Watch lists"</a>
                 <a href="/dossiers">"Dossiers"</a>
-                {is_admin.then(|| view! { <a href="/users">"Users"</a> })}
+                {is_admin.then(|| view! { <a href="/users">"Users"</a> <a href="/audit">"Audit log"</a> })}
                 {replication.then(|| view! { <a href="/replication">"Replication"</a> })}
             </nav>
             <div class="me">
                 {user.map(|u| view! { <span data-testid="whoami">{format!("{} ({})", u.username, u.group)}</span> })}
                 <ActionForm action=logout attr:class="inline-form">
                     <button type="submit" class="link">"Log out"</button>
+                </ActionForm>
+                <ActionForm action=logout_everywhere attr:class="inline-form">
+                    <button type="submit" class="link" title="End every session of yours, on every browser">"Log out everywhere"</button>
                 </ActionForm>
             </div>
         </header>

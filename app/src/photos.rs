@@ -14,20 +14,26 @@ use server_fn::codec::{MultipartData, MultipartFormData};
 #[server(prefix = "/api", endpoint = "photos/upload", input = MultipartFormData)]
 pub async fn upload_photo(data: MultipartData) -> AppResult<PhotoInfo> {
     use domain::photos::{store, NewPhoto};
-    let (state, _) = crate::caller::require(Permission::Edit, "add photos").await?;
+    let (state, user) = crate::caller::require(Permission::Edit, "add photos").await?;
     let fields = multipart::read(data, state.settings.upload_limit).await?;
     let photo = NewPhoto::parse(fields, &state.settings).await?;
     domain::sync::guard::dossier_writable(&state.pool, photo.dossier_id).await?;
-    Ok(store::insert(&state.pool, photo).await?)
+    let mut tx = crate::caller::audited(&state, &user).await?;
+    let id = store::insert(&mut tx, photo).await?;
+    domain::audit::store::commit(tx).await?;
+    Ok(store::get(&state.pool, id).await?)
 }
 
 #[server(prefix = "/api", endpoint = "photos/delete")]
 pub async fn delete_photo(id: i64) -> AppResult<()> {
     use domain::photos::store;
-    let (state, _) = crate::caller::require(Permission::Edit, "delete photos").await?;
+    let (state, user) = crate::caller::require(Permission::Edit, "delete photos").await?;
     let photo = store::get(&state.pool, id).await?;
     domain::sync::guard::dossier_writable(&state.pool, photo.dossier_id).await?;
-    Ok(store::delete(&state.pool, id).await?)
+    let mut tx = crate::caller::audited(&state, &user).await?;
+    store::delete(&mut tx, id).await?;
+    domain::audit::store::commit(tx).await?;
+    Ok(())
 }
 
 #[cfg(feature = "ssr")]

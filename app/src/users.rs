@@ -1,5 +1,6 @@
 //! User administration (Administrator only): create users, move them between groups,
-//! deactivate them, issue API tokens.
+//! deactivate them, issue API tokens, end their sessions, and see and clear the locks that
+//! failed logins put on accounts and addresses.
 
 #[cfg(feature = "ssr")]
 use crate::auth::Permission;
@@ -7,6 +8,7 @@ use crate::auth::GROUPS;
 use crate::error::AppResult;
 use crate::forms::{last_error, FieldError, FormError};
 use domain::input::Flag;
+pub use domain::logins::LoginLock;
 pub use domain::users::UserAccount;
 use leptos::prelude::*;
 
@@ -22,8 +24,10 @@ pub async fn create_user(
     #[server(default)] password: String,
     #[server(default)] group: String,
 ) -> AppResult<UserAccount> {
-    let (state, _) = crate::caller::require(Permission::Admin, "manage users").await?;
-    let id = domain::auth::create_user(&state.pool, username.trim(), &password, &group).await?;
+    let (state, me) = crate::caller::require(Permission::Admin, "manage users").await?;
+    let mut tx = crate::caller::audited(&state, &me).await?;
+    let id = domain::auth::create_user(&mut tx, username.trim(), &password, &group).await?;
+    domain::audit::store::commit(tx).await?;
     let user = domain::users::store::get(&state.pool, id).await?;
     leptos_axum::redirect("/users");
     Ok(user)
@@ -39,7 +43,10 @@ pub async fn set_user_group(id: i64, group: String) -> AppResult<UserAccount> {
         )
         .into());
     }
-    Ok(domain::users::store::set_group(&state.pool, id, &group).await?)
+    let mut tx = crate::caller::audited(&state, &me).await?;
+    domain::users::store::set_group(&mut tx, id, &group).await?;
+    domain::audit::store::commit(tx).await?;
+    Ok(domain::users::store::get(&state.pool, id).await?)
 }
 
 #[server(prefix = "/api", endpoint = "users/set-active")]
@@ -50,15 +57,69 @@ pub async fn set_user_active(id: i64, #[server(default)] active: Flag) -> AppRes
             domain::Error::invalid("active", "you cannot deactivate your own account").into(),
         );
     }
-    Ok(domain::users::store::set_active(&state.pool, id, active.0).await?)
+    let mut tx = crate::caller::audited(&state, &me).await?;
+    domain::users::store::set_active(&mut tx, id, active.0).await?;
+    domain::audit::store::commit(tx).await?;
+    Ok(domain::users::store::get(&state.pool, id).await?)
 }
 
 /// A new API token for the user, shown once.
 #[server(prefix = "/api", endpoint = "users/issue-token")]
 pub async fn issue_api_token(id: i64) -> AppResult<String> {
-    let (state, _) = crate::caller::require(Permission::Admin, "manage users").await?;
+    let (state, me) = crate::caller::require(Permission::Admin, "manage users").await?;
     domain::users::store::get(&state.pool, id).await?;
-    Ok(domain::auth::issue_token(&state.pool, id).await?)
+    let mut tx = crate::caller::audited(&state, &me).await?;
+    let token = domain::auth::issue_token(&mut tx, id).await?;
+    domain::audit::store::commit(tx).await?;
+    Ok(token)
+}
+
+/// Accounts and addresses with recent failed logins, locked ones first.
+#[server(prefix = "/api", endpoint = "users/login-locks")]
+pub async fn login_locks() -> AppResult<Vec<LoginLock>> {
+    let (state, _) = crate::caller::require(Permission::Admin, "manage users").await?;
+    Ok(state.login_throttle.locks())
+}
+
+/// Clears the failures and the lock of an account (`kind=account`, `key` the username) or an
+/// address (`kind=address`, `key` the IP address).
+#[server(prefix = "/api", endpoint = "users/clear-login-lock")]
+pub async fn clear_login_lock(
+    #[server(default)] kind: String,
+    #[server(default)] key: String,
+) -> AppResult<()> {
+    use domain::logins::LoginSubject;
+    let (state, me) = crate::caller::require(Permission::Admin, "manage users").await?;
+    let subject = match kind.as_str() {
+        "account" => LoginSubject::Account(key.trim().to_lowercase()),
+        "address" => LoginSubject::Address(key.trim().to_string()),
+        other => {
+            return Err(domain::Error::invalid(
+                "kind",
+                format!("must be account or address, got {other:?}"),
+            )
+            .into())
+        }
+    };
+    if !state.login_throttle.clear(&subject) {
+        return Err(domain::Error::not_found(format!(
+            "{} has no failed logins to clear",
+            subject.describe()
+        ))
+        .into());
+    }
+    let summary = format!("cleared the failed logins of {}", subject.describe());
+    let actor = crate::caller::actor(&me)?;
+    domain::audit::store::record(
+        &state.pool,
+        &actor,
+        "clear_login_lock",
+        ("session", None),
+        &summary,
+    )
+    .await?;
+    leptos_axum::redirect("/users");
+    Ok(())
 }
 
 fn group_options(selected: &str) -> impl IntoView {
@@ -76,6 +137,7 @@ fn group_options(selected: &str) -> impl IntoView {
 pub fn UsersPage() -> impl IntoView {
     let set_group = ServerAction::<SetUserGroup>::new();
     let set_active = ServerAction::<SetUserActive>::new();
+    let end_sessions = ServerAction::<crate::auth::LogoutEverywhere>::new();
     let users = Resource::new(|| (), |_| list_users());
     // Filled when a form submitted without the WASM failed (the server sends the error back).
     let row_error = Signal::derive(move || {
@@ -115,6 +177,10 @@ pub fn UsersPage() -> impl IntoView {
                                                     <button type="submit">{if u.active { "Deactivate" } else { "Activate" }}</button>
                                                 </ActionForm>
                                                 <IssueToken id=u.id />
+                                                <ActionForm action=end_sessions attr:class="inline-form">
+                                                    <input type="hidden" name="id" value=u.id />
+                                                    <button type="submit" title="Log this user out of every browser">"End sessions"</button>
+                                                </ActionForm>
                                             </td>
                                         </tr>
                                     }).collect_view()}
@@ -124,7 +190,57 @@ pub fn UsersPage() -> impl IntoView {
                     }
                 })}
             </Suspense>
+            <LoginLocks />
         </section>
+    }
+}
+
+/// Accounts and addresses with recent failed logins; a locked one can be cleared at once.
+#[component]
+fn LoginLocks() -> impl IntoView {
+    use domain::logins::LoginSubject;
+    let clear = ServerAction::<ClearLoginLock>::new();
+    let locks = Resource::new(|| (), |_| login_locks());
+    view! {
+        <h2>"Failed logins"</h2>
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match locks.await {
+                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Ok(locks) if locks.is_empty() => view! {
+                        <p class="empty-state">"No failed logins in the last 15 minutes."</p>
+                    }.into_any(),
+                    Ok(locks) => view! {
+                        <table class="data-table" data-testid="login-locks">
+                            <thead><tr><th>"Account or address"</th><th class="num">"Failures"</th><th>"Last failure"</th><th>"Locked until"</th><th><span class="sr-only">"Actions"</span></th></tr></thead>
+                            <tbody>
+                                {locks.into_iter().map(|lock| {
+                                    let (kind, key) = match &lock.subject {
+                                        LoginSubject::Account(name) => ("account", name.clone()),
+                                        LoginSubject::Address(address) => ("address", address.clone()),
+                                    };
+                                    view! {
+                                        <tr data-testid="login-lock">
+                                            <td>{lock.subject.describe()}</td>
+                                            <td class="num">{lock.failures}</td>
+                                            <td>{lock.last_failure.format("%H:%M:%S UTC").to_string()}</td>
+                                            <td>{lock.locked_until.map(|t| t.format("%H:%M:%S UTC").to_string()).unwrap_or_else(|| "not locked".into())}</td>
+                                            <td class="actions">
+                                                <ActionForm action=clear attr:class="inline-form">
+                                                    <input type="hidden" name="kind" value=kind />
+                                                    <input type="hidden" name="key" value=key />
+                                                    <button type="submit">"Clear"</button>
+                                                </ActionForm>
+                                            </td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
     }
 }
 

@@ -25,6 +25,9 @@ pub enum Error {
     Forbidden { message: String },
     #[error("{message}")]
     TooLarge { message: String },
+    /// Refused for now (a locked login); `retry_after` says in how many seconds to try again.
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after: u64 },
     /// Anything the user cannot fix. The cause is logged on the server, never sent.
     #[error("{message}")]
     Internal { message: String },
@@ -87,7 +90,16 @@ impl Error {
             Self::NotFound { .. } => 404,
             Self::Conflict { .. } => 409,
             Self::TooLarge { .. } => 413,
+            Self::TooManyRequests { .. } => 429,
             Self::Internal { .. } => 500,
+        }
+    }
+
+    /// Seconds after which the request may succeed, for `Retry-After`.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::TooManyRequests { retry_after, .. } => Some(*retry_after),
+            _ => None,
         }
     }
 
@@ -109,6 +121,7 @@ impl Error {
             | Self::Unauthenticated { message }
             | Self::Forbidden { message }
             | Self::TooLarge { message }
+            | Self::TooManyRequests { message, .. }
             | Self::Internal { message } => message,
         }
     }
@@ -135,6 +148,13 @@ impl From<sqlx::Error> for Error {
             .find(|(name, ..)| Some(*name) == constraint)
         {
             return Self::conflict(field, *message);
+        }
+        // Text PostgreSQL cannot store (a NUL that slipped past the checks): the caller's
+        // input, not the server's fault.
+        let code = error.as_database_error().and_then(|db| db.code());
+        if matches!(code.as_deref(), Some("22021" | "22P05")) {
+            tracing::warn!(error = %error, "text with a NUL reached the database");
+            return Self::bad_request("text must not contain NUL or other control characters");
         }
         // The one place a database error is logged; its text never leaves the server.
         tracing::error!(error = %error, "database error");

@@ -1,5 +1,7 @@
 //! How user input is read, whatever sent it (a browser form, JSON, the command line): boolean
-//! flags as browsers send them, and trimmed text fields with a length limit.
+//! flags as browsers send them, and trimmed text fields with a length limit and no control
+//! characters. A NUL would otherwise reach PostgreSQL, which refuses it in text and JSON alike;
+//! the others have no business in a name and only hide what a reader sees.
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -31,7 +33,7 @@ impl<'de> Deserialize<'de> for Flag {
     }
 }
 
-/// A required text field of at most `max` characters, trimmed.
+/// A required one-line text field of at most `max` characters, trimmed.
 pub fn required_text(field: &str, value: &str, max: usize) -> Result<String> {
     let value = optional_text(field, value, max)?;
     if value.is_empty() {
@@ -40,8 +42,77 @@ pub fn required_text(field: &str, value: &str, max: usize) -> Result<String> {
     Ok(value)
 }
 
-/// An optional text field of at most `max` characters, trimmed.
+/// An optional one-line text field of at most `max` characters, trimmed.
 pub fn optional_text(field: &str, value: &str, max: usize) -> Result<String> {
+    check_characters(field, value, Lines::One)?;
+    limited(field, value, max)
+}
+
+/// An optional text of several lines (a comment): tabs and line breaks are kept.
+pub fn multiline_text(field: &str, value: &str, max: usize) -> Result<String> {
+    check_characters(field, value, Lines::Many)?;
+    limited(field, value, max)
+}
+
+/// Whether a text may hold tabs and line breaks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Lines {
+    One,
+    Many,
+}
+
+/// Refuses control characters (NUL, escape, DEL, the C1 range…), naming the field and the
+/// character; a text of several lines may hold tabs and line breaks.
+pub fn check_characters(field: &str, value: &str, lines: Lines) -> Result<()> {
+    let allowed = |c: char| lines == Lines::Many && matches!(c, '\t' | '\n' | '\r');
+    match value.chars().find(|&c| c.is_control() && !allowed(c)) {
+        None => Ok(()),
+        Some(c) => Err(Error::invalid(
+            field,
+            format!(
+                "must not contain control characters (found U+{:04X}{})",
+                c as u32,
+                if lines == Lines::One && c.is_whitespace() {
+                    ", a line break or tab in a one-line field"
+                } else {
+                    ""
+                }
+            ),
+        )),
+    }
+}
+
+/// Checks every key and string of a JSON value (a dossier's meta), naming the path of the
+/// first bad one, e.g. `meta.case`.
+pub fn check_json_characters(field: &str, value: &serde_json::Value) -> Result<()> {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => check_characters(field, text, Lines::Many),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, item)| check_json_characters(&format!("{field}[{i}]"), item)),
+        Value::Object(map) => map.iter().try_for_each(|(key, item)| {
+            check_characters(field, key, Lines::One)?;
+            check_json_characters(&format!("{field}.{key}"), item)
+        }),
+        Value::Null | Value::Bool(_) | Value::Number(_) => Ok(()),
+    }
+}
+
+/// A page size asked for (`limit`): `default` when omitted, refused outside 1 to `max`.
+pub fn page_size(limit: Option<i64>, default: i64, max: i64) -> Result<i64> {
+    let limit = limit.unwrap_or(default);
+    if !(1..=max).contains(&limit) {
+        return Err(Error::invalid(
+            "limit",
+            format!("must be 1 to {max}, got {limit}"),
+        ));
+    }
+    Ok(limit)
+}
+
+fn limited(field: &str, value: &str, max: usize) -> Result<String> {
     let value = value.trim();
     let len = value.chars().count();
     if len > max {
@@ -79,5 +150,25 @@ mod tests {
         let too_long = optional_text("comment", "abcde", 4).unwrap_err();
         assert_eq!(too_long.field(), Some("comment"));
         assert_eq!(optional_text("comment", "", 4).unwrap(), "");
+    }
+
+    #[test]
+    fn control_characters_are_refused_naming_the_field() {
+        let nul = required_text("name", "A\u{0}B", 10).unwrap_err();
+        assert_eq!(nul.field(), Some("name"));
+        assert!(nul.message().contains("U+0000"), "{nul}");
+        assert!(optional_text("name", "a\u{1b}[31m", 20).is_err());
+        assert!(optional_text("name", "two\nlines", 20).is_err());
+        assert_eq!(
+            multiline_text("comment", "two\n\tlines", 20).unwrap(),
+            "two\n\tlines"
+        );
+        assert!(multiline_text("comment", "bell\u{7}", 20).is_err());
+        assert!(multiline_text("comment", "c1\u{85}", 20).is_err());
+        let meta = serde_json::json!({"case": ["ok", "bad\u{0}"]});
+        let error = check_json_characters("meta", &meta).unwrap_err();
+        assert_eq!(error.field(), Some("meta.case[1]"));
+        assert!(check_json_characters("meta", &serde_json::json!({"k\u{0}": 1})).is_err());
+        assert!(check_json_characters("meta", &serde_json::json!({"k": "é\n"})).is_ok());
     }
 }

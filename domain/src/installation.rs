@@ -2,27 +2,54 @@
 //! its logic depends on, and its replication scheduler. The server builds it from the
 //! configuration; the web app's state carries it to every server function and route.
 
+use crate::auth::throttle::LoginThrottle;
 use crate::sync::bell::Scheduler;
 use crate::sync::schedule::{SyncSchedule, DEFAULT_SCHEDULE};
 use crate::sync::SyncToken;
 use chrono::{DateTime, Utc};
+use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct Installation {
     pub pool: PgPool,
+    /// The same database for the replication's writes: its connections turn the audit log's
+    /// row triggers off (a run records one entry with its counts instead of one per row).
+    replication_pool: PgPool,
     pub settings: Arc<Settings>,
     /// Rung when a replica becomes due; counts its own restarts.
     pub scheduler: Arc<Scheduler>,
+    /// Failed logins per account and address, and the locks they earned.
+    pub login_throttle: Arc<LoginThrottle>,
 }
 
 impl Installation {
     pub fn new(pool: PgPool, settings: Settings) -> Self {
+        let options = (*pool.connect_options())
+            .clone()
+            .options([("dossier.audit_rows", "off")]);
+        let replication_pool = PgPoolOptions::new()
+            // Each running replica holds its claim, a page's transaction and the fetcher's.
+            .max_connections(settings.sync.concurrency as u32 * 3 + 1)
+            .acquire_timeout(std::time::Duration::from_secs(30))
+            .connect_lazy_with(options);
         Self {
             pool,
+            replication_pool,
             settings: Arc::new(settings),
             scheduler: Arc::new(Scheduler::default()),
+            login_throttle: Arc::new(LoginThrottle::default()),
+        }
+    }
+}
+
+impl Installation {
+    /// The installation as a replication run sees it: writing through the replication's pool.
+    pub fn for_replication(&self) -> Self {
+        Self {
+            pool: self.replication_pool.clone(),
+            ..self.clone()
         }
     }
 }
@@ -39,7 +66,40 @@ pub struct Settings {
     /// Whether the replication screens are shown (`SYNC_WEB_UI`).
     pub sync_web_ui: bool,
     pub sync: SyncSettings,
+    pub sessions: SessionSettings,
+    /// Audit entries older than this many days are deleted (`AUDIT_RETENTION_DAYS`).
+    pub audit_retention_days: i32,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`TRUSTED_PROXIES`).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
+
+/// How browser sessions are kept.
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    /// The session cookie's name, different for every installation: cookies do not tell ports
+    /// apart, so two installations on one host would otherwise log each other out.
+    pub cookie_name: String,
+    /// Whether the cookie is sent over HTTPS only (`EXTERNAL_ADDRESS` is https).
+    pub secure: bool,
+    /// A session ends after this many minutes without a request (`SESSION_IDLE_MINUTES`;
+    /// 0: only after its two weeks).
+    pub idle_minutes: i32,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self {
+            cookie_name: "dossier_session".into(),
+            secure: false,
+            idle_minutes: DEFAULT_SESSION_IDLE_MINUTES,
+        }
+    }
+}
+
+/// `SESSION_IDLE_MINUTES` when not set: a working day.
+pub const DEFAULT_SESSION_IDLE_MINUTES: i32 = 8 * 60;
+/// `AUDIT_RETENTION_DAYS` when not set: two years, as long as a typical inquiry looks back.
+pub const DEFAULT_AUDIT_RETENTION_DAYS: i32 = 730;
 
 /// How this installation replicates.
 #[derive(Debug, Clone)]
@@ -104,6 +164,9 @@ impl Default for Settings {
             upload_limit: 10 * 1024 * 1024,
             sync_web_ui: true,
             sync: SyncSettings::default(),
+            sessions: SessionSettings::default(),
+            audit_retention_days: DEFAULT_AUDIT_RETENTION_DAYS,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! Each domain concept is a module owning its types, with its SQL in a `store` submodule.
 
 pub mod access;
+pub mod audit;
 #[cfg(feature = "store")]
 pub mod auth;
 pub mod dossiers;
@@ -15,6 +16,9 @@ pub mod images;
 pub mod input;
 #[cfg(feature = "store")]
 pub mod installation;
+pub mod logins;
+#[cfg(feature = "store")]
+pub mod maintenance;
 pub mod photos;
 pub mod sync;
 pub mod users;

@@ -19,7 +19,7 @@ test("a wrong password is refused with a message", async ({ page }) => {
 test("log in and out", async ({ page }) => {
   await logIn(page, "admin");
   await expect(page.getByRole("heading", { name: "Watch lists" })).toBeVisible();
-  await page.getByRole("button", { name: "Log out" }).click();
+  await page.getByRole("button", { name: "Log out", exact: true }).click();
   await expect(page).toHaveURL(/\/login$/);
   await page.goto("/watch-lists");
   await expect(page).toHaveURL(/\/login$/);

@@ -89,6 +89,51 @@ pub async fn json_to_form(request: Request, next: Next) -> Response {
     next.run(Request::from_parts(parts, Body::from(form))).await
 }
 
+/// Refuses any argument of a server function, in the query or a form body, that holds a
+/// control character other than tab and line breaks, naming the argument. The domain checks
+/// each field again with its own rules (a name is one line); this gate is for the arguments it
+/// does not read as text, so that no NUL ever reaches the database, whatever the route.
+pub async fn plain_text_only(request: Request, next: Next) -> Response {
+    if !request.uri().path().starts_with("/api/") {
+        return next.run(request).await;
+    }
+    if let Some(error) = request.uri().query().and_then(bad_argument) {
+        return error_response(error);
+    }
+    let is_form = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = match to_bytes(body, MAX_JSON_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            return error_response(Error::TooLarge {
+                message: format!("form bodies are limited to {MAX_JSON_BODY} bytes"),
+            })
+        }
+    };
+    if let Some(error) = std::str::from_utf8(&bytes).ok().and_then(bad_argument) {
+        return error_response(error);
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+/// The first argument of a form-encoded string whose name or value holds a control character.
+fn bad_argument(encoded: &str) -> Option<Error> {
+    use domain::input::{check_characters, Lines};
+    form_urlencoded::parse(encoded.as_bytes()).find_map(|(name, value)| {
+        check_characters("argument name", &name, Lines::One)
+            .and_then(|()| check_characters(&name, &value, Lines::Many))
+            .err()
+    })
+}
+
 fn scalar_text(value: &Value) -> Option<String> {
     match value {
         Value::Bool(b) => Some(b.to_string()),
@@ -147,6 +192,14 @@ mod tests {
         assert!(pairs.contains(&("meta".into(), r#"{"k":[1]}"#.into())));
         assert!(!pairs.iter().any(|(k, _)| k == "x"));
         assert!(form_fields(&serde_json::json!([1, 2])).is_err());
+    }
+
+    #[test]
+    fn arguments_with_control_characters_are_named() {
+        assert!(bad_argument("name=Ann&comment=two%0Alines").is_none());
+        let error = bad_argument("name=A%00B").unwrap();
+        assert_eq!(error.field(), Some("name"));
+        assert!(bad_argument("na%1Bme=x").is_some());
     }
 
     #[test]

@@ -97,9 +97,11 @@ pub fn router(state: AppState) -> Router {
                 .with_state((metrics.clone(), state.installation.clone())),
         )
         .merge(pages_and_api)
-        // Innermost first: the caller is looked up once per request, JSON becomes form fields,
+        // Innermost first: the caller is looked up once per request, arguments with control
+        // characters are refused, JSON becomes form fields,
         // bodies are capped, cross-site writes are refused, and every request is logged.
         .layer(from_fn(app::caller::with_caller_cache))
+        .layer(from_fn(api::plain_text_only))
         .layer(from_fn(api::json_to_form))
         .layer(RequestBodyLimitLayer::new(upload_limit + BODY_SLACK))
         .layer(from_fn(api::same_origin_only))
@@ -114,6 +116,12 @@ pub fn router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
+        ))
+        // Pages set their own policy (with the nonce of their scripts); every other response
+        // (JSON, photos) may load nothing and be framed by no one.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
         ))
         .layer(from_fn_with_state(metrics, observability::track))
 }

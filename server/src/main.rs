@@ -104,7 +104,8 @@ async fn run(cli: Cli) -> Result<(), String> {
                 println!("user {username} exists already");
                 return Ok(());
             }
-            let id = domain::auth::create_user(&pool, &username, &password, &group)
+            let mut db = pool.acquire().await.map_err(|e| e.to_string())?;
+            let id = domain::auth::create_user(&mut db, &username, &password, &group)
                 .await
                 .map_err(|e| e.to_string())?;
             println!("created user {username} (id {id}) in group {group}");
@@ -138,6 +139,7 @@ async fn serve(settings: Settings, pool: sqlx::PgPool) -> Result<(), String> {
     let state = server::app_state(pool, settings.domain_settings(), server::leptos_options());
     // Kept for the life of the server: the scheduler restarts itself after a panic.
     let _scheduler = domain::sync::scheduler::spawn(state.installation.clone());
+    let _housekeeping = domain::maintenance::spawn(state.installation.clone());
     let app = server::router(state);
     let listener = tokio::net::TcpListener::bind(settings.listen_address)
         .await
@@ -161,6 +163,8 @@ async fn serve(settings: Settings, pool: sqlx::PgPool) -> Result<(), String> {
             tracing::warn!(error = %e, "cannot set TCP_NODELAY");
         }
     });
+    // The peer's address reaches the handlers (login throttling and the audit log use it).
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

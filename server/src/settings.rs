@@ -3,7 +3,10 @@
 //! stops the server with a message naming the key.
 
 use chrono::Utc;
-use domain::installation::{DEFAULT_MAX_DELETE_RATIO, DEFAULT_SYNC_CONCURRENCY};
+use domain::installation::{
+    DEFAULT_AUDIT_RETENTION_DAYS, DEFAULT_MAX_DELETE_RATIO, DEFAULT_SESSION_IDLE_MINUTES,
+    DEFAULT_SYNC_CONCURRENCY,
+};
 use domain::sync::schedule::{SyncSchedule, DEFAULT_SCHEDULE};
 use domain::sync::SyncToken;
 use std::collections::HashMap;
@@ -27,6 +30,9 @@ pub const KEYS: &[&str] = &[
     "FACE_MODEL",
     "FACE_VECTOR_LENGTH",
     "UPLOAD_LIMIT",
+    "SESSION_IDLE_MINUTES",
+    "AUDIT_RETENTION_DAYS",
+    "TRUSTED_PROXIES",
 ];
 
 /// A secret that never prints: `Debug` and `Display` show a placeholder, so it cannot reach a
@@ -62,6 +68,9 @@ pub struct Settings {
     pub face_model: String,
     pub face_vector_length: usize,
     pub upload_limit: usize,
+    pub session_idle_minutes: i32,
+    pub audit_retention_days: i32,
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// A setting that could not be used, naming the key.
@@ -232,6 +241,48 @@ impl Settings {
             })?,
         };
 
+        let whole = |key: &'static str, default: i32, min: i32, max: i32| match get(key) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<i32>()
+                .ok()
+                .filter(|n| (min..=max).contains(n))
+                .ok_or_else(|| {
+                    bad(
+                        key,
+                        format!("expected a number from {min} to {max}, got {v:?}"),
+                    )
+                }),
+        };
+        // 0 turns the idle timeout off; a year is the most that means anything.
+        let session_idle_minutes = whole(
+            "SESSION_IDLE_MINUTES",
+            DEFAULT_SESSION_IDLE_MINUTES,
+            0,
+            525_600,
+        )?;
+        let audit_retention_days = whole(
+            "AUDIT_RETENTION_DAYS",
+            DEFAULT_AUDIT_RETENTION_DAYS,
+            1,
+            36_500,
+        )?;
+
+        let trusted_proxies = get("TRUSTED_PROXIES")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(|a| {
+                a.parse().map_err(|_| {
+                    bad(
+                        "TRUSTED_PROXIES",
+                        format!("expected IP addresses separated by commas, got {a:?}"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+
         Ok(Self {
             database_url: Secret(database_url.to_string()),
             listen_address,
@@ -247,6 +298,9 @@ impl Settings {
             face_model,
             face_vector_length,
             upload_limit,
+            session_idle_minutes,
+            audit_retention_days,
+            trusted_proxies,
         })
     }
 
@@ -266,7 +320,22 @@ impl Settings {
                 max_delete_ratio: self.sync_max_delete_ratio,
                 ..Default::default()
             },
+            sessions: domain::installation::SessionSettings {
+                cookie_name: self.cookie_name(),
+                secure: self.external_address.scheme() == "https",
+                idle_minutes: self.session_idle_minutes,
+            },
+            audit_retention_days: self.audit_retention_days,
+            trusted_proxies: self.trusted_proxies.clone(),
         }
+    }
+
+    /// The session cookie's name: browsers keep one cookie jar per host whatever the port, so
+    /// the name carries a digest of the address this installation is reached at.
+    pub fn cookie_name(&self) -> String {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(self.external_address.as_str().as_bytes());
+        format!("dossier_session_{}", hex::encode(&digest[..4]))
     }
 }
 
@@ -341,11 +410,32 @@ mod tests {
             ("SYNC_MAX_DELETE_RATIO", "1.5"),
             ("SYNC_MAX_DELETE_RATIO", "half"),
             ("SYNC_MAX_DELETE_RATIO", "-10%"),
+            ("SESSION_IDLE_MINUTES", "-1"),
+            ("SESSION_IDLE_MINUTES", "an hour"),
+            ("AUDIT_RETENTION_DAYS", "0"),
+            ("TRUSTED_PROXIES", "127.0.0.1, proxy.local"),
         ] {
             let err = with(&[(key, value)]).unwrap_err();
             assert_eq!(err.key, key, "{key}={value} should be refused");
             assert!(err.to_string().starts_with(&format!("setting {key}:")));
         }
+    }
+
+    #[test]
+    fn each_address_gets_its_own_secure_when_https_session_cookie() {
+        let leader = with(&[("EXTERNAL_ADDRESS", "http://127.0.0.1:3000")]).unwrap();
+        let subscriber = with(&[("EXTERNAL_ADDRESS", "http://127.0.0.1:3100")]).unwrap();
+        assert_ne!(leader.cookie_name(), subscriber.cookie_name());
+        assert_eq!(
+            leader.cookie_name(),
+            leader.domain_settings().sessions.cookie_name
+        );
+        assert!(!leader.domain_settings().sessions.secure);
+        let https = with(&[("EXTERNAL_ADDRESS", "https://dossiers.example.org")]).unwrap();
+        assert!(https.domain_settings().sessions.secure);
+        assert_eq!(leader.session_idle_minutes, DEFAULT_SESSION_IDLE_MINUTES);
+        let off = with(&[("SESSION_IDLE_MINUTES", "0")]).unwrap();
+        assert_eq!(off.domain_settings().sessions.idle_minutes, 0);
     }
 
     #[test]

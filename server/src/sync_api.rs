@@ -18,6 +18,7 @@ use axum::{
     Json, Router,
 };
 use domain::access::Permission;
+use domain::audit::Actor;
 use domain::sync::{feed, history, hold, replicas, LeaderInfo, Replica, LEADER_KIND};
 use domain::Error;
 use serde::Deserialize;
@@ -186,10 +187,9 @@ async fn images(State(state): State<AppState>, _: SyncPeer, body: Bytes) -> AppR
 }
 
 /// The Subscriber routes need an Administrator, like the rest of replication management.
-fn admin(caller: Caller) -> AppResult<()> {
-    caller
-        .may(Permission::Admin, "manage replication")
-        .map(drop)
+/// The caller, if an Administrator, as the audit log names them.
+fn admin(caller: Caller) -> AppResult<Actor> {
+    caller.acting(Permission::Admin, "manage replication")
 }
 
 /// The seed's body; `subscriber_dossier_list` is accepted for `slave_dossier_list`.
@@ -207,7 +207,7 @@ async fn create_replica(
     caller: Caller,
     body: Bytes,
 ) -> AppResult<(StatusCode, Json<Replica>)> {
-    admin(caller)?;
+    let actor = admin(caller)?;
     let body: NewReplicaBody = serde_json::from_slice(&body).map_err(|e| {
         Error::bad_request(format!(
             "expected {{\"remote_dossier_list\": <Leader list id>, \"remote_url\": \"http://leader:3000\", \"slave_dossier_list\": <empty local list id>}}: {e}"
@@ -220,7 +220,7 @@ async fn create_replica(
     };
     Ok((
         StatusCode::CREATED,
-        Json(replicas::create(&state, new).await?),
+        Json(replicas::create(&state, &actor, new).await?),
     ))
 }
 
@@ -246,8 +246,8 @@ async fn cancel_replica(
     Path(id): Path<i64>,
     caller: Caller,
 ) -> AppResult<StatusCode> {
-    admin(caller)?;
-    replicas::cancel(&state.pool, id).await?;
+    let actor = admin(caller)?;
+    replicas::cancel(&state.pool, &actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -257,10 +257,10 @@ async fn confirm_hold(
     Path(id): Path<i64>,
     caller: Caller,
 ) -> AppResult<(StatusCode, Json<Replica>)> {
-    admin(caller)?;
+    let actor = admin(caller)?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(hold::confirm_hold(&state, id).await?),
+        Json(hold::confirm_hold(&state, &actor, id).await?),
     ))
 }
 
@@ -270,8 +270,8 @@ async fn reject_hold(
     Path(id): Path<i64>,
     caller: Caller,
 ) -> AppResult<Json<Replica>> {
-    admin(caller)?;
-    Ok(Json(hold::reject_hold(&state, id).await?))
+    let actor = admin(caller)?;
+    Ok(Json(hold::reject_hold(&state, &actor, id).await?))
 }
 
 async fn sync_now(
@@ -279,9 +279,9 @@ async fn sync_now(
     Path(id): Path<i64>,
     caller: Caller,
 ) -> AppResult<(StatusCode, Json<Replica>)> {
-    admin(caller)?;
+    let actor = admin(caller)?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(replicas::sync_now(&state, id).await?),
+        Json(replicas::sync_now(&state, &actor, id).await?),
     ))
 }

@@ -48,12 +48,14 @@ pub async fn create_dossier(
     #[server(default)] meta: String,
     #[server(default)] watch_lists: Vec<i64>,
 ) -> AppResult<Dossier> {
-    let (state, _) = crate::caller::require(Permission::Edit, "create dossiers").await?;
+    let (state, user) = crate::caller::require(Permission::Edit, "create dossiers").await?;
     let input = DossierInput::parse(&name, &comment, active, &meta, watch_lists)?;
     domain::sync::guard::lists_writable(&state.pool, &input.watch_lists).await?;
-    let dossier = domain::dossiers::store::insert(&state.pool, &input).await?;
-    leptos_axum::redirect(&format!("/dossiers/{}", dossier.id));
-    Ok(dossier)
+    let mut tx = crate::caller::audited(&state, &user).await?;
+    let id = domain::dossiers::store::insert(&mut tx, &input).await?;
+    domain::audit::store::commit(tx).await?;
+    leptos_axum::redirect(&format!("/dossiers/{id}"));
+    Ok(domain::dossiers::store::get(&state.pool, id).await?)
 }
 
 #[server(prefix = "/api", endpoint = "dossiers/update")]
@@ -65,20 +67,24 @@ pub async fn update_dossier(
     #[server(default)] meta: String,
     #[server(default)] watch_lists: Vec<i64>,
 ) -> AppResult<Dossier> {
-    let (state, _) = crate::caller::require(Permission::Edit, "edit dossiers").await?;
+    let (state, user) = crate::caller::require(Permission::Edit, "edit dossiers").await?;
     let input = DossierInput::parse(&name, &comment, active, &meta, watch_lists)?;
     domain::sync::guard::dossier_writable(&state.pool, id).await?;
     domain::sync::guard::lists_writable(&state.pool, &input.watch_lists).await?;
-    let dossier = domain::dossiers::store::update(&state.pool, id, &input).await?;
+    let mut tx = crate::caller::audited(&state, &user).await?;
+    domain::dossiers::store::update(&mut tx, id, &input).await?;
+    domain::audit::store::commit(tx).await?;
     leptos_axum::redirect(&format!("/dossiers/{id}"));
-    Ok(dossier)
+    Ok(domain::dossiers::store::get(&state.pool, id).await?)
 }
 
 #[server(prefix = "/api", endpoint = "dossiers/delete")]
 pub async fn delete_dossier(id: i64) -> AppResult<()> {
-    let (state, _) = crate::caller::require(Permission::Edit, "delete dossiers").await?;
+    let (state, user) = crate::caller::require(Permission::Edit, "delete dossiers").await?;
     domain::sync::guard::dossier_deletable(&state, id).await?;
-    domain::dossiers::store::delete(&state.pool, id).await?;
+    let mut tx = crate::caller::audited(&state, &user).await?;
+    domain::dossiers::store::delete(&mut tx, id).await?;
+    domain::audit::store::commit(tx).await?;
     leptos_axum::redirect("/dossiers");
     Ok(())
 }

@@ -68,37 +68,18 @@ pub fn DossiersPage() -> impl IntoView {
 }
 
 fn page_link(q: &str, list: Option<i64>, active: &str, after: Option<i64>) -> String {
-    let mut params: Vec<(&str, String)> = Vec::new();
-    if !q.is_empty() {
-        params.push(("q", q.to_string()));
-    }
-    if let Some(list) = list {
-        params.push(("watch_list", list.to_string()));
-    }
-    if !active.is_empty() {
-        params.push(("active", active.to_string()));
-    }
-    if let Some(after) = after {
-        params.push(("after", after.to_string()));
-    }
-    let query: Vec<String> = params
-        .into_iter()
-        .map(|(k, v)| format!("{k}={}", encode_query_value(&v)))
-        .collect();
-    format!("/dossiers?{}", query.join("&"))
-}
-
-/// Percent-encodes a query value (no dependency needed for this one use).
-fn encode_query_value(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    crate::forms::link(
+        "/dossiers",
+        &[
+            ("q", q.to_string()),
+            (
+                "watch_list",
+                list.map(|l| l.to_string()).unwrap_or_default(),
+            ),
+            ("active", active.to_string()),
+            ("after", after.map(|a| a.to_string()).unwrap_or_default()),
+        ],
+    )
 }
 
 /// A plain GET form, so that searching works before the WASM loads and every result page has

@@ -76,7 +76,7 @@ pub async fn create_replica(
     #[server(default)] slave_dossier_list: Option<i64>,
 ) -> AppResult<Replica> {
     use domain::sync::replicas::{self, NewReplica};
-    let (state, _) = crate::caller::require(Permission::Admin, "manage replication").await?;
+    let (state, user) = crate::caller::require(Permission::Admin, "manage replication").await?;
     let remote_list = remote_dossier_list
         .ok_or_else(|| Error::invalid("remote_dossier_list", "choose the Leader's list"))?;
     let local_list = slave_dossier_list
@@ -86,7 +86,7 @@ pub async fn create_replica(
         remote_list,
         local_list,
     };
-    let replica = replicas::create(&state, new).await?;
+    let replica = replicas::create(&state, &crate::caller::actor(&user)?, new).await?;
     leptos_axum::redirect("/replication");
     Ok(replica)
 }
@@ -94,8 +94,9 @@ pub async fn create_replica(
 /// Lets a held run go ahead (the new Leader, or the removals, are accepted).
 #[server(prefix = "/api", endpoint = "replication/confirm")]
 pub async fn confirm_replica_hold(id: i64) -> AppResult<Replica> {
-    let (state, _) = crate::caller::require(Permission::Admin, "manage replication").await?;
-    let replica = domain::sync::hold::confirm_hold(&state, id).await?;
+    let (state, user) = crate::caller::require(Permission::Admin, "manage replication").await?;
+    let actor = crate::caller::actor(&user)?;
+    let replica = domain::sync::hold::confirm_hold(&state, &actor, id).await?;
     leptos_axum::redirect("/replication");
     Ok(replica)
 }
@@ -103,16 +104,18 @@ pub async fn confirm_replica_hold(id: i64) -> AppResult<Replica> {
 /// Keeps a held replica as it is until its next scheduled run.
 #[server(prefix = "/api", endpoint = "replication/reject")]
 pub async fn reject_replica_hold(id: i64) -> AppResult<Replica> {
-    let (state, _) = crate::caller::require(Permission::Admin, "manage replication").await?;
-    let replica = domain::sync::hold::reject_hold(&state, id).await?;
+    let (state, user) = crate::caller::require(Permission::Admin, "manage replication").await?;
+    let actor = crate::caller::actor(&user)?;
+    let replica = domain::sync::hold::reject_hold(&state, &actor, id).await?;
     leptos_axum::redirect("/replication");
     Ok(replica)
 }
 
 #[server(prefix = "/api", endpoint = "replication/sync-now")]
 pub async fn sync_replica_now(id: i64) -> AppResult<Replica> {
-    let (state, _) = crate::caller::require(Permission::Admin, "manage replication").await?;
-    Ok(domain::sync::replicas::sync_now(&state, id).await?)
+    let (state, user) = crate::caller::require(Permission::Admin, "manage replication").await?;
+    let actor = crate::caller::actor(&user)?;
+    Ok(domain::sync::replicas::sync_now(&state, &actor, id).await?)
 }
 
 /// How far a replica's current run is: what the progress cell polls while a run goes on.
@@ -146,8 +149,9 @@ pub async fn replica_progress(id: i64) -> AppResult<RunProgress> {
 
 #[server(prefix = "/api", endpoint = "replication/cancel")]
 pub async fn cancel_replica(id: i64) -> AppResult<()> {
-    let (state, _) = crate::caller::require(Permission::Admin, "manage replication").await?;
-    domain::sync::replicas::cancel(&state.pool, id).await?;
+    let (state, user) = crate::caller::require(Permission::Admin, "manage replication").await?;
+    let actor = crate::caller::actor(&user)?;
+    domain::sync::replicas::cancel(&state.pool, &actor, id).await?;
     leptos_axum::redirect("/replication");
     Ok(())
 }

@@ -48,7 +48,7 @@ pub async fn create_watch_list(
     #[server(default)] notify: Flag,
     #[server(default)] confidence_threshold: String,
 ) -> AppResult<WatchList> {
-    let (state, _) = crate::caller::require(Permission::Edit, "create watch lists").await?;
+    let (state, user) = crate::caller::require(Permission::Edit, "create watch lists").await?;
     let input = WatchListInput::parse(
         &name,
         &comment,
@@ -58,9 +58,11 @@ pub async fn create_watch_list(
         notify,
         &confidence_threshold,
     )?;
-    let list = domain::watch_lists::store::insert(&state.pool, &input).await?;
+    let mut tx = crate::caller::audited(&state, &user).await?;
+    let id = domain::watch_lists::store::insert(&mut tx, &input).await?;
+    domain::audit::store::commit(tx).await?;
     leptos_axum::redirect("/watch-lists");
-    Ok(list)
+    Ok(domain::watch_lists::store::get(&state.pool, id).await?)
 }
 
 #[server(prefix = "/api", endpoint = "watch-lists/update")]
@@ -74,7 +76,7 @@ pub async fn update_watch_list(
     #[server(default)] notify: Flag,
     #[server(default)] confidence_threshold: String,
 ) -> AppResult<WatchList> {
-    let (state, _) = crate::caller::require(Permission::Edit, "edit watch lists").await?;
+    let (state, user) = crate::caller::require(Permission::Edit, "edit watch lists").await?;
     domain::sync::guard::lists_writable(&state.pool, &[id]).await?;
     let input = WatchListInput::parse(
         &name,
@@ -85,28 +87,34 @@ pub async fn update_watch_list(
         notify,
         &confidence_threshold,
     )?;
-    let list = domain::watch_lists::store::update(&state.pool, id, &input).await?;
+    let mut tx = crate::caller::audited(&state, &user).await?;
+    domain::watch_lists::store::update(&mut tx, id, &input).await?;
+    domain::audit::store::commit(tx).await?;
     leptos_axum::redirect("/watch-lists");
-    Ok(list)
+    Ok(domain::watch_lists::store::get(&state.pool, id).await?)
 }
 
 /// Renames a list. Unlike the other settings, the name of a replicated list is this
 /// installation's own: the rest follows the Leader's list.
 #[server(prefix = "/api", endpoint = "watch-lists/rename")]
 pub async fn rename_watch_list(id: i64, #[server(default)] name: String) -> AppResult<WatchList> {
-    let (state, _) = crate::caller::require(Permission::Edit, "rename watch lists").await?;
-    let list = domain::watch_lists::store::rename(&state.pool, id, &name).await?;
+    let (state, user) = crate::caller::require(Permission::Edit, "rename watch lists").await?;
+    let mut tx = crate::caller::audited(&state, &user).await?;
+    domain::watch_lists::store::rename(&mut tx, id, &name).await?;
+    domain::audit::store::commit(tx).await?;
     leptos_axum::redirect("/watch-lists");
-    Ok(list)
+    Ok(domain::watch_lists::store::get(&state.pool, id).await?)
 }
 
 /// Deletes a watch list, and the dossiers that belong to no other list (a dossier always belongs
 /// to at least one list). Returns how many dossiers were deleted with it.
 #[server(prefix = "/api", endpoint = "watch-lists/delete")]
 pub async fn delete_watch_list(id: i64) -> AppResult<u64> {
-    let (state, _) = crate::caller::require(Permission::Edit, "delete watch lists").await?;
+    let (state, user) = crate::caller::require(Permission::Edit, "delete watch lists").await?;
     domain::sync::guard::lists_writable(&state.pool, &[id]).await?;
-    let deleted = domain::watch_lists::store::delete(&state.pool, id).await?;
+    let mut tx = crate::caller::audited(&state, &user).await?;
+    let deleted = domain::watch_lists::store::delete(&mut tx, id).await?;
+    domain::audit::store::commit(tx).await?;
     leptos_axum::redirect("/watch-lists");
     Ok(deleted)
 }

@@ -5,7 +5,7 @@
 pub mod store;
 
 use crate::error::{Error, Result};
-use crate::input::{optional_text, required_text, Flag};
+use crate::input::{multiline_text, optional_text, required_text, Flag};
 use crate::photos::PhotoInfo;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -81,13 +81,7 @@ impl DossierQuery {
                 ))
             }
         };
-        let limit = limit.unwrap_or(PAGE_SIZE);
-        if !(1..=MAX_PAGE_SIZE).contains(&limit) {
-            return Err(Error::invalid(
-                "limit",
-                format!("must be 1 to {MAX_PAGE_SIZE}, got {limit}"),
-            ));
-        }
+        let limit = crate::input::page_size(limit, PAGE_SIZE, MAX_PAGE_SIZE)?;
         Ok(Self {
             name: optional_text("q", q, 256)?,
             watch_list,
@@ -141,7 +135,7 @@ impl DossierInput {
         watch_lists: Vec<i64>,
     ) -> Result<Self> {
         let name = required_text("name", name, 256)?;
-        let comment = optional_text("comment", comment, 2048)?;
+        let comment = multiline_text("comment", comment, 2048)?;
         if meta.len() > MAX_META_BYTES {
             return Err(Error::invalid(
                 "meta",
@@ -161,6 +155,7 @@ impl DossierInput {
                 Err(e) => return Err(Error::invalid("meta", format!("is not valid JSON: {e}"))),
             },
         };
+        crate::input::check_json_characters("meta", &meta)?;
         let mut watch_lists = watch_lists;
         watch_lists.sort_unstable();
         watch_lists.dedup();

@@ -3,7 +3,7 @@
 use super::{Dossier, DossierInput, DossierPage, DossierQuery, DossierSummary};
 use crate::error::{Error, Result};
 use crate::photos::PhotoInfo;
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::{Connection, PgConnection, PgPool, Postgres, QueryBuilder};
 
 pub fn not_found(id: i64) -> Error {
     Error::not_found(format!("dossier {id} does not exist"))
@@ -143,8 +143,11 @@ async fn set_watch_lists(
     Ok(())
 }
 
-pub async fn insert(pool: &PgPool, input: &DossierInput) -> Result<Dossier> {
-    let mut tx = pool.begin().await?;
+// The writes take a connection (the caller's audited transaction) and return the id; the
+// caller reads the result after its commit.
+
+pub async fn insert(db: &mut PgConnection, input: &DossierInput) -> Result<i64> {
+    let mut tx = db.begin().await?;
     check_watch_lists(&mut tx, &input.watch_lists).await?;
     let id = sqlx::query_scalar!(
         "INSERT INTO dossiers (name, comment, active, meta) VALUES ($1, $2, $3, $4) RETURNING id",
@@ -157,11 +160,11 @@ pub async fn insert(pool: &PgPool, input: &DossierInput) -> Result<Dossier> {
     .await?;
     set_watch_lists(&mut tx, id, &input.watch_lists).await?;
     tx.commit().await?;
-    get(pool, id).await
+    Ok(id)
 }
 
-pub async fn update(pool: &PgPool, id: i64, input: &DossierInput) -> Result<Dossier> {
-    let mut tx = pool.begin().await?;
+pub async fn update(db: &mut PgConnection, id: i64, input: &DossierInput) -> Result<()> {
+    let mut tx = db.begin().await?;
     check_watch_lists(&mut tx, &input.watch_lists).await?;
     let updated = sqlx::query!(
         "UPDATE dossiers SET name = $2, comment = $3, active = $4, meta = $5 WHERE id = $1",
@@ -178,11 +181,11 @@ pub async fn update(pool: &PgPool, id: i64, input: &DossierInput) -> Result<Doss
     }
     set_watch_lists(&mut tx, id, &input.watch_lists).await?;
     tx.commit().await?;
-    get(pool, id).await
+    Ok(())
 }
 
-pub async fn delete(pool: &PgPool, id: i64) -> Result<()> {
-    let mut tx = pool.begin().await?;
+pub async fn delete(db: &mut PgConnection, id: i64) -> Result<()> {
+    let mut tx = db.begin().await?;
     let images = sqlx::query_scalar!("SELECT image_sha256 FROM photos WHERE dossier_id = $1", id)
         .fetch_all(&mut *tx)
         .await?;

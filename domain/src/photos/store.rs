@@ -3,10 +3,11 @@
 use super::{NewPhoto, PhotoInfo};
 use crate::error::{Error, Result};
 use crate::images::{delete_unused_images, insert_images};
-use sqlx::PgPool;
+use sqlx::{Connection, PgConnection, PgPool};
 
-pub async fn insert(pool: &PgPool, photo: NewPhoto) -> Result<PhotoInfo> {
-    let mut tx = pool.begin().await?;
+/// Adds a photo (in the caller's audited transaction); returns its id.
+pub async fn insert(db: &mut PgConnection, photo: NewPhoto) -> Result<i64> {
+    let mut tx = db.begin().await?;
     let exists = sqlx::query_scalar!(
         "SELECT id FROM dossiers WHERE id = $1 FOR SHARE",
         photo.dossier_id
@@ -33,7 +34,7 @@ pub async fn insert(pool: &PgPool, photo: NewPhoto) -> Result<PhotoInfo> {
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
-    get(pool, id).await
+    Ok(id)
 }
 
 /// The photos of one dossier, or the one photo `id`: one query for both.
@@ -64,8 +65,8 @@ pub async fn of_dossier(pool: &PgPool, dossier_id: i64) -> Result<Vec<PhotoInfo>
     select(pool, Some(dossier_id), None).await
 }
 
-pub async fn delete(pool: &PgPool, id: i64) -> Result<()> {
-    let mut tx = pool.begin().await?;
+pub async fn delete(db: &mut PgConnection, id: i64) -> Result<()> {
+    let mut tx = db.begin().await?;
     // Deleting the photo also marks its dossier changed (a trigger does, for replication).
     let image = sqlx::query_scalar!(
         "DELETE FROM photos WHERE id = $1 RETURNING image_sha256",

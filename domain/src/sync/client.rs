@@ -15,6 +15,12 @@ const ATTEMPTS: u32 = 3;
 /// A Leader URL in one spelling (no trailing slash), so that two replicas of the same Leader
 /// share their dossiers.
 pub fn normalize_url(url: &str) -> Result<String, String> {
+    if let Some(c) = url.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "must not contain control characters (found U+{:04X})",
+            c as u32
+        ));
+    }
     let parsed = url::Url::parse(url.trim()).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
         return Err(format!("{url:?} must be an http(s) URL with a host"));

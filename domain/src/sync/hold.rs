@@ -7,6 +7,7 @@
 use super::error::SyncError;
 use super::replicas::replica;
 use super::{Hold, HoldKind, Replica, RunOutcomeKind};
+use crate::audit::Actor;
 use crate::error::{Error, Result};
 use crate::installation::Installation;
 use chrono::{DateTime, Utc};
@@ -62,9 +63,12 @@ pub(super) async fn hold(
 /// Lets a held run go ahead. For another installation at the Leader's URL: it becomes this
 /// replica's Leader, and the next run resyncs from scratch from it. For a mass removal: the
 /// next run may remove as many dossiers as the held one would have.
-pub async fn confirm_hold(inst: &Installation, id: i64) -> Result<Replica> {
-    let mut tx = inst.pool.begin().await?;
+pub async fn confirm_hold(inst: &Installation, actor: &Actor, id: i64) -> Result<Replica> {
+    let mut tx = crate::audit::store::begin(&inst.pool, actor).await?;
     let hold = held(&mut tx, id).await?;
+    let subject = ("replica", Some(id.to_string()));
+    let summary = format!("confirmed the hold: {}", hold.message);
+    crate::audit::store::record(&mut *tx, actor, "confirm_hold", subject, &summary).await?;
     match hold.kind {
         HoldKind::LeaderChanged => {
             sqlx::query!(
@@ -101,9 +105,12 @@ pub async fn confirm_hold(inst: &Installation, id: i64) -> Result<Replica> {
 
 /// Keeps a held replica as it is: nothing of the held run is applied, and the next scheduled
 /// run checks again.
-pub async fn reject_hold(inst: &Installation, id: i64) -> Result<Replica> {
-    let mut tx = inst.pool.begin().await?;
-    held(&mut tx, id).await?;
+pub async fn reject_hold(inst: &Installation, actor: &Actor, id: i64) -> Result<Replica> {
+    let mut tx = crate::audit::store::begin(&inst.pool, actor).await?;
+    let hold = held(&mut tx, id).await?;
+    let subject = ("replica", Some(id.to_string()));
+    let summary = format!("kept the replica as it is: {}", hold.message);
+    crate::audit::store::record(&mut *tx, actor, "reject_hold", subject, &summary).await?;
     let next = inst.settings.sync.next_run(Utc::now());
     decide(&mut tx, id, "rejected by an Administrator", next).await?;
     tx.commit().await?;

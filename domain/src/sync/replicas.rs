@@ -7,6 +7,7 @@ use super::error::SyncError;
 use super::{
     Hold, HoldKind, LeaderInfo, RemoteList, Replica, ReplicaState, RunOutcomeKind, SyncRun,
 };
+use crate::audit::Actor;
 use crate::error::{Error, OnConstraint, Result};
 use crate::installation::Installation;
 use chrono::{DateTime, Utc};
@@ -119,7 +120,7 @@ pub struct NewReplica {
 /// Creates a replica after checking everything that can be checked first: the local list
 /// exists, is empty and is not a replica; the URL answers as a Leader that accepts our token,
 /// uses our face model and has the remote list. Nothing is written when a check fails.
-pub async fn create(inst: &Installation, new: NewReplica) -> Result<Replica> {
+pub async fn create(inst: &Installation, actor: &Actor, new: NewReplica) -> Result<Replica> {
     let pool = &inst.pool;
     let url = normalize_url(&new.remote_url).map_err(|m| Error::invalid("remote_url", m))?;
     let local = sqlx::query!(
@@ -178,6 +179,7 @@ pub async fn create(inst: &Installation, new: NewReplica) -> Result<Replica> {
     } else {
         inst.settings.sync.next_run(Utc::now())
     };
+    let mut tx = crate::audit::store::begin(pool, actor).await?;
     let id = sqlx::query_scalar!(
         "INSERT INTO replicas (watch_list_id, remote_url, remote_list_id, next_run_at,
                                leader_installation, leader_upstream)
@@ -189,7 +191,7 @@ pub async fn create(inst: &Installation, new: NewReplica) -> Result<Replica> {
         info.installation_id,
         &list.upstream,
     )
-    .fetch_one(pool)
+    .fetch_one(&mut *tx)
     .await
     .on_constraint("replicas_watch_list_id_key", || {
         Error::conflict(
@@ -197,6 +199,7 @@ pub async fn create(inst: &Installation, new: NewReplica) -> Result<Replica> {
             format!("watch list {} is already a replica", new.local_list),
         )
     })?;
+    tx.commit().await?;
     if inst.settings.sync.at_creation {
         inst.scheduler.wake();
     }
@@ -258,25 +261,31 @@ pub fn check_model(info: &LeaderInfo, local: &str) -> Result<(), SyncError> {
 }
 
 /// Cancels a replica: the local list keeps its dossiers and becomes editable again.
-pub async fn cancel(pool: &PgPool, id: i64) -> Result<()> {
+pub async fn cancel(pool: &PgPool, actor: &Actor, id: i64) -> Result<()> {
+    let mut tx = crate::audit::store::begin(pool, actor).await?;
     let deleted = sqlx::query!("DELETE FROM replicas WHERE id = $1", id)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
     if deleted.rows_affected() == 0 {
         return Err(Error::not_found(format!("replica {id} does not exist")));
     }
+    tx.commit().await?;
     Ok(())
 }
 
 /// Asks for a run as soon as possible.
-pub async fn sync_now(inst: &Installation, id: i64) -> Result<Replica> {
+pub async fn sync_now(inst: &Installation, actor: &Actor, id: i64) -> Result<Replica> {
     let pool = &inst.pool;
+    let mut tx = crate::audit::store::begin(pool, actor).await?;
     let updated = sqlx::query!("UPDATE replicas SET next_run_at = now() WHERE id = $1", id)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
     if updated.rows_affected() == 0 {
         return Err(Error::not_found(format!("replica {id} does not exist")));
     }
+    let subject = ("replica", Some(id.to_string()));
+    crate::audit::store::record(&mut *tx, actor, "sync_now", subject, "sync started").await?;
+    tx.commit().await?;
     inst.scheduler.wake();
     replica(pool, id).await
 }

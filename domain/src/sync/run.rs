@@ -33,6 +33,7 @@ pub enum RunOutcome {
 /// advisory lock on a connection of its own: if this process dies, the connection closes and
 /// the claim is gone with it.
 pub async fn run(inst: &Installation, id: i64) -> Result<RunOutcome, SyncError> {
+    let inst = &inst.for_replication();
     let mut claim = inst.pool.acquire().await?.detach();
     let claimed: bool = sqlx::query_scalar(locks::TRY_CLAIM_REPLICA)
         .bind(id)
@@ -310,6 +311,22 @@ async fn finish(inst: &Installation, replica: &ReplicaRow, attempt: i64) -> Resu
         attempt,
         cursor,
         RunOutcomeKind::Success as _
+    )
+    .execute(&mut *tx)
+    .await?;
+    // The audit log's one entry for the run (its rows are not recorded one by one).
+    sqlx::query!(
+        "INSERT INTO audit_log (actor, action, subject_kind, subject_id, summary)
+         SELECT 'replication of list ' || $2 || ' from Leader ' || $3, 'sync', 'watch_list',
+                $4::bigint::text,
+                format('%s run: %s dossier(s) written, %s removed, %s photo(s), %s restored',
+                       CASE WHEN full_resync THEN 'full' ELSE 'incremental' END,
+                       dossiers, removals, photos, restored)
+         FROM sync_runs WHERE id = $1",
+        attempt,
+        replica.remote_list_id.to_string(),
+        replica.remote_url,
+        replica.watch_list_id,
     )
     .execute(&mut *tx)
     .await?;

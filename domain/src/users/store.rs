@@ -2,7 +2,7 @@
 
 use super::UserAccount;
 use crate::error::{Error, Result};
-use sqlx::PgPool;
+use sqlx::{Connection, PgConnection, PgPool};
 
 fn not_found(id: i64) -> Error {
     Error::not_found(format!("user {id} does not exist"))
@@ -34,23 +34,25 @@ pub async fn get(pool: &PgPool, id: i64) -> Result<UserAccount> {
         .ok_or_else(|| not_found(id))
 }
 
-pub async fn set_group(pool: &PgPool, id: i64, group: &str) -> Result<UserAccount> {
+// The writes take a connection (the caller's audited transaction).
+
+pub async fn set_group(db: &mut PgConnection, id: i64, group: &str) -> Result<()> {
     let group_id = sqlx::query_scalar!("SELECT id FROM groups WHERE name = $1", group)
-        .fetch_optional(pool)
+        .fetch_optional(&mut *db)
         .await?;
     let group_id =
         group_id.ok_or_else(|| Error::invalid("group", format!("unknown group {group:?}")))?;
     let updated = sqlx::query!("UPDATE users SET group_id = $2 WHERE id = $1", id, group_id)
-        .execute(pool)
+        .execute(db)
         .await?;
     if updated.rows_affected() == 0 {
         return Err(not_found(id));
     }
-    get(pool, id).await
+    Ok(())
 }
 
-pub async fn set_active(pool: &PgPool, id: i64, active: bool) -> Result<UserAccount> {
-    let mut tx = pool.begin().await?;
+pub async fn set_active(db: &mut PgConnection, id: i64, active: bool) -> Result<()> {
+    let mut tx = db.begin().await?;
     let updated = sqlx::query!("UPDATE users SET active = $2 WHERE id = $1", id, active)
         .execute(&mut *tx)
         .await?;
@@ -64,5 +66,5 @@ pub async fn set_active(pool: &PgPool, id: i64, active: bool) -> Result<UserAcco
             .await?;
     }
     tx.commit().await?;
-    get(pool, id).await
+    Ok(())
 }

@@ -5,7 +5,7 @@
 pub mod store;
 
 use crate::error::{Error, Result};
-use crate::input::{optional_text, required_text, Flag};
+use crate::input::{multiline_text, required_text, Flag};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -82,7 +82,7 @@ impl WatchListInput {
         confidence_threshold: &str,
     ) -> Result<Self> {
         let name = required_text("name", name, 256)?;
-        let comment = optional_text("comment", comment, 2048)?;
+        let comment = multiline_text("comment", comment, 2048)?;
         let color = match color.trim() {
             "" => DEFAULT_COLOR.to_string(),
             c => {

@@ -2,7 +2,7 @@
 
 use super::{WatchList, WatchListInput, WatchListLabel};
 use crate::error::{Error, Result};
-use sqlx::PgPool;
+use sqlx::{Connection, PgConnection, PgPool};
 
 pub fn not_found(id: i64) -> Error {
     Error::not_found(format!("watch list {id} does not exist"))
@@ -48,7 +48,10 @@ pub async fn get(pool: &PgPool, id: i64) -> Result<WatchList> {
         .ok_or_else(|| not_found(id))
 }
 
-pub async fn insert(pool: &PgPool, input: &WatchListInput) -> Result<WatchList> {
+// The writes take a connection (the caller's audited transaction) and return the id; the
+// caller reads the result after its commit.
+
+pub async fn insert(db: &mut PgConnection, input: &WatchListInput) -> Result<i64> {
     let id = sqlx::query_scalar!(
         "INSERT INTO watch_lists
              (name, comment, color, active, acknowledge, notify, confidence_threshold)
@@ -61,12 +64,12 @@ pub async fn insert(pool: &PgPool, input: &WatchListInput) -> Result<WatchList> 
         input.notify,
         input.confidence_threshold,
     )
-    .fetch_one(pool)
+    .fetch_one(db)
     .await?;
-    get(pool, id).await
+    Ok(id)
 }
 
-pub async fn update(pool: &PgPool, id: i64, input: &WatchListInput) -> Result<WatchList> {
+pub async fn update(db: &mut PgConnection, id: i64, input: &WatchListInput) -> Result<()> {
     let updated = sqlx::query!(
         "UPDATE watch_lists SET name = $2, comment = $3, color = $4, active = $5,
              acknowledge = $6, notify = $7, confidence_threshold = $8
@@ -80,25 +83,25 @@ pub async fn update(pool: &PgPool, id: i64, input: &WatchListInput) -> Result<Wa
         input.notify,
         input.confidence_threshold,
     )
-    .execute(pool)
+    .execute(db)
     .await?;
     if updated.rows_affected() == 0 {
         return Err(not_found(id));
     }
-    get(pool, id).await
+    Ok(())
 }
 
 /// Renames a list: the one change a replicated list takes here (its other settings follow the
 /// Leader's list).
-pub async fn rename(pool: &PgPool, id: i64, name: &str) -> Result<WatchList> {
+pub async fn rename(db: &mut PgConnection, id: i64, name: &str) -> Result<()> {
     let name = crate::input::required_text("name", name, 256)?;
     let updated = sqlx::query!("UPDATE watch_lists SET name = $2 WHERE id = $1", id, name)
-        .execute(pool)
+        .execute(db)
         .await?;
     if updated.rows_affected() == 0 {
         return Err(not_found(id));
     }
-    get(pool, id).await
+    Ok(())
 }
 
 /// How many dossiers belong to this list and to no other, and so would go with it.
@@ -112,8 +115,8 @@ pub async fn exclusive_dossier_count(pool: &PgPool, id: i64) -> Result<i64> {
     .await?)
 }
 
-pub async fn delete(pool: &PgPool, id: i64) -> Result<u64> {
-    let mut tx = pool.begin().await?;
+pub async fn delete(db: &mut PgConnection, id: i64) -> Result<u64> {
+    let mut tx = db.begin().await?;
     // Lock the list first so that no dossier is added to it while we decide what goes.
     let found = sqlx::query_scalar!("SELECT id FROM watch_lists WHERE id = $1 FOR UPDATE", id)
         .fetch_optional(&mut *tx)

@@ -36,6 +36,15 @@ impl Answer {
     }
 }
 
+/// Who the tests' direct calls into the domain are recorded as.
+pub fn test_actor() -> domain::audit::Actor {
+    domain::audit::Actor {
+        id: None,
+        name: "test".into(),
+        address: None,
+    }
+}
+
 pub const SYNC_TOKEN: &str = "test-sync-token-0123456789";
 
 pub fn settings() -> Settings {
@@ -50,6 +59,7 @@ pub fn settings() -> Settings {
             page_size: 250,
             ..Default::default()
         },
+        ..Default::default()
     }
 }
 
@@ -67,10 +77,11 @@ impl TestApp {
             ("operator", "Operator"),
             ("viewer", "User"),
         ] {
-            let id = domain::auth::create_user(&pool, name, "password123", group)
+            let mut db = pool.acquire().await.unwrap();
+            let id = domain::auth::create_user(&mut db, name, "password123", group)
                 .await
                 .unwrap();
-            tokens.push(domain::auth::issue_token(&pool, id).await.unwrap());
+            tokens.push(domain::auth::issue_token(&mut db, id).await.unwrap());
         }
         let options = leptos::prelude::LeptosOptions::builder()
             .output_name("dossier")
@@ -118,6 +129,16 @@ impl TestApp {
             headers,
             body,
         }
+    }
+
+    /// Sends a request as if it came over a connection from `address` (as the server's
+    /// listener records it for every request).
+    pub async fn send_from(&self, address: &str, mut request: Request<Body>) -> Answer {
+        let peer: std::net::SocketAddr = format!("{address}:40000").parse().unwrap();
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
+        self.send(request).await
     }
 
     /// Calls a server function the way an API client does: JSON body, token header.
@@ -251,7 +272,8 @@ pub async fn serve_at(address: &str, router: Router) -> (String, tokio::task::Jo
     let listener = tokio::net::TcpListener::bind(address).await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let task = tokio::spawn(async move {
-        axum::serve(listener, router).await.unwrap();
+        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(listener, service).await.unwrap();
     });
     (url, task)
 }
@@ -302,4 +324,24 @@ fn rand_u64() -> u64 {
             .as_nanos(),
     );
     h.finish()
+}
+
+/// What the tables a user can change hold, as one text, to tell whether a request changed
+/// anything (the audit log aside: refusals of a login are recorded on purpose).
+pub async fn snapshot(pool: &PgPool) -> String {
+    sqlx::query_scalar(
+        "SELECT concat_ws('|',
+            (SELECT string_agg(w::text, ',' ORDER BY id) FROM watch_lists w),
+            (SELECT string_agg(d::text, ',' ORDER BY id) FROM dossiers d),
+            (SELECT string_agg(m::text, ',' ORDER BY dossier_id, watch_list_id)
+               FROM dossier_watch_lists m),
+            (SELECT string_agg(p.id::text, ',' ORDER BY id) FROM photos p),
+            (SELECT string_agg(u::text, ',' ORDER BY id) FROM users u),
+            (SELECT count(*)::text FROM api_tokens),
+            (SELECT count(*)::text FROM sessions),
+            (SELECT string_agg(r::text, ',' ORDER BY id) FROM replicas r))",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
 }

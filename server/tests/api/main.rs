@@ -4,10 +4,13 @@
 
 mod helpers;
 
+mod abuse;
 mod access;
+mod audit;
 mod dossiers;
 mod operations;
 mod photos;
+mod property;
 mod replication;
 mod resilience;
 mod scheduler;

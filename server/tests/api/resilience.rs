@@ -1,7 +1,9 @@
 //! Replication under failure: the Subscriber process killed mid-run, the Leader vanishing
 //! mid-run, and a fake Leader that answers errors, garbage, or nothing at all.
 
-use crate::helpers::{drop_database, fresh_database, serve, settings, TestApp, SYNC_TOKEN};
+use crate::helpers::{
+    drop_database, fresh_database, serve, settings, test_actor, TestApp, SYNC_TOKEN,
+};
 use axum::{
     extract::Request,
     middleware::Next,
@@ -219,6 +221,7 @@ async fn the_leader_vanishing_mid_run_loses_nothing_and_the_next_run_finishes(po
     let local = sub.watch_list("Replica").await;
     let replica = replicas::create(
         &sub.state,
+        &test_actor(),
         replicas::NewReplica {
             remote_url: leader_url.clone(),
             remote_list: remote,
@@ -332,6 +335,7 @@ async fn a_misbehaving_leader_fails_the_run_clearly_and_changes_nothing(pool: Pg
         let local = sub.watch_list(&format!("Replica {i}")).await;
         let replica = replicas::create(
             &sub.state,
+            &test_actor(),
             replicas::NewReplica {
                 remote_url: url,
                 remote_list: 1,
@@ -403,6 +407,7 @@ async fn interleaved_full_syncs_of_two_lists_sharing_dossiers_lose_nothing(pool:
         let local = sub.watch_list(name).await;
         let created = replicas::create(
             &sub.state,
+            &test_actor(),
             replicas::NewReplica {
                 remote_url: leader_url.clone(),
                 remote_list: remote,

@@ -2,7 +2,7 @@
 //! Leader): a Leader that is slow to answer holds back only its own replicas. And `/metrics`
 //! counts scheduler panics.
 
-use crate::helpers::{drop_database, fresh_database, serve, settings, TestApp};
+use crate::helpers::{drop_database, fresh_database, serve, settings, test_actor, TestApp};
 use axum::{extract::Request, middleware::Next};
 use domain::sync::replicas;
 use sqlx::PgPool;
@@ -90,7 +90,9 @@ async fn a_slow_leader_does_not_hold_back_another_leaders_replica(pool: PgPool) 
 
     let scheduler = domain::sync::scheduler::spawn(sub.state.installation.clone());
     for replica in [held, later, quick_replica] {
-        replicas::sync_now(&sub.state, replica).await.unwrap();
+        replicas::sync_now(&sub.state, &test_actor(), replica)
+            .await
+            .unwrap();
     }
 
     // The other Leader's replica completes while the slow Leader keeps its first run waiting;

@@ -420,3 +420,34 @@ async fn a_run_claim_covers_the_whole_replica_id(pool: PgPool) {
     drop(other);
     pair.finish().await;
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_run_is_recorded_in_the_audit_log_as_the_replication(pool: PgPool) {
+    let pair = Pair::new(pool).await;
+    let remote = pair.leader.watch_list("Wanted").await;
+    for name in ["A", "B", "C"] {
+        pair.leader.dossier(name, &[remote]).await;
+    }
+    let local = pair.sub.watch_list("Wanted (replica)").await;
+    let before: i64 = pair.sub.count("audit_log").await;
+    replicate_into(&pair.sub, &pair.leader_url, remote, local).await;
+    let log = pair
+        .sub
+        .ok("audit/entries", &pair.sub.admin, json!({"action": "sync"}))
+        .await;
+    let entries = log["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{log}");
+    assert_eq!(
+        entries[0]["actor"],
+        format!(
+            "replication of list {remote} from Leader {}",
+            pair.leader_url
+        )
+    );
+    assert_eq!(entries[0]["subject_id"], local.to_string());
+    let summary = entries[0]["summary"].as_str().unwrap();
+    assert!(summary.contains("3 dossier(s) written"), "{summary}");
+    // One entry for the run (the replica's creation is the other), none per replicated row.
+    assert_eq!(pair.sub.count("audit_log").await, before + 2);
+    pair.finish().await;
+}

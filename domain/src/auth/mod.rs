@@ -1,7 +1,11 @@
 //! Accounts and their secrets: password hashing (argon2, on the blocking pool: it is slow on
-//! purpose and would stall the async workers), sessions and API tokens (stored only as
-//! SHA-256, looked up by it), the built-in groups, and creating users. How a request carries
-//! its secret (cookie, `Authorization` header) is the HTTP adapter's business.
+//! purpose and would stall the async workers), sessions (`sessions`) and API tokens (stored
+//! only as SHA-256, looked up by it), the built-in groups, creating users, and the throttle on
+//! failed logins (`throttle`). How a request carries its secret (cookie, `Authorization`
+//! header) is the HTTP adapter's business.
+
+pub mod sessions;
+pub mod throttle;
 
 use crate::access::{CurrentUser, Permission, GROUPS};
 use crate::error::{Error, Result};
@@ -9,9 +13,6 @@ use argon2::password_hash::{rand_core::OsRng, rand_core::RngCore, SaltString};
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
-
-/// Two weeks; a session is also ended by logging out or deactivating the user.
-pub const SESSION_DAYS: i32 = 14;
 
 /// Runs password hashing or verification on the blocking pool.
 async fn off_the_workers<T: Send + 'static>(
@@ -45,7 +46,7 @@ pub fn new_secret() -> String {
     hex::encode(bytes)
 }
 
-fn digest(secret: &str) -> Vec<u8> {
+pub(crate) fn digest(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()
 }
 
@@ -73,20 +74,24 @@ impl From<UserRow> for CurrentUser {
 }
 
 /// How a user is looked up: by id, or by the secret a request carries. The one query of
-/// [`active_user`] serves all three.
+/// [`active_user`] serves all three. A session also ends after `idle_minutes` without a
+/// request (0: never).
 pub enum UserKey<'a> {
     Id(i64),
     ApiToken(&'a str),
-    Session(&'a str),
+    Session { secret: &'a str, idle_minutes: i32 },
 }
 
 /// The active user behind a key. A secret is looked up by its SHA-256, an exact-match index
 /// probe, so no secret is ever compared byte by byte; CASE evaluates only the branch taken.
 pub async fn active_user(pool: &PgPool, key: UserKey<'_>) -> Result<Option<CurrentUser>> {
-    let (kind, id, secret) = match key {
-        UserKey::Id(id) => ("id", Some(id), None),
-        UserKey::ApiToken(secret) => ("api_token", None, Some(digest(secret))),
-        UserKey::Session(secret) => ("session", None, Some(digest(secret))),
+    let (kind, id, secret, idle_minutes) = match key {
+        UserKey::Id(id) => ("id", Some(id), None, 0),
+        UserKey::ApiToken(secret) => ("api_token", None, Some(digest(secret)), 0),
+        UserKey::Session {
+            secret,
+            idle_minutes,
+        } => ("session", None, Some(digest(secret)), idle_minutes),
     };
     let row = sqlx::query_as!(
         UserRow,
@@ -100,11 +105,13 @@ pub async fn active_user(pool: &PgPool, key: UserKey<'_>) -> Result<Option<Curre
                    (SELECT t.user_id FROM api_tokens t WHERE t.token_sha256 = $3)
                WHEN 'session' THEN
                    (SELECT s.user_id FROM sessions s
-                     WHERE s.token_sha256 = $3 AND s.expires_at > now())
+                     WHERE s.token_sha256 = $3 AND s.expires_at > now()
+                       AND ($4 = 0 OR s.last_seen_at > now() - make_interval(mins => $4)))
            END"#,
         kind,
         id,
         secret,
+        idle_minutes,
     )
     .fetch_optional(pool)
     .await?;
@@ -144,31 +151,6 @@ pub async fn verify_password(
     }
 }
 
-/// Starts a session for the user; returns its secret (for the cookie), stored only hashed.
-pub async fn start_session(pool: &PgPool, user_id: i64) -> Result<String> {
-    let token = new_secret();
-    sqlx::query!(
-        "INSERT INTO sessions (token_sha256, user_id, expires_at)
-         VALUES ($1, $2, now() + make_interval(days => $3))",
-        digest(&token),
-        user_id,
-        SESSION_DAYS,
-    )
-    .execute(pool)
-    .await?;
-    Ok(token)
-}
-
-pub async fn end_session(pool: &PgPool, token: &str) -> Result<()> {
-    sqlx::query!(
-        "DELETE FROM sessions WHERE token_sha256 = $1",
-        digest(token)
-    )
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
 /// Creates the built-in groups and their permissions; running it again changes nothing.
 pub async fn create_groups(pool: &PgPool) -> Result<()> {
     let mut tx = pool.begin().await?;
@@ -202,6 +184,7 @@ pub fn check_username(username: &str) -> Result<()> {
             format!("must be 1 to 150 characters, got {len}"),
         ));
     }
+    crate::input::check_characters("username", username, crate::input::Lines::One)?;
     if username.chars().any(char::is_whitespace) {
         return Err(Error::invalid("username", "must not contain spaces"));
     }
@@ -209,15 +192,24 @@ pub fn check_username(username: &str) -> Result<()> {
 }
 
 pub fn check_password(password: &str) -> Result<()> {
+    // Any character may be in a password except NUL, which PostgreSQL cannot store (nor
+    // argon2's PHC string carry reliably): refused rather than silently cut.
+    if password.contains('\0') {
+        return Err(Error::invalid(
+            "password",
+            "must not contain a NUL character",
+        ));
+    }
     if password.chars().count() < 8 {
         return Err(Error::invalid("password", "must be at least 8 characters"));
     }
     Ok(())
 }
 
-/// Creates a user in one of the built-in groups; returns the new id.
+/// Creates a user in one of the built-in groups (in the caller's audited transaction, or on
+/// a plain connection from the command line); returns the new id.
 pub async fn create_user(
-    pool: &PgPool,
+    db: &mut sqlx::PgConnection,
     username: &str,
     password: &str,
     group: &str,
@@ -232,7 +224,7 @@ pub async fn create_user(
         hash,
         group,
     )
-    .fetch_optional(pool)
+    .fetch_optional(db)
     .await?;
     id.ok_or_else(|| {
         Error::invalid(
@@ -243,14 +235,14 @@ pub async fn create_user(
 }
 
 /// Issues a new API token for a user; the secret is returned once and stored only hashed.
-pub async fn issue_token(pool: &PgPool, user_id: i64) -> Result<String> {
+pub async fn issue_token(db: &mut sqlx::PgConnection, user_id: i64) -> Result<String> {
     let token = new_secret();
     sqlx::query!(
         "INSERT INTO api_tokens (user_id, token_sha256) VALUES ($1, $2)",
         user_id,
         digest(&token),
     )
-    .execute(pool)
+    .execute(db)
     .await?;
     Ok(token)
 }
