@@ -1,5 +1,8 @@
 -- Who changed what, and sessions that end when idle.
 
+-- The Leader's name for a replicated list, shown on the Replication page (kept by each run).
+ALTER TABLE replicas ADD COLUMN remote_list_name TEXT;
+
 -- A session also ends after the installation's idle timeout (SESSION_IDLE_MINUTES).
 ALTER TABLE sessions ADD COLUMN last_seen_at TIMESTAMPTZ NOT NULL DEFAULT now();
 

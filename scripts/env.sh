@@ -8,9 +8,21 @@ export PG_BASE_URL="${PG_BASE_URL:-postgres://$PGUSER@$PGHOST:$PGPORT}"
 # DATABASE_URL names the tests' server, whose databases are not this schema.
 export SQLX_OFFLINE=true
 
-# Starts the machine's PostgreSQL cluster if it is not answering.
+# Starts the machine's PostgreSQL cluster if it is not answering; on a Debian machine without
+# PostgreSQL, installs Debian's package first and lets local TCP connections in without a
+# password (a development machine: the cluster listens on 127.0.0.1 only).
 ensure_postgres() {
-  if pg_isready -q -h "$PGHOST" -p "$PGPORT"; then return; fi
+  if command -v pg_isready >/dev/null && pg_isready -q -h "$PGHOST" -p "$PGPORT"; then return; fi
+  if [ ! -d /etc/postgresql ] || [ -z "$(ls /etc/postgresql 2>/dev/null)" ]; then
+    echo "==> installing Debian's PostgreSQL (once per machine)"
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
+    local hba
+    hba=$(ls /etc/postgresql/*/main/pg_hba.conf | sort -V | tail -n 1)
+    $sudo sed -i -E 's/^(host\s+all\s+all\s+(127\.0\.0\.1\/32|::1\/128)\s+)\S+/\1trust/' "$hba"
+  fi
   echo "==> starting PostgreSQL"
   local version
   version=$(ls /etc/postgresql | sort -V | tail -n 1)

@@ -44,11 +44,28 @@ remote_list=$(psql -qtA -d dossier_leader -c "SELECT id FROM watch_lists WHERE n
 local_list=$(psql -qtA -d dossier_subscriber -c "SELECT id FROM watch_lists WHERE name = 'Wanted (replica)'")
 
 DATABASE_URL="$PG_BASE_URL/dossier_leader" LISTEN_ADDRESS="127.0.0.1:$leader_port" \
-  EXTERNAL_ADDRESS="http://127.0.0.1:$leader_port" "$bin" serve &
+  EXTERNAL_ADDRESS="http://127.0.0.1:$leader_port" SITE_NAME="Leader" "$bin" serve &
 leader_pid=$!
-trap 'kill $leader_pid 2>/dev/null || true' EXIT
+DATABASE_URL="$PG_BASE_URL/dossier_subscriber" LISTEN_ADDRESS="127.0.0.1:$subscriber_port" \
+  EXTERNAL_ADDRESS="http://127.0.0.1:$subscriber_port" SITE_NAME="Subscriber" "$bin" serve &
+subscriber_pid=$!
+trap 'kill $leader_pid $subscriber_pid 2>/dev/null || true' EXIT
+
+# "Ready" only once both installations answer (their /healthz checks the database too).
+for port in "$leader_port" "$subscriber_port"; do
+  for attempt in $(seq 1 60); do
+    curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+    if [ "$attempt" = 60 ]; then
+      echo "the installation on port $port does not answer; see the log above" >&2
+      exit 1
+    fi
+    sleep 1
+  done
+done
 
 cat <<MSG
+
+  Ready.
 
   Leader:      http://127.0.0.1:$leader_port/
   Subscriber:  http://127.0.0.1:$subscriber_port/
@@ -64,5 +81,5 @@ cat <<MSG
       http://127.0.0.1:$subscriber_port/sync/dossier-lists/
 
 MSG
-DATABASE_URL="$PG_BASE_URL/dossier_subscriber" LISTEN_ADDRESS="127.0.0.1:$subscriber_port" \
-  EXTERNAL_ADDRESS="http://127.0.0.1:$subscriber_port" "$bin" serve
+# Until Ctrl-C, or until either installation stops.
+wait -n "$leader_pid" "$subscriber_pid"

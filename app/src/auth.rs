@@ -137,7 +137,7 @@ pub async fn logout_everywhere(#[server(default)] id: Option<i64>) -> AppResult<
         set_session_cookie(&state, "")?;
         leptos_axum::redirect("/login");
     } else {
-        leptos_axum::redirect("/users");
+        crate::notice::redirect("/users", "sessions-ended");
     }
     Ok(ended)
 }
@@ -152,6 +152,7 @@ pub fn LoginPage() -> impl IntoView {
     view! {
         <main class="login-page">
             <h1>"Dossier database"</h1>
+            <p><crate::site::SiteName /></p>
             <LoginForm />
         </main>
     }

@@ -42,6 +42,15 @@ pub fn FormError(
     }
 }
 
+/// A count with its noun: "1 dossier", "3 dossiers", "no dossiers".
+pub fn count(n: impl Into<i64>, one: &str, many: &str) -> String {
+    match n.into() {
+        0 => format!("no {many}"),
+        1 => format!("1 {one}"),
+        n => format!("{n} {many}"),
+    }
+}
+
 /// A page's address with its filters as the query (empty values left out), for the paging
 /// links of a filtered list, which work without JavaScript.
 pub fn link(path: &str, params: &[(&str, String)]) -> String {

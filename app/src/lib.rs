@@ -14,8 +14,10 @@ pub mod caller;
 pub mod dossiers;
 pub mod error;
 pub mod forms;
+pub mod notice;
 pub mod photos;
 pub mod replication;
+pub mod site;
 #[cfg(feature = "ssr")]
 pub mod state;
 pub mod users;
@@ -134,7 +136,7 @@ fn SignedIn() -> impl IntoView {
                         provide_context(Some(user));
                         view! {
                             <Nav />
-                            <main><Outlet /></main>
+                            <main><notice::Notice /><Outlet /></main>
                         }.into_any()
                     }
                     Ok(None) => view! { <Redirect path="/login" /> }.into_any(),
@@ -155,6 +157,7 @@ fn Nav() -> impl IntoView {
     view! {
         <header class="topbar">
             <a class="brand" href="/">"Dossier database"</a>
+            <site::SiteName />
             <nav>
                 <a href="/watch-lists">"Watch lists"</a>
                 <a href="/dossiers">"Dossiers"</a>

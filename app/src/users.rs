@@ -29,7 +29,7 @@ pub async fn create_user(
     let id = domain::auth::create_user(&mut tx, username.trim(), &password, &group).await?;
     domain::audit::store::commit(tx).await?;
     let user = domain::users::store::get(&state.pool, id).await?;
-    leptos_axum::redirect("/users");
+    crate::notice::redirect("/users", "user-created");
     Ok(user)
 }
 
@@ -46,6 +46,7 @@ pub async fn set_user_group(id: i64, group: String) -> AppResult<UserAccount> {
     let mut tx = crate::caller::audited(&state, &me).await?;
     domain::users::store::set_group(&mut tx, id, &group).await?;
     domain::audit::store::commit(tx).await?;
+    crate::notice::redirect("/users", "user-saved");
     Ok(domain::users::store::get(&state.pool, id).await?)
 }
 
@@ -60,6 +61,7 @@ pub async fn set_user_active(id: i64, #[server(default)] active: Flag) -> AppRes
     let mut tx = crate::caller::audited(&state, &me).await?;
     domain::users::store::set_active(&mut tx, id, active.0).await?;
     domain::audit::store::commit(tx).await?;
+    crate::notice::redirect("/users", "user-saved");
     Ok(domain::users::store::get(&state.pool, id).await?)
 }
 
@@ -118,7 +120,7 @@ pub async fn clear_login_lock(
         &summary,
     )
     .await?;
-    leptos_axum::redirect("/users");
+    crate::notice::redirect("/users", "lock-cleared");
     Ok(())
 }
 
@@ -186,11 +188,11 @@ pub fn UsersPage() -> impl IntoView {
                                     }).collect_view()}
                                 </tbody>
                             </table>
+                            <LoginLocks />
                         }.into_any(),
                     }
                 })}
             </Suspense>
-            <LoginLocks />
         </section>
     }
 }

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "error", rename_all = "snake_case")]
 pub enum Error {
     /// A field of the request is wrong; `field` names it so the UI can show it beside the input.
-    #[error("{field}: {message}")]
+    /// Shown to people with the field's label ("Leader URL: …"), never its internal name.
+    #[error("{}: {message}", label(field))]
     Invalid { field: String, message: String },
     /// The request could not even be read (malformed JSON, a missing argument…).
     #[error("{message}")]
@@ -17,7 +18,7 @@ pub enum Error {
     #[error("{message}")]
     NotFound { message: String },
     /// A unique name already taken, or a state that forbids the change.
-    #[error("{field}: {message}")]
+    #[error("{}: {message}", label(field))]
     Conflict { field: String, message: String },
     #[error("{message}")]
     Unauthenticated { message: String },
@@ -31,6 +32,31 @@ pub enum Error {
     /// Anything the user cannot fix. The cause is logged on the server, never sent.
     #[error("{message}")]
     Internal { message: String },
+}
+
+/// What a form calls a field, for messages people read: the API's field names are the seed's
+/// (`slave_dossier_list`), not words.
+pub fn label(field: &str) -> String {
+    let known = match field {
+        "remote_url" => "Leader URL",
+        "remote_dossier_list" => "Leader's list",
+        "slave_dossier_list" => "Local list",
+        "watch_lists" => "Watch lists",
+        "q" => "Search",
+        "dossier_id" => "Dossier",
+        "image" => "Image",
+        "id" => "Id",
+        _ => "",
+    };
+    if !known.is_empty() {
+        return known.to_string();
+    }
+    let words = field.replace('_', " ");
+    let mut chars = words.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => words,
+    }
 }
 
 /// `Result` with the domain's error by default.
@@ -195,7 +221,10 @@ mod tests {
             r#"{"error":"invalid","field":"name","message":"must not be empty"}"#
         );
         assert_eq!(serde_json::from_str::<Error>(&json).unwrap(), e);
-        assert_eq!(e.to_string(), "name: must not be empty");
+        assert_eq!(e.to_string(), "Name: must not be empty");
+        let url = Error::invalid("remote_url", "is not a URL");
+        assert_eq!(url.to_string(), "Leader URL: is not a URL");
+        assert_eq!(label("confidence_threshold"), "Confidence threshold");
         assert_eq!(e.message(), "must not be empty");
         assert_eq!(e.status(), 400);
         assert_eq!(Error::not_found("x").field(), None);

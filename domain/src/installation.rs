@@ -69,6 +69,8 @@ pub struct Settings {
     pub sessions: SessionSettings,
     /// Audit entries older than this many days are deleted (`AUDIT_RETENTION_DAYS`).
     pub audit_retention_days: i32,
+    /// What the pages call this installation (`SITE_NAME`).
+    pub site_name: String,
     /// Reverse proxies whose `X-Forwarded-For` names the client (`TRUSTED_PROXIES`).
     pub trusted_proxies: Vec<std::net::IpAddr>,
 }
@@ -167,6 +169,7 @@ impl Default for Settings {
             sessions: SessionSettings::default(),
             audit_retention_days: DEFAULT_AUDIT_RETENTION_DAYS,
             trusted_proxies: Vec::new(),
+            site_name: "dossier database".into(),
         }
     }
 }

@@ -5,7 +5,8 @@ test("an operator creates a dossier with a photo, finds it, edits it and deletes
   await logIn(page, "operator");
   const listName = unique("Case list");
   await new WatchListsPage(page).create(listName);
-  await expect(page).toHaveURL(/\/watch-lists$/);
+  await expect(page).toHaveURL(/\/watch-lists\?done=list-created$/);
+  await expect(page.getByTestId("notice")).toContainText("Watch list created.");
 
   const name = unique("Jane Roe");
   await new DossierForm(page).create(name, listName, '{"case": "A-17"}');
@@ -46,7 +47,8 @@ test("an operator creates a dossier with a photo, finds it, edits it and deletes
 
   // Delete with confirmation.
   await dossier.delete();
-  await expect(page).toHaveURL(/\/dossiers$/);
+  await expect(page).toHaveURL(/\/dossiers\?done=dossier-deleted$/);
+  await expect(page.getByTestId("notice")).toContainText("Dossier deleted.");
   await page.goto(`/dossiers?q=${encodeURIComponent(name)}`);
   await expect(page.getByText("No dossier matches these filters.")).toBeVisible();
 });

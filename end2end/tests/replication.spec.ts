@@ -19,7 +19,8 @@ test("an administrator replicates a Leader's list, sees it read-only, and cancel
   const local = unique("Replica of wanted");
   const lists = new WatchListsPage(page);
   await lists.create(local);
-  await expect(page).toHaveURL(/\/watch-lists$/);
+  await expect(page).toHaveURL(/\/watch-lists\?done=list-created$/);
+  await expect(page.getByTestId("notice")).toContainText("Watch list created.");
 
   await page.getByRole("link", { name: "Replication" }).click();
   const replication = new ReplicationPage(page);
@@ -45,7 +46,8 @@ test("an administrator replicates a Leader's list, sees it read-only, and cancel
   // Cancel, after confirming: the list keeps its dossiers and is editable again.
   await replication.open();
   await replication.cancel(local);
-  await expect(page).toHaveURL(/\/replication$/);
+  await expect(page).toHaveURL(/\/replication\?done=replica-cancelled$/);
+  await expect(page.getByTestId("notice")).toContainText("Replica cancelled");
   await expect(replication.row(local)).toHaveCount(0);
   await lists.open();
   await expect(lists.row(local).getByRole("link", { name: "Edit" })).toBeVisible();
@@ -66,6 +68,7 @@ test("a run that would empty a big replica waits for an administrator", async ({
   const local = unique("Guarded replica");
   const lists = new WatchListsPage(page);
   await lists.create(local);
+  await expect(page.getByTestId("notice")).toHaveText("Watch list created.");
   const replication = new ReplicationPage(page);
   await replication.open();
   await replication.create(LEADER, `${remote} (101 dossiers)`, local);
@@ -80,7 +83,8 @@ test("a run that would empty a big replica waits for an administrator", async ({
   await page.getByLabel("Name (this installation's own)").fill(renamed);
   await hydrated(page);
   await page.getByRole("button", { name: "Rename" }).click();
-  await expect(page).toHaveURL(/\/watch-lists$/);
+  await expect(page).toHaveURL(/\/watch-lists\?done=list-renamed$/);
+  await expect(page.getByTestId("notice")).toContainText("Watch list renamed.");
   await expect(lists.row(renamed).locator("td.num")).toHaveText("101");
 
   for (const id of ids) await leader.call("dossiers/delete", { id });

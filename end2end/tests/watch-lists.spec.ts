@@ -7,7 +7,8 @@ test("an operator creates two watch lists, edits one and deletes it after confir
   const first = unique("Wanted");
   const second = unique("Guests");
   await lists.create(first, { threshold: "0.8", comment: "armed and dangerous" });
-  await expect(page).toHaveURL(/\/watch-lists$/);
+  await expect(page).toHaveURL(/\/watch-lists\?done=list-created$/);
+  await expect(page.getByTestId("notice")).toContainText("Watch list created.");
   await expect(lists.row(first)).toContainText("0.80");
   await lists.create(second);
   await expect(lists.row(second)).toBeVisible();
@@ -21,7 +22,8 @@ test("an operator creates two watch lists, edits one and deletes it after confir
   await page.getByLabel(/Confidence threshold/).fill("");
   await page.getByLabel("Name").fill(renamed);
   await page.getByRole("button", { name: "Save" }).click();
-  await expect(page).toHaveURL(/\/watch-lists$/);
+  await expect(page).toHaveURL(/\/watch-lists\?done=list-saved$/);
+  await expect(page.getByTestId("notice")).toContainText("Watch list saved.");
   await expect(lists.row(renamed)).toBeVisible();
 
   // A duplicate name is refused beside the name field.
@@ -37,7 +39,8 @@ test("an operator creates two watch lists, edits one and deletes it after confir
   await lists.row(renamed).getByRole("link", { name: "Delete" }).click();
   await hydrated(page);
   await page.getByRole("button", { name: "Delete" }).click();
-  await expect(page).toHaveURL(/\/watch-lists$/);
+  await expect(page).toHaveURL(/\/watch-lists\?done=list-deleted$/);
+  await expect(page.getByTestId("notice")).toContainText("Watch list deleted");
   await expect(lists.row(first)).toBeVisible();
   await expect(lists.row(renamed)).toHaveCount(0);
 });

@@ -33,6 +33,7 @@ pub const KEYS: &[&str] = &[
     "SESSION_IDLE_MINUTES",
     "AUDIT_RETENTION_DAYS",
     "TRUSTED_PROXIES",
+    "SITE_NAME",
 ];
 
 /// A secret that never prints: `Debug` and `Display` show a placeholder, so it cannot reach a
@@ -71,6 +72,7 @@ pub struct Settings {
     pub session_idle_minutes: i32,
     pub audit_retention_days: i32,
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    pub site_name: String,
 }
 
 /// A setting that could not be used, naming the key.
@@ -283,6 +285,18 @@ impl Settings {
             })
             .collect::<Result<Vec<_>, _>>()?;
 
+        // By default the host and port this installation is reached at: two on one machine get
+        // two names.
+        let site_name = match get("SITE_NAME") {
+            Some(name) => domain::input::required_text("SITE_NAME", name, 100)
+                .map_err(|e| bad("SITE_NAME", e.message()))?,
+            None => match (external_address.host_str(), external_address.port()) {
+                (Some(host), Some(port)) => format!("{host}:{port}"),
+                (host, None) => host.unwrap_or("dossier database").to_string(),
+                (None, Some(_)) => "dossier database".to_string(),
+            },
+        };
+
         Ok(Self {
             database_url: Secret(database_url.to_string()),
             listen_address,
@@ -301,6 +315,7 @@ impl Settings {
             session_idle_minutes,
             audit_retention_days,
             trusted_proxies,
+            site_name,
         })
     }
 
@@ -327,6 +342,7 @@ impl Settings {
             },
             audit_retention_days: self.audit_retention_days,
             trusted_proxies: self.trusted_proxies.clone(),
+            site_name: self.site_name.clone(),
         }
     }
 
@@ -414,6 +430,7 @@ mod tests {
             ("SESSION_IDLE_MINUTES", "an hour"),
             ("AUDIT_RETENTION_DAYS", "0"),
             ("TRUSTED_PROXIES", "127.0.0.1, proxy.local"),
+            ("SITE_NAME", "bell\u{7}"),
         ] {
             let err = with(&[(key, value)]).unwrap_err();
             assert_eq!(err.key, key, "{key}={value} should be refused");

@@ -143,6 +143,7 @@ fn EditDossierForm(
 pub fn DeleteDossierPage() -> impl IntoView {
     let id = id_param();
     let dossier = Resource::new(move || id.get(), load_dossier);
+    let refusal = Resource::new(move || id.get(), super::deletable);
     let delete = ServerAction::<DeleteDossier>::new();
     let error = last_error(delete.value());
     view! {
@@ -150,14 +151,31 @@ pub fn DeleteDossierPage() -> impl IntoView {
             <h1>"Delete dossier"</h1>
             <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
+                    let refusal = refusal.await;
                     match dossier.await {
                         Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-                        Ok(d) => view! {
+                        Ok(d) => match refusal {
+                            Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                            Ok(Some(reason)) => view! {
+                                <div class="card">
+                                    <p class="form-error" role="alert" data-testid="not-deletable">{reason}</p>
+                                    <p><a href=format!("/dossiers/{}", d.id)>"Back to the dossier"</a></p>
+                                </div>
+                            }.into_any(),
+                            Ok(None) => view! {
                             <ActionForm action=delete attr:class="card form confirm">
                                 <input type="hidden" name="id" value=d.id />
                                 <p>
                                     "Delete the dossier " <strong>{d.name.clone()}</strong>
-                                    {format!(" and its {} photo(s)? This cannot be undone.", d.photos.len())}
+                                    {match d.photos.len() {
+                                        0 => "?".to_string(),
+                                        n => format!(" and its {}?", crate::forms::count(n as i64, "photo", "photos")),
+                                    }}
+                                    {if d.replica_of.is_some() {
+                                        " It is a replica of its Leader's dossier: the next successful sync with the Leader brings it back."
+                                    } else {
+                                        " This cannot be undone."
+                                    }}
                                 </p>
                                 <FormError error />
                                 <div class="form-actions">
@@ -166,6 +184,7 @@ pub fn DeleteDossierPage() -> impl IntoView {
                                 </div>
                             </ActionForm>
                         }.into_any(),
+                        },
                     }
                 })}
             </Suspense>

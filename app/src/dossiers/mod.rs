@@ -54,7 +54,7 @@ pub async fn create_dossier(
     let mut tx = crate::caller::audited(&state, &user).await?;
     let id = domain::dossiers::store::insert(&mut tx, &input).await?;
     domain::audit::store::commit(tx).await?;
-    leptos_axum::redirect(&format!("/dossiers/{id}"));
+    crate::notice::redirect(&format!("/dossiers/{id}"), "dossier-created");
     Ok(domain::dossiers::store::get(&state.pool, id).await?)
 }
 
@@ -74,7 +74,7 @@ pub async fn update_dossier(
     let mut tx = crate::caller::audited(&state, &user).await?;
     domain::dossiers::store::update(&mut tx, id, &input).await?;
     domain::audit::store::commit(tx).await?;
-    leptos_axum::redirect(&format!("/dossiers/{id}"));
+    crate::notice::redirect(&format!("/dossiers/{id}"), "dossier-saved");
     Ok(domain::dossiers::store::get(&state.pool, id).await?)
 }
 
@@ -85,8 +85,29 @@ pub async fn delete_dossier(id: i64) -> AppResult<()> {
     let mut tx = crate::caller::audited(&state, &user).await?;
     domain::dossiers::store::delete(&mut tx, id).await?;
     domain::audit::store::commit(tx).await?;
-    leptos_axum::redirect("/dossiers");
+    crate::notice::redirect("/dossiers", "dossier-deleted");
     Ok(())
+}
+
+/// Why this dossier may not be deleted now, or nothing if it may: a replicated dossier only
+/// while its Leader cannot be reached (the next successful sync brings it back). The pages offer
+/// Delete only when the server would allow it.
+#[server(prefix = "/api", endpoint = "dossiers/deletable")]
+pub async fn dossier_deletable(id: i64) -> AppResult<Option<String>> {
+    let (state, _) = crate::caller::require(Permission::Edit, "delete dossiers").await?;
+    domain::dossiers::store::get(&state.pool, id).await?;
+    match domain::sync::guard::dossier_deletable(&state, id).await {
+        Ok(()) => Ok(None),
+        Err(e @ domain::Error::Forbidden { .. }) => Ok(Some(e.message().to_string())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn deletable(id: Option<i64>) -> AppResult<Option<String>> {
+    match id {
+        Some(id) => dossier_deletable(id).await,
+        None => Err(domain::Error::not_found("no such dossier").into()),
+    }
 }
 
 /// The labels of these lists, in the labels' order.

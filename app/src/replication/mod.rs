@@ -32,6 +32,10 @@ pub struct ReplicationStatus {
     pub web_ui: bool,
     pub token_set: bool,
     pub schedule: String,
+    /// The schedule in words, when the rule is a common one.
+    pub schedule_words: Option<String>,
+    /// The next times the schedule gives.
+    pub next_runs: Vec<DateTime<Utc>>,
     pub replicas: Vec<ReplicaView>,
     /// Local lists that could become replicas: empty and not replicas already.
     pub empty_lists: Vec<(i64, String)>,
@@ -55,6 +59,8 @@ pub async fn replication_overview() -> AppResult<ReplicationStatus> {
         web_ui: state.settings.sync_web_ui,
         token_set: state.settings.sync.token.is_set(),
         schedule: state.settings.sync.schedule.text().to_string(),
+        schedule_words: state.settings.sync.schedule.in_words(),
+        next_runs: state.settings.sync.schedule.next_runs(now, 3),
         replicas: views,
         empty_lists: replicas::empty_lists(&state.pool).await?,
     })
@@ -87,7 +93,7 @@ pub async fn create_replica(
         local_list,
     };
     let replica = replicas::create(&state, &crate::caller::actor(&user)?, new).await?;
-    leptos_axum::redirect("/replication");
+    crate::notice::redirect("/replication", "replica-created");
     Ok(replica)
 }
 
@@ -97,7 +103,7 @@ pub async fn confirm_replica_hold(id: i64) -> AppResult<Replica> {
     let (state, user) = crate::caller::require(Permission::Admin, "manage replication").await?;
     let actor = crate::caller::actor(&user)?;
     let replica = domain::sync::hold::confirm_hold(&state, &actor, id).await?;
-    leptos_axum::redirect("/replication");
+    crate::notice::redirect("/replication", "hold-confirmed");
     Ok(replica)
 }
 
@@ -107,7 +113,7 @@ pub async fn reject_replica_hold(id: i64) -> AppResult<Replica> {
     let (state, user) = crate::caller::require(Permission::Admin, "manage replication").await?;
     let actor = crate::caller::actor(&user)?;
     let replica = domain::sync::hold::reject_hold(&state, &actor, id).await?;
-    leptos_axum::redirect("/replication");
+    crate::notice::redirect("/replication", "hold-rejected");
     Ok(replica)
 }
 
@@ -115,7 +121,9 @@ pub async fn reject_replica_hold(id: i64) -> AppResult<Replica> {
 pub async fn sync_replica_now(id: i64) -> AppResult<Replica> {
     let (state, user) = crate::caller::require(Permission::Admin, "manage replication").await?;
     let actor = crate::caller::actor(&user)?;
-    Ok(domain::sync::replicas::sync_now(&state, &actor, id).await?)
+    let replica = domain::sync::replicas::sync_now(&state, &actor, id).await?;
+    crate::notice::redirect("/replication", "sync-started");
+    Ok(replica)
 }
 
 /// How far a replica's current run is: what the progress cell polls while a run goes on.
@@ -152,6 +160,6 @@ pub async fn cancel_replica(id: i64) -> AppResult<()> {
     let (state, user) = crate::caller::require(Permission::Admin, "manage replication").await?;
     let actor = crate::caller::actor(&user)?;
     domain::sync::replicas::cancel(&state.pool, &actor, id).await?;
-    leptos_axum::redirect("/replication");
+    crate::notice::redirect("/replication", "replica-cancelled");
     Ok(())
 }

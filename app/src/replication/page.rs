@@ -54,7 +54,15 @@ pub fn ReplicationPage() -> impl IntoView {
                             {(!o.token_set).then(|| view! {
                                 <p class="form-error" role="alert">"SYNC_TOKEN is not set on this installation: replication is off."</p>
                             })}
-                            <p class="hint">"Schedule: " <code>{o.schedule.clone()}</code></p>
+                            <p class="hint" data-testid="schedule">
+                                "Schedule: "
+                                {o.schedule_words.clone().map(|words| view! { <strong>{words}</strong> " " })}
+                                <code>{o.schedule.clone()}</code>
+                                {(!o.next_runs.is_empty()).then(|| format!(
+                                    " · next runs {}",
+                                    o.next_runs.iter().map(|t| when(Some(*t))).collect::<Vec<_>>().join(", ")
+                                ))}
+                            </p>
                             <ReplicaTable replicas=o.replicas.clone() sync_now />
                             <NewReplica leader remote=remote.await empty_lists=o.empty_lists.clone() create />
                         }.into_any(),
@@ -108,7 +116,10 @@ fn ReplicaRows(replica: ReplicaView, sync_now: ServerAction<SyncReplicaNow>) -> 
     view! {
                         <tr data-testid="replica-row">
                             <td><a href=format!("/dossiers?watch_list={}", r.slave_dossier_list)>{r.local_list_name.clone()}</a></td>
-                            <td>{format!("{} · list {}", r.remote_url, r.remote_dossier_list)}</td>
+                            <td data-testid="replica-leader">{match &r.remote_list_name {
+                                Some(name) => format!("“{name}” on {}", r.remote_url),
+                                None => format!("list {} on {}", r.remote_dossier_list, r.remote_url),
+                            }}</td>
                             <td>
                                 <span class=format!("badge state-{}", r.state) data-testid="replica-state">{r.state.as_str()}</span>
                                 {r.last_error.clone().map(|e| view! { <p class="field-error" data-testid="replica-error">{e}</p> })}
@@ -126,7 +137,11 @@ fn ReplicaRows(replica: ReplicaView, sync_now: ServerAction<SyncReplicaNow>) -> 
                             <td class="actions">
                                 <ActionForm action=sync_now attr:class="inline-form">
                                     <input type="hidden" name="id" value=id />
-                                    <button type="submit">"Sync now"</button>
+                                    <button
+                                        type="submit"
+                                        disabled=r.state == domain::sync::ReplicaState::Running
+                                        title=if r.state == domain::sync::ReplicaState::Running { "A run of this replica is in progress" } else { "Run this replica now" }
+                                    >"Sync now"</button>
                                 </ActionForm>
                                 <a class="danger" href=format!("/replication/{id}/cancel")>"Cancel"</a>
                             </td>
@@ -214,7 +229,10 @@ fn LiveProgress(id: i64, progress: RunProgress) -> impl IntoView {
 fn RunHistory(runs: Vec<SyncRun>) -> impl IntoView {
     view! {
         <details>
-            <summary>{format!("History ({} latest runs)", runs.len())}</summary>
+            <summary>{match runs.len() {
+                1 => "History (the latest run)".to_string(),
+                n => format!("History (the {n} latest runs)"),
+            }}</summary>
             <table class="data-table compact">
                 <thead><tr><th>"Started"</th><th>"Finished"</th><th>"Outcome"</th><th>"Kind"</th><th>"Why"</th><th class="num">"Dossiers"</th><th class="num">"Removals"</th><th class="num">"Restored"</th><th class="num">"Photos"</th><th>"Error"</th></tr></thead>
                 <tbody>
@@ -270,7 +288,7 @@ fn NewReplica(
                                 "Leader's list"
                                 <select name="remote_dossier_list" required>
                                     {lists.into_iter().map(|l| view! {
-                                        <option value=l.id>{format!("{} ({} dossiers)", l.name, l.dossier_count)}</option>
+                                        <option value=l.id>{format!("{} ({})", l.name, crate::forms::count(l.dossier_count, "dossier", "dossiers"))}</option>
                                     }).collect_view()}
                                 </select>
                             </label>

@@ -188,10 +188,10 @@ pub fn DeleteWatchListPage() -> impl IntoView {
                                 <input type="hidden" name="id" value=list.id />
                                 <p>
                                     "Delete the watch list " <strong>{list.name.clone()}</strong> "? "
-                                    {if exclusive > 0 {
-                                        format!("{exclusive} dossier(s) belong to no other list and will be deleted with it.")
-                                    } else {
-                                        "No dossier is deleted with it.".to_string()
+                                    {match exclusive {
+                                        0 => "No dossier is deleted with it.".to_string(),
+                                        1 => "1 dossier belongs to no other list and will be deleted with it.".to_string(),
+                                        n => format!("{n} dossiers belong to no other list and will be deleted with it."),
                                     }}
                                 </p>
                                 <FormError error />

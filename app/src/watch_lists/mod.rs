@@ -61,7 +61,7 @@ pub async fn create_watch_list(
     let mut tx = crate::caller::audited(&state, &user).await?;
     let id = domain::watch_lists::store::insert(&mut tx, &input).await?;
     domain::audit::store::commit(tx).await?;
-    leptos_axum::redirect("/watch-lists");
+    crate::notice::redirect("/watch-lists", "list-created");
     Ok(domain::watch_lists::store::get(&state.pool, id).await?)
 }
 
@@ -90,7 +90,7 @@ pub async fn update_watch_list(
     let mut tx = crate::caller::audited(&state, &user).await?;
     domain::watch_lists::store::update(&mut tx, id, &input).await?;
     domain::audit::store::commit(tx).await?;
-    leptos_axum::redirect("/watch-lists");
+    crate::notice::redirect("/watch-lists", "list-saved");
     Ok(domain::watch_lists::store::get(&state.pool, id).await?)
 }
 
@@ -102,7 +102,7 @@ pub async fn rename_watch_list(id: i64, #[server(default)] name: String) -> AppR
     let mut tx = crate::caller::audited(&state, &user).await?;
     domain::watch_lists::store::rename(&mut tx, id, &name).await?;
     domain::audit::store::commit(tx).await?;
-    leptos_axum::redirect("/watch-lists");
+    crate::notice::redirect("/watch-lists", "list-renamed");
     Ok(domain::watch_lists::store::get(&state.pool, id).await?)
 }
 
@@ -115,7 +115,7 @@ pub async fn delete_watch_list(id: i64) -> AppResult<u64> {
     let mut tx = crate::caller::audited(&state, &user).await?;
     let deleted = domain::watch_lists::store::delete(&mut tx, id).await?;
     domain::audit::store::commit(tx).await?;
-    leptos_axum::redirect("/watch-lists");
+    crate::notice::redirect("/watch-lists", "list-deleted");
     Ok(deleted)
 }
 

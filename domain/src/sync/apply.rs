@@ -115,6 +115,16 @@ async fn follow_list_settings(
     )
     .execute(&mut **tx)
     .await?;
+    if let Some(name) = &l.name {
+        sqlx::query!(
+            "UPDATE replicas SET remote_list_name = $2
+             WHERE id = $1 AND remote_list_name IS DISTINCT FROM $2",
+            replica.id,
+            name
+        )
+        .execute(&mut **tx)
+        .await?;
+    }
     Ok(())
 }
 

@@ -62,7 +62,7 @@ pub async fn lists(pool: &PgPool) -> Result<Vec<RemoteList>> {
 async fn list_settings(pool: &PgPool, id: i64) -> Result<ListSettings> {
     sqlx::query_as!(
         ListSettings,
-        "SELECT comment, color, active, acknowledge, notify, confidence_threshold
+        "SELECT name, comment, color, active, acknowledge, notify, confidence_threshold
          FROM watch_lists WHERE id = $1",
         id
     )

@@ -40,6 +40,10 @@ pub struct RemoteList {
 /// A list's settings as the Leader has them; a replica follows them (its name stays local).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ListSettings {
+    /// The Leader's name for the list, which the Replication page shows (a Leader before this
+    /// field sends none).
+    #[serde(default)]
+    pub name: Option<String>,
     pub comment: String,
     pub color: String,
     pub active: bool,
@@ -130,6 +134,8 @@ pub struct Replica {
     pub id: i64,
     pub remote_dossier_list: i64,
     pub remote_url: String,
+    /// The Leader's name for its list, as of the last run.
+    pub remote_list_name: Option<String>,
     /// The local list (the seed's name for it).
     pub slave_dossier_list: i64,
     pub local_list_name: String,

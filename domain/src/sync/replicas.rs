@@ -19,6 +19,7 @@ struct Listed {
     id: i64,
     remote_dossier_list: i64,
     remote_url: String,
+    remote_list_name: Option<String>,
     slave_dossier_list: i64,
     local_list_name: String,
     state: ReplicaState,
@@ -46,6 +47,7 @@ impl From<Listed> for Replica {
             id: r.id,
             remote_dossier_list: r.remote_dossier_list,
             remote_url: r.remote_url,
+            remote_list_name: r.remote_list_name,
             slave_dossier_list: r.slave_dossier_list,
             local_list_name: r.local_list_name,
             state: r.state,
@@ -68,7 +70,7 @@ impl From<Listed> for Replica {
 async fn select(pool: &PgPool, id: Option<i64>) -> Result<Vec<Replica>> {
     let rows = sqlx::query_as!(
         Listed,
-        r#"SELECT r.id, r.remote_list_id AS remote_dossier_list, r.remote_url,
+        r#"SELECT r.id, r.remote_list_id AS remote_dossier_list, r.remote_url, r.remote_list_name,
                   r.watch_list_id AS slave_dossier_list, w.name AS local_list_name,
                   r.state AS "state: ReplicaState", r.cursor, r.items_done, r.items_total,
                   r.photos_done, r.last_success_at, r.last_error, r.last_error_at,
@@ -182,14 +184,15 @@ pub async fn create(inst: &Installation, actor: &Actor, new: NewReplica) -> Resu
     let mut tx = crate::audit::store::begin(pool, actor).await?;
     let id = sqlx::query_scalar!(
         "INSERT INTO replicas (watch_list_id, remote_url, remote_list_id, next_run_at,
-                               leader_installation, leader_upstream)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                               leader_installation, leader_upstream, remote_list_name)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         new.local_list,
         url,
         new.remote_list,
         next_run,
         info.installation_id,
         &list.upstream,
+        list.name,
     )
     .fetch_one(&mut *tx)
     .await
@@ -258,6 +261,15 @@ pub fn check_model(info: &LeaderInfo, local: &str) -> Result<(), SyncError> {
         });
     }
     Ok(())
+}
+
+/// How many lists of this installation are replicas.
+pub async fn count(pool: &PgPool) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM replicas"#)
+            .fetch_one(pool)
+            .await?,
+    )
 }
 
 /// Cancels a replica: the local list keeps its dossiers and becomes editable again.

@@ -3,7 +3,7 @@
 //! midnight today in that zone, which is what "every day at 03:00" means to a user.
 
 use chrono::{DateTime, TimeZone, Utc};
-use rrule::{RRuleSet, Tz};
+use rrule::{Frequency, NWeekday, RRuleSet, Tz};
 
 pub const DEFAULT_SCHEDULE: &str = "FREQ=DAILY;BYHOUR=3;BYMINUTE=0;BYSECOND=0";
 
@@ -11,6 +11,7 @@ pub const DEFAULT_SCHEDULE: &str = "FREQ=DAILY;BYHOUR=3;BYMINUTE=0;BYSECOND=0";
 pub struct SyncSchedule {
     text: String,
     rules: RRuleSet,
+    zone: chrono_tz::Tz,
 }
 
 impl SyncSchedule {
@@ -65,11 +66,55 @@ impl SyncSchedule {
         Ok(Self {
             text: text.to_string(),
             rules,
+            zone,
         })
     }
 
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    /// The schedule in words for the common rules ("every day at 03:00 UTC"); `None` for a rule
+    /// these words would not say exactly (the page then shows the RRULE alone).
+    pub fn in_words(&self) -> Option<String> {
+        let [rule] = self.rules.get_rrule().as_slice() else {
+            return None;
+        };
+        if !self.rules.get_exrule().is_empty()
+            || !self.rules.get_rdate().is_empty()
+            || !rule.get_by_set_pos().is_empty()
+            || !rule.get_by_month().is_empty()
+            || !rule.get_by_month_day().is_empty()
+        {
+            return None;
+        }
+        let n = rule.get_interval();
+        let every = |one: &str, many: &str| match n {
+            1 => format!("every {one}"),
+            _ => format!("every {n} {many}"),
+        };
+        let times = || clock_times(rule.get_by_hour(), rule.get_by_minute());
+        let words = match rule.get_freq() {
+            Frequency::Daily if rule.get_by_weekday().is_empty() => {
+                format!("{} at {}", every("day", "days"), times()?)
+            }
+            Frequency::Daily | Frequency::Weekly => {
+                let days = weekdays(rule.get_by_weekday())?;
+                match (rule.get_freq(), n) {
+                    (Frequency::Daily, 1) | (Frequency::Weekly, 1) => {
+                        format!("every {days} at {}", times()?)
+                    }
+                    _ => format!("{} on {days} at {}", every("week", "weeks"), times()?),
+                }
+            }
+            Frequency::Hourly => match rule.get_by_minute() {
+                [minute] => format!("{} at :{minute:02}", every("hour", "hours")),
+                _ => return None,
+            },
+            Frequency::Minutely => every("minute", "minutes"),
+            _ => return None,
+        };
+        Some(format!("{words} ({})", self.zone.name()))
     }
 
     /// The next `count` run times strictly after `now` (fewer if the rule ends: UNTIL, COUNT).
@@ -84,6 +129,52 @@ impl SyncSchedule {
             .filter(|d| d.with_timezone(&Utc) > now)
             .map(|d| d.with_timezone(&Utc))
             .collect()
+    }
+}
+
+/// "03:00" or "03:00 and 15:30"; `None` for more than four times of day.
+fn clock_times(hours: &[u8], minutes: &[u8]) -> Option<String> {
+    let mut times: Vec<String> = hours
+        .iter()
+        .flat_map(|h| minutes.iter().map(move |m| format!("{h:02}:{m:02}")))
+        .collect();
+    times.sort();
+    if times.is_empty() || times.len() > 4 {
+        return None;
+    }
+    Some(and_list(times))
+}
+
+/// "Monday and Thursday"; `None` for "the 2nd Monday" and the like.
+fn weekdays(days: &[NWeekday]) -> Option<String> {
+    let names = days
+        .iter()
+        .map(|d| match d {
+            NWeekday::Every(day) => Some(
+                match day {
+                    chrono::Weekday::Mon => "Monday",
+                    chrono::Weekday::Tue => "Tuesday",
+                    chrono::Weekday::Wed => "Wednesday",
+                    chrono::Weekday::Thu => "Thursday",
+                    chrono::Weekday::Fri => "Friday",
+                    chrono::Weekday::Sat => "Saturday",
+                    chrono::Weekday::Sun => "Sunday",
+                }
+                .to_string(),
+            ),
+            NWeekday::Nth(..) => None,
+        })
+        .collect::<Option<Vec<_>>>()?;
+    (!names.is_empty()).then(|| and_list(names))
+}
+
+fn and_list(mut items: Vec<String>) -> String {
+    match items.len() {
+        0 | 1 => items.pop().unwrap_or_default(),
+        _ => {
+            let last = items.pop().unwrap_or_default();
+            format!("{} and {last}", items.join(", "))
+        }
     }
 }
 
@@ -144,6 +235,39 @@ mod tests {
         assert!(count.next_runs(now, 10).is_empty());
         let later = Utc.with_ymd_and_hms(2026, 11, 21, 0, 0, 0).unwrap();
         assert_eq!(count.next_runs(later, 10).len(), 3);
+    }
+
+    #[test]
+    fn common_rules_read_in_words() {
+        let now = at("2026-11-22T10:00:00Z");
+        let words = |rule: &str, zone| SyncSchedule::parse(rule, zone, now).unwrap().in_words();
+        assert_eq!(
+            words(DEFAULT_SCHEDULE, chrono_tz::UTC).as_deref(),
+            Some("every day at 03:00 (UTC)")
+        );
+        assert_eq!(
+            words(
+                "FREQ=WEEKLY;BYDAY=MO,TH;BYHOUR=22;BYMINUTE=30",
+                chrono_tz::Europe::Berlin
+            )
+            .as_deref(),
+            Some("every Monday and Thursday at 22:30 (Europe/Berlin)")
+        );
+        assert_eq!(
+            words("FREQ=HOURLY;INTERVAL=6;BYMINUTE=15", chrono_tz::UTC).as_deref(),
+            Some("every 6 hours at :15 (UTC)")
+        );
+        assert_eq!(
+            words("FREQ=MINUTELY;INTERVAL=10", chrono_tz::UTC).as_deref(),
+            Some("every 10 minutes (UTC)")
+        );
+        assert_eq!(
+            words("FREQ=DAILY;BYHOUR=3,15;BYMINUTE=0", chrono_tz::UTC).as_deref(),
+            Some("every day at 03:00 and 15:00 (UTC)")
+        );
+        // What the words would not say exactly stays an RRULE.
+        assert_eq!(words("FREQ=MONTHLY;BYDAY=2MO", chrono_tz::UTC), None);
+        assert_eq!(words("FREQ=YEARLY", chrono_tz::UTC), None);
     }
 
     #[test]

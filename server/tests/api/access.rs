@@ -255,3 +255,17 @@ async fn an_administrator_manages_users(pool: sqlx::PgPool) {
         200
     );
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_site_says_its_name_to_all_and_its_replicas_to_users(pool: sqlx::PgPool) {
+    let mut named = crate::helpers::settings();
+    named.site_name = "Regional office".into();
+    let app = TestApp::with_settings(pool, named).await;
+    let stranger = app.call("site", None, json!({})).await.json();
+    assert_eq!(stranger, json!({"name": "Regional office", "replicas": null}));
+    let user = app.ok("site", &app.user, json!({})).await;
+    assert_eq!(user["replicas"], 0);
+    // The login page names the installation before anyone logs in.
+    let login = app.get("/login", None).await;
+    assert!(String::from_utf8_lossy(&login.body).contains("Regional office"));
+}

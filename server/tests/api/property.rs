@@ -41,6 +41,7 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
     ("auth/me", &[]),
     ("dossiers/create", DOSSIER),
     ("dossiers/delete", &[]),
+    ("dossiers/deletable", &[]),
     ("dossiers/get", &[]),
     (
         "dossiers/search",
@@ -59,6 +60,7 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
     ("replication/progress", &[]),
     ("replication/reject", &[]),
     ("replication/sync-now", &[]),
+    ("site", &[]),
     ("users/clear-login-lock", &["kind", "key"]),
     ("users/create", &["username", "password", "group"]),
     ("users/issue-token", &[]),
