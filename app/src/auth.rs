@@ -2,7 +2,7 @@
 //! `domain::access`; how a request's caller is recognised is `caller`.
 
 use crate::error::AppResult;
-use crate::forms::{last_error, FormError};
+use crate::forms::{last_error, FormError, Typed};
 pub use domain::access::{CurrentUser, Permission, GROUPS};
 use leptos::prelude::*;
 
@@ -153,14 +153,14 @@ pub fn LoginPage() -> impl IntoView {
         <main class="login-page">
             <h1>"Dossier database"</h1>
             <p><crate::site::SiteName /></p>
-            <LoginForm />
+            <LoginForm typed=Typed::from_query() />
         </main>
     }
 }
 
 /// An island: a failed login shows its error without reloading the page.
 #[island]
-fn LoginForm() -> impl IntoView {
+fn LoginForm(typed: Typed) -> impl IntoView {
     let login = ServerAction::<Login>::new();
     let error = last_error(login.value());
     view! {
@@ -168,7 +168,7 @@ fn LoginForm() -> impl IntoView {
             <h2>"Log in"</h2>
             <label>
                 "Username"
-                <input name="username" autocomplete="username" required autofocus />
+                <input name="username" value=typed.text("username", String::new()) autocomplete="username" required autofocus />
             </label>
             <label>
                 "Password"

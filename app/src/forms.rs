@@ -4,6 +4,65 @@
 
 use crate::error::AppError;
 use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// What was typed into a form the server refused, when the form was sent without JavaScript:
+/// the server sends the browser back to the form's page with the fields in `__typed` (see the
+/// server's `form_arguments`), and the page puts them back into the inputs, as the island does
+/// by itself when JavaScript runs. Passwords never come back. Empty when nothing was refused.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Typed(Vec<(String, String)>);
+
+impl Typed {
+    /// The fields handed back to the page being rendered (read on the server, passed to the
+    /// form's island as a prop).
+    pub fn from_query() -> Self {
+        let typed = leptos_router::hooks::use_query_map()
+            .with_untracked(|q| q.get("__typed"))
+            .unwrap_or_default();
+        Self(
+            form_urlencoded::parse(typed.as_bytes())
+                .into_owned()
+                .collect(),
+        )
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// What was typed into `name`, or `default` when nothing was handed back.
+    pub fn text(&self, name: &str, default: String) -> String {
+        if self.is_empty() {
+            return default;
+        }
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    }
+
+    /// Whether the checkbox `name` was ticked, or `default` when nothing was handed back.
+    pub fn ticked(&self, name: &str, default: bool) -> bool {
+        if self.is_empty() {
+            return default;
+        }
+        self.0.iter().any(|(n, _)| n == name)
+    }
+
+    /// Every value of a repeated field (`watch_lists[]`), or `default`.
+    pub fn all(&self, name: &str, default: Vec<String>) -> Vec<String> {
+        if self.is_empty() {
+            return default;
+        }
+        self.0
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+}
 
 /// The error of the last submission, if any.
 pub fn last_error<T, V>(value: V) -> Signal<Option<AppError>>

@@ -6,7 +6,7 @@
 use crate::auth::Permission;
 use crate::auth::GROUPS;
 use crate::error::AppResult;
-use crate::forms::{last_error, FieldError, FormError};
+use crate::forms::{last_error, FieldError, FormError, Typed};
 use domain::input::Flag;
 pub use domain::logins::LoginLock;
 pub use domain::users::UserAccount;
@@ -150,7 +150,7 @@ pub fn UsersPage() -> impl IntoView {
     view! {
         <section class="page">
             <h1>"Users"</h1>
-            <NewUserForm />
+            <NewUserForm typed=Typed::from_query() />
             <FormError error=row_error />
             <Suspense fallback=|| view! { <p class="loading">"Loading users…"</p> }>
                 {move || Suspend::new(async move {
@@ -249,18 +249,18 @@ fn LoginLocks() -> impl IntoView {
 /// An island, as every form with fields is: a rejected submission shows its errors beside the
 /// fields and keeps what the user typed. On success the server sends the browser back here.
 #[island]
-fn NewUserForm() -> impl IntoView {
+fn NewUserForm(typed: Typed) -> impl IntoView {
     let create = ServerAction::<CreateUser>::new();
     let error = last_error(create.value());
     view! {
         <ActionForm action=create attr:class="card form inline-fields">
             <h2>"New user"</h2>
-            <label>"Username" <input name="username" required autocomplete="off" /></label>
+            <label>"Username" <input name="username" value=typed.text("username", String::new()) required autocomplete="off" /></label>
             <FieldError error field="username" />
             <label>"Password" <input type="password" name="password" required minlength="8" autocomplete="new-password" /></label>
             <FieldError error field="password" />
             <label for="new-user-group">"Group"</label>
-            <select id="new-user-group" name="group">{group_options("User")}</select>
+            <select id="new-user-group" name="group">{group_options(&typed.text("group", "User".into()))}</select>
             <FieldError error field="group" />
             <FormError error fields=&["username", "password", "group"] />
             <button type="submit" class="primary">"Create user"</button>

@@ -57,11 +57,7 @@ impl Cluster {
     /// A pool on the database if it exists and holds at least `dossiers` dossiers: a run with
     /// `--keep` left it behind.
     pub async fn kept(&self, name: &str, dossiers: u64) -> Option<PgPool> {
-        let pool = PgPoolOptions::new()
-            .max_connections(40)
-            .connect(&self.database_url(name))
-            .await
-            .ok()?;
+        let pool = self.data_pool(name).await.ok()?;
         let count: i64 = sqlx::query_scalar("SELECT count(*) FROM dossiers")
             .fetch_one(&pool)
             .await
@@ -102,9 +98,17 @@ impl Cluster {
                 "Administrator",
             ],
         )?;
+        self.data_pool(db).await
+    }
+
+    /// The pool the benchmark generates and changes data with, directly in SQL. It is a bulk
+    /// loader, not a person: the audit log's row triggers are off on it (the server's own writes,
+    /// which the measures time, are recorded as always).
+    async fn data_pool(&self, db: &str) -> BenchResult<PgPool> {
+        let options: sqlx::postgres::PgConnectOptions = self.database_url(db).parse()?;
         Ok(PgPoolOptions::new()
             .max_connections(40)
-            .connect(&self.database_url(db))
+            .connect_with(options.options([("dossier.audit_rows", "off")]))
             .await?)
     }
 

@@ -21,6 +21,16 @@ test("the header names the installation, and each action is confirmed with or wi
   await plain.getByLabel("Name").fill(unique("Without JavaScript"));
   await plain.getByRole("button", { name: "Create" }).click();
   await expect(plain.getByTestId("notice")).toHaveText("Watch list created.");
+
+  // Refused, it comes back with the error and with what was typed.
+  const kept = unique("Kept as typed");
+  await plain.goto("/watch-lists/new");
+  await plain.getByLabel("Name").fill(kept);
+  await plain.getByLabel(/Confidence threshold/).fill("1.5");
+  await plain.getByRole("button", { name: "Create" }).click();
+  await expect(plain.locator('[data-field="confidence_threshold"]')).toContainText("from 0 to 1");
+  await expect(plain.getByLabel("Name")).toHaveValue(kept);
+  await expect(plain.getByLabel(/Confidence threshold/)).toHaveValue("1.5");
   await context.close();
 });
 

@@ -89,11 +89,13 @@ pub async fn json_to_form(request: Request, next: Next) -> Response {
     next.run(Request::from_parts(parts, Body::from(form))).await
 }
 
-/// Refuses any argument of a server function, in the query or a form body, that holds a
-/// control character other than tab and line breaks, naming the argument. The domain checks
-/// each field again with its own rules (a name is one line); this gate is for the arguments it
-/// does not read as text, so that no NUL ever reaches the database, whatever the route.
-pub async fn plain_text_only(request: Request, next: Next) -> Response {
+/// Reads the arguments of a server function once, for two jobs. It refuses any argument, in
+/// the query or a form body, that holds a control character other than tab and line breaks,
+/// naming the argument: the domain checks each field again with its own rules (a name is one
+/// line); this gate covers the arguments it does not read as text, so that no NUL ever reaches
+/// the database, whatever the route. And when a browser's form sent without JavaScript is
+/// refused, it hands what was typed back to the form's page (see [`keep_what_was_typed`]).
+pub async fn form_arguments(request: Request, next: Next) -> Response {
     if !request.uri().path().starts_with("/api/") {
         return next.run(request).await;
     }
@@ -108,6 +110,11 @@ pub async fn plain_text_only(request: Request, next: Next) -> Response {
     if !is_form {
         return next.run(request).await;
     }
+    let from_browser_form = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
     let (parts, body) = request.into_parts();
     let bytes = match to_bytes(body, MAX_JSON_BODY).await {
         Ok(b) => b,
@@ -120,8 +127,44 @@ pub async fn plain_text_only(request: Request, next: Next) -> Response {
     if let Some(error) = std::str::from_utf8(&bytes).ok().and_then(bad_argument) {
         return error_response(error);
     }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes.clone())))
+        .await;
+    if from_browser_form {
+        keep_what_was_typed(&bytes, response)
+    } else {
+        response
+    }
+}
+
+/// Longest `__typed` handed back; a longer form (a big meta) comes back empty, as before.
+const MAX_TYPED: usize = 6 * 1024;
+
+/// A refused form post comes back as a redirect to its page with the error (`__err`, leptos'
+/// convention); this adds the fields as they were typed (`__typed`, form-encoded, passwords left
+/// out), which the form's page puts back into its inputs.
+fn keep_what_was_typed(body: &[u8], mut response: Response) -> Response {
+    let Some(location) = response
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .filter(|l| l.contains("__err="))
+    else {
+        return response;
+    };
+    let typed = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form_urlencoded::parse(body).filter(|(name, _)| !name.contains("password")))
+        .finish();
+    if typed.is_empty() || typed.len() > MAX_TYPED {
+        return response;
+    }
+    let separator = if location.contains('?') { '&' } else { '?' };
+    let encoded: String = form_urlencoded::byte_serialize(typed.as_bytes()).collect();
+    let with_typed = format!("{location}{separator}__typed={encoded}");
+    if let Ok(value) = HeaderValue::from_str(&with_typed) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
 }
 
 /// The first argument of a form-encoded string whose name or value holds a control character.

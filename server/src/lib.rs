@@ -98,10 +98,11 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(pages_and_api)
         // Innermost first: the caller is looked up once per request, arguments with control
-        // characters are refused, JSON becomes form fields,
+        // characters are refused (and a refused browser form gets what was typed back), JSON
+        // becomes form fields,
         // bodies are capped, cross-site writes are refused, and every request is logged.
         .layer(from_fn(app::caller::with_caller_cache))
-        .layer(from_fn(api::plain_text_only))
+        .layer(from_fn(api::form_arguments))
         .layer(from_fn(api::json_to_form))
         .layer(RequestBodyLimitLayer::new(upload_limit + BODY_SLACK))
         .layer(from_fn(api::same_origin_only))

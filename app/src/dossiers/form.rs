@@ -5,7 +5,7 @@ use super::{
     id_param, load_dossier, CreateDossier, DeleteDossier, DossierFormValues, UpdateDossier,
 };
 use crate::error::AppError;
-use crate::forms::{last_error, FieldError, FormError};
+use crate::forms::{last_error, FieldError, FormError, Typed};
 use crate::watch_lists::{list_watch_list_labels, ColorLabel, WatchListLabel};
 use leptos::prelude::*;
 
@@ -64,6 +64,23 @@ fn DossierFields(
     }
 }
 
+/// The form's values, or what was typed into it if the server refused it (without JavaScript).
+fn as_typed(values: DossierFormValues) -> DossierFormValues {
+    let typed = Typed::from_query();
+    let lists = values.watch_lists.iter().map(i64::to_string).collect();
+    DossierFormValues {
+        name: typed.text("name", values.name),
+        comment: typed.text("comment", values.comment),
+        active: typed.ticked("active", values.active),
+        meta: typed.text("meta", values.meta),
+        watch_lists: typed
+            .all("watch_lists[]", lists)
+            .iter()
+            .filter_map(|id| id.parse().ok())
+            .collect(),
+    }
+}
+
 #[component]
 pub fn NewDossierPage() -> impl IntoView {
     let lists = Resource::new(|| (), |_| list_watch_list_labels());
@@ -74,7 +91,8 @@ pub fn NewDossierPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     let lists = lists.await.unwrap_or_default();
-                    view! { <NewDossierForm lists /> }
+                    let values = as_typed(DossierFormValues { active: true, meta: "{}".into(), ..Default::default() });
+                    view! { <NewDossierForm lists values /> }
                 })}
             </Suspense>
         </section>
@@ -84,12 +102,12 @@ pub fn NewDossierPage() -> impl IntoView {
 /// An island, as every form with fields is: a rejected submission shows its errors beside the
 /// fields and keeps what the user typed.
 #[island]
-fn NewDossierForm(lists: Vec<WatchListLabel>) -> impl IntoView {
+fn NewDossierForm(lists: Vec<WatchListLabel>, values: DossierFormValues) -> impl IntoView {
     let create = ServerAction::<CreateDossier>::new();
     let error = last_error(create.value());
     view! {
         <ActionForm action=create attr:class="card form">
-            <DossierFields values=DossierFormValues { active: true, meta: "{}".into(), ..Default::default() } lists error />
+            <DossierFields values lists error />
             <div class="form-actions">
                 <button type="submit" class="primary">"Create"</button>
                 <a href="/dossiers">"Cancel"</a>
@@ -111,7 +129,7 @@ pub fn EditDossierPage() -> impl IntoView {
                     let lists = lists.await.unwrap_or_default();
                     match dossier.await {
                         Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-                        Ok(dossier) => view! { <EditDossierForm id=dossier.id values=dossier.into() lists /> }.into_any(),
+                        Ok(dossier) => view! { <EditDossierForm id=dossier.id values=as_typed(dossier.into()) lists /> }.into_any(),
                     }
                 })}
             </Suspense>

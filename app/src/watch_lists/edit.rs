@@ -5,27 +5,35 @@ use super::{
     RenameWatchList, UpdateWatchList, WatchList, WatchListInput,
 };
 use crate::error::{AppError, AppResult};
-use crate::forms::{last_error, FieldError, FormError};
+use crate::forms::{last_error, FieldError, FormError, Typed};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 /// The inputs of the create and edit forms.
 #[component]
-fn WatchListFields(list: WatchListInput, error: Signal<Option<AppError>>) -> impl IntoView {
+fn WatchListFields(
+    list: WatchListInput,
+    typed: Typed,
+    error: Signal<Option<AppError>>,
+) -> impl IntoView {
+    let threshold = list
+        .confidence_threshold
+        .map(|t| t.to_string())
+        .unwrap_or_default();
     view! {
         <label>
             "Name"
-            <input name="name" value=list.name required maxlength="256" autofocus />
+            <input name="name" value=typed.text("name", list.name) required maxlength="256" autofocus />
         </label>
         <FieldError error field="name" />
         <label>
             "Comment"
-            <textarea name="comment" maxlength="2048" rows="3">{list.comment}</textarea>
+            <textarea name="comment" maxlength="2048" rows="3">{typed.text("comment", list.comment)}</textarea>
         </label>
         <FieldError error field="comment" />
         <label>
             "Colour"
-            <input type="color" name="color" value=list.color />
+            <input type="color" name="color" value=typed.text("color", list.color) />
         </label>
         <FieldError error field="color" />
         <label>
@@ -33,14 +41,14 @@ fn WatchListFields(list: WatchListInput, error: Signal<Option<AppError>>) -> imp
             <input
                 name="confidence_threshold"
                 inputmode="decimal"
-                value=list.confidence_threshold.map(|t| t.to_string()).unwrap_or_default()
+                value=typed.text("confidence_threshold", threshold)
             />
         </label>
         <FieldError error field="confidence_threshold" />
         <fieldset class="checks">
-            <label><input type="checkbox" name="active" value="true" checked=list.active />" Active"</label>
-            <label><input type="checkbox" name="acknowledge" value="true" checked=list.acknowledge />" Matches need acknowledgement"</label>
-            <label><input type="checkbox" name="notify" value="true" checked=list.notify />" Notify on match"</label>
+            <label><input type="checkbox" name="active" value="true" checked=typed.ticked("active", list.active) />" Active"</label>
+            <label><input type="checkbox" name="acknowledge" value="true" checked=typed.ticked("acknowledge", list.acknowledge) />" Matches need acknowledgement"</label>
+            <label><input type="checkbox" name="notify" value="true" checked=typed.ticked("notify", list.notify) />" Notify on match"</label>
         </fieldset>
         <FormError error fields=&["name", "comment", "color", "confidence_threshold"] />
     }
@@ -51,7 +59,7 @@ pub fn NewWatchListPage() -> impl IntoView {
     view! {
         <section class="page narrow">
             <h1>"New watch list"</h1>
-            <NewWatchListForm />
+            <NewWatchListForm typed=Typed::from_query() />
         </section>
     }
 }
@@ -59,12 +67,12 @@ pub fn NewWatchListPage() -> impl IntoView {
 /// An island, as every form with fields is: a rejected submission shows its errors beside the
 /// fields and keeps what the user typed.
 #[island]
-fn NewWatchListForm() -> impl IntoView {
+fn NewWatchListForm(typed: Typed) -> impl IntoView {
     let create = ServerAction::<CreateWatchList>::new();
     let error = last_error(create.value());
     view! {
         <ActionForm action=create attr:class="card form">
-            <WatchListFields list=WatchListInput::default() error />
+            <WatchListFields list=WatchListInput::default() typed error />
             <div class="form-actions">
                 <button type="submit" class="primary">"Create"</button>
                 <a href="/watch-lists">"Cancel"</a>
@@ -74,13 +82,13 @@ fn NewWatchListForm() -> impl IntoView {
 }
 
 #[island]
-fn EditWatchListForm(id: i64, list: WatchListInput) -> impl IntoView {
+fn EditWatchListForm(id: i64, list: WatchListInput, typed: Typed) -> impl IntoView {
     let update = ServerAction::<UpdateWatchList>::new();
     let error = last_error(update.value());
     view! {
         <ActionForm action=update attr:class="card form">
             <input type="hidden" name="id" value=id />
-            <WatchListFields list error />
+            <WatchListFields list typed error />
             <div class="form-actions">
                 <button type="submit" class="primary">"Save"</button>
                 <a href="/watch-lists">"Cancel"</a>
@@ -153,7 +161,7 @@ pub fn EditWatchListPage() -> impl IntoView {
                     match list.await {
                         Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
                         Ok(list) if list.replica_of.is_some() => view! { <RenameReplicaForm id=list.id list /> }.into_any(),
-                        Ok(list) => view! { <EditWatchListForm id=list.id list=list.into() /> }.into_any(),
+                        Ok(list) => view! { <EditWatchListForm id=list.id list=list.into() typed=Typed::from_query() /> }.into_any(),
                     }
                 })}
             </Suspense>

@@ -262,10 +262,46 @@ async fn the_site_says_its_name_to_all_and_its_replicas_to_users(pool: sqlx::PgP
     named.site_name = "Regional office".into();
     let app = TestApp::with_settings(pool, named).await;
     let stranger = app.call("site", None, json!({})).await.json();
-    assert_eq!(stranger, json!({"name": "Regional office", "replicas": null}));
+    assert_eq!(
+        stranger,
+        json!({"name": "Regional office", "replicas": null})
+    );
     let user = app.ok("site", &app.user, json!({})).await;
     assert_eq!(user["replicas"], 0);
     // The login page names the installation before anyone logs in.
     let login = app.get("/login", None).await;
     assert!(String::from_utf8_lossy(&login.body).contains("Regional office"));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_refused_browser_form_gets_what_was_typed_back_but_no_password(pool: sqlx::PgPool) {
+    let app = TestApp::new(pool).await;
+    let request = Request::post("/api/users/create")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "text/html")
+        .header(header::REFERER, "http://127.0.0.1:3000/users")
+        .header(header::AUTHORIZATION, format!("Token {}", app.admin))
+        .body(Body::from(
+            "username=night+guard&password=secret-secret&group=Gods",
+        ))
+        .unwrap();
+    let answer = app.send(request).await;
+    assert!(answer.status.is_redirection(), "{}", answer.status);
+    let location = answer.headers[header::LOCATION].to_str().unwrap();
+    assert!(
+        location.starts_with("http://127.0.0.1:3000/users?"),
+        "{location}"
+    );
+    let query: Vec<(String, String)> =
+        form_urlencoded::parse(location.split_once('?').unwrap().1.as_bytes())
+            .into_owned()
+            .collect();
+    let typed = &query.iter().find(|(k, _)| k == "__typed").unwrap().1;
+    assert!(
+        typed.contains("username=night+guard") && typed.contains("group=Gods"),
+        "{typed}"
+    );
+    assert!(!location.contains("secret-secret"), "{location}");
+    assert!(query.iter().any(|(k, _)| k == "__err"));
+    assert_eq!(app.count("users").await, 3);
 }
