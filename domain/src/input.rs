@@ -112,6 +112,22 @@ pub fn page_size(limit: Option<i64>, default: i64, max: i64) -> Result<i64> {
     Ok(limit)
 }
 
+/// Cuts rows fetched with `LIMIT limit + 1` to `limit`, and says where the next page starts
+/// (the key of the last row kept) if there is one: keyset paging's one extra row.
+pub fn keyset_page<T>(
+    mut rows: Vec<T>,
+    limit: i64,
+    key: impl Fn(&T) -> i64,
+) -> (Vec<T>, Option<i64>) {
+    if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        let next = rows.last().map(key);
+        (rows, next)
+    } else {
+        (rows, None)
+    }
+}
+
 fn limited(field: &str, value: &str, max: usize) -> Result<String> {
     let value = value.trim();
     let len = value.chars().count();

@@ -51,7 +51,7 @@ pub async fn record(
 /// One page of entries, newest first. Each filter is an equality on an indexed column, so a
 /// page costs an index range scan however long the log.
 pub async fn page(pool: &PgPool, filter: &AuditFilter) -> Result<AuditPage> {
-    let mut entries = sqlx::query_as!(
+    let rows = sqlx::query_as!(
         AuditEntry,
         r#"SELECT id, at, actor_id, actor, address, action, subject_kind, subject_id, changes,
                   summary
@@ -72,12 +72,7 @@ pub async fn page(pool: &PgPool, filter: &AuditFilter) -> Result<AuditPage> {
     )
     .fetch_all(pool)
     .await?;
-    let next_before = if entries.len() as i64 > filter.limit {
-        entries.truncate(filter.limit as usize);
-        entries.last().map(|e| e.id)
-    } else {
-        None
-    };
+    let (entries, next_before) = crate::input::keyset_page(rows, filter.limit, |e| e.id);
     Ok(AuditPage {
         entries,
         next_before,

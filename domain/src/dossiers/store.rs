@@ -56,13 +56,8 @@ pub async fn search(pool: &PgPool, query: &DossierQuery) -> Result<DossierPage> 
     }
     sql.push(format_args!(" ORDER BY {key} DESC LIMIT "))
         .push_bind(query.limit + 1);
-    let mut dossiers: Vec<DossierSummary> = sql.build_query_as().fetch_all(pool).await?;
-    let next_after = if dossiers.len() as i64 > query.limit {
-        dossiers.truncate(query.limit as usize);
-        dossiers.last().map(|d| d.id)
-    } else {
-        None
-    };
+    let rows: Vec<DossierSummary> = sql.build_query_as().fetch_all(pool).await?;
+    let (dossiers, next_after) = crate::input::keyset_page(rows, query.limit, |d| d.id);
     Ok(DossierPage {
         dossiers,
         next_after,

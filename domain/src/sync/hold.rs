@@ -64,11 +64,7 @@ pub(super) async fn hold(
 /// replica's Leader, and the next run resyncs from scratch from it. For a mass removal: the
 /// next run may remove as many dossiers as the held one would have.
 pub async fn confirm_hold(inst: &Installation, actor: &Actor, id: i64) -> Result<Replica> {
-    let mut tx = crate::audit::store::begin(&inst.pool, actor).await?;
-    let hold = held(&mut tx, id).await?;
-    let subject = ("replica", Some(id.to_string()));
-    let summary = format!("confirmed the hold: {}", hold.message);
-    crate::audit::store::record(&mut *tx, actor, "confirm_hold", subject, &summary).await?;
+    let (mut tx, hold) = decision(inst, actor, id, "confirm_hold").await?;
     match hold.kind {
         HoldKind::LeaderChanged => {
             sqlx::query!(
@@ -106,15 +102,26 @@ pub async fn confirm_hold(inst: &Installation, actor: &Actor, id: i64) -> Result
 /// Keeps a held replica as it is: nothing of the held run is applied, and the next scheduled
 /// run checks again.
 pub async fn reject_hold(inst: &Installation, actor: &Actor, id: i64) -> Result<Replica> {
-    let mut tx = crate::audit::store::begin(&inst.pool, actor).await?;
-    let hold = held(&mut tx, id).await?;
-    let subject = ("replica", Some(id.to_string()));
-    let summary = format!("kept the replica as it is: {}", hold.message);
-    crate::audit::store::record(&mut *tx, actor, "reject_hold", subject, &summary).await?;
+    let (mut tx, _) = decision(inst, actor, id, "reject_hold").await?;
     let next = inst.settings.sync.next_run(Utc::now());
     decide(&mut tx, id, "rejected by an Administrator", next).await?;
     tx.commit().await?;
     replica(&inst.pool, id).await
+}
+
+/// Begins an Administrator's decision on a hold: the transaction, recorded in the audit log as
+/// theirs with the hold's message, and the hold itself.
+async fn decision(
+    inst: &Installation,
+    actor: &Actor,
+    id: i64,
+    action: &str,
+) -> Result<(crate::audit::store::AuditedTx, Hold)> {
+    let mut tx = crate::audit::store::begin(&inst.pool, actor).await?;
+    let hold = held(&mut tx, id).await?;
+    let subject = ("replica", Some(id.to_string()));
+    crate::audit::store::record(&mut *tx, actor, action, subject, &hold.message).await?;
+    Ok((tx, hold))
 }
 
 /// The hold of a replica, locked for the decision; "not held" is a conflict.

@@ -201,33 +201,7 @@ impl TestApp {
     }
 
     pub async fn upload(&self, token: &str, fields: &[(&str, &[u8])]) -> Answer {
-        let boundary = "dossier-test-boundary";
-        let mut body = Vec::new();
-        for (name, value) in fields {
-            body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-            if *name == "image" {
-                body.extend_from_slice(
-                    b"Content-Disposition: form-data; name=\"image\"; filename=\"face.png\"\r\nContent-Type: application/octet-stream\r\n\r\n",
-                );
-            } else {
-                body.extend_from_slice(
-                    format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
-                );
-            }
-            body.extend_from_slice(value);
-            body.extend_from_slice(b"\r\n");
-        }
-        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-        let request = Request::post("/api/photos/upload")
-            .header(
-                header::CONTENT_TYPE,
-                format!("multipart/form-data; boundary={boundary}"),
-            )
-            .header(header::ACCEPT, "application/json")
-            .header(header::AUTHORIZATION, format!("Token {token}"))
-            .body(Body::from(body))
-            .unwrap();
-        self.send(request).await
+        self.send(upload_request(token, fields)).await
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Answer {
@@ -336,6 +310,7 @@ pub async fn snapshot(pool: &PgPool) -> String {
             (SELECT string_agg(m::text, ',' ORDER BY dossier_id, watch_list_id)
                FROM dossier_watch_lists m),
             (SELECT string_agg(p.id::text, ',' ORDER BY id) FROM photos p),
+            (SELECT count(*)::text FROM images),
             (SELECT string_agg(u::text, ',' ORDER BY id) FROM users u),
             (SELECT count(*)::text FROM api_tokens),
             (SELECT count(*)::text FROM sessions),
@@ -344,4 +319,34 @@ pub async fn snapshot(pool: &PgPool) -> String {
     .fetch_one(pool)
     .await
     .unwrap()
+}
+
+/// A photo upload (multipart, as a browser's file input sends it) with the user's token.
+pub fn upload_request(token: &str, fields: &[(&str, &[u8])]) -> Request<Body> {
+    let boundary = "dossier-test-boundary";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        if *name == "image" {
+            body.extend_from_slice(
+                b"Content-Disposition: form-data; name=\"image\"; filename=\"face.png\"\r\nContent-Type: application/octet-stream\r\n\r\n",
+            );
+        } else {
+            body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+            );
+        }
+        body.extend_from_slice(value);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    Request::post("/api/photos/upload")
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .header(header::ACCEPT, "application/json")
+        .header(header::AUTHORIZATION, format!("Token {token}"))
+        .body(Body::from(body))
+        .unwrap()
 }
