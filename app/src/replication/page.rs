@@ -6,7 +6,7 @@ use super::{
     ReplicaView, RunProgress, SyncReplicaNow,
 };
 use crate::error::AppResult;
-use crate::forms::{last_error, FieldError, FormError};
+use crate::forms::{last_error, FieldError, FormError, Typed};
 use chrono::{DateTime, Utc};
 use domain::sync::{Hold, HoldKind, RemoteList, SyncRun};
 use leptos::prelude::*;
@@ -113,6 +113,8 @@ fn ReplicaRows(replica: ReplicaView, sync_now: ServerAction<SyncReplicaNow>) -> 
     let v = replica;
     let r = v.replica;
     let id = r.id;
+    // Running, or about to: another "sync now" would change nothing.
+    let busy = RunProgress::from(&r).busy;
     view! {
                         <tr data-testid="replica-row">
                             <td><a href=format!("/dossiers?watch_list={}", r.slave_dossier_list)>{r.local_list_name.clone()}</a></td>
@@ -139,8 +141,8 @@ fn ReplicaRows(replica: ReplicaView, sync_now: ServerAction<SyncReplicaNow>) -> 
                                     <input type="hidden" name="id" value=id />
                                     <button
                                         type="submit"
-                                        disabled=r.state == domain::sync::ReplicaState::Running
-                                        title=if r.state == domain::sync::ReplicaState::Running { "A run of this replica is in progress" } else { "Run this replica now" }
+                                        disabled=busy
+                                        title=if busy { "A run of this replica is in progress or about to start" } else { "Run this replica now" }
                                     >"Sync now"</button>
                                 </ActionForm>
                                 <a class="danger" href=format!("/replication/{id}/cancel")>"Cancel"</a>
@@ -269,6 +271,10 @@ fn NewReplica(
     create: ServerAction<CreateReplica>,
 ) -> impl IntoView {
     let error = last_error(create.value());
+    // What was chosen, if the server refused the form (sent without JavaScript).
+    let typed = Typed::from_query();
+    let chosen_remote = typed.text("remote_dossier_list", String::new());
+    let chosen_local = typed.text("slave_dossier_list", String::new());
     view! {
         <div class="card form" data-testid="new-replica">
             <h2>"New replica"</h2>
@@ -288,7 +294,7 @@ fn NewReplica(
                                 "Leader's list"
                                 <select name="remote_dossier_list" required>
                                     {lists.into_iter().map(|l| view! {
-                                        <option value=l.id>{format!("{} ({})", l.name, crate::forms::count(l.dossier_count, "dossier", "dossiers"))}</option>
+                                        <option value=l.id selected=chosen_remote == l.id.to_string()>{format!("{} ({})", l.name, crate::forms::count(l.dossier_count, "dossier", "dossiers"))}</option>
                                     }).collect_view()}
                                 </select>
                             </label>
@@ -305,7 +311,7 @@ fn NewReplica(
                                     <label>
                                         "Empty local list"
                                         <select name="slave_dossier_list" required>
-                                            {empty_lists.into_iter().map(|(id, name)| view! { <option value=id>{name}</option> }).collect_view()}
+                                            {empty_lists.into_iter().map(|(id, name)| view! { <option value=id selected=chosen_local == id.to_string()>{name}</option> }).collect_view()}
                                         </select>
                                     </label>
                                 }.into_any()

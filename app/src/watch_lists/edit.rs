@@ -100,7 +100,7 @@ fn EditWatchListForm(id: i64, list: WatchListInput, typed: Typed) -> impl IntoVi
 /// A replicated list: only its name is edited here; the settings it follows are shown, with
 /// where they come from.
 #[island]
-fn RenameReplicaForm(id: i64, list: WatchList) -> impl IntoView {
+fn RenameReplicaForm(id: i64, list: WatchList, typed: Typed) -> impl IntoView {
     let rename = ServerAction::<RenameWatchList>::new();
     let error = last_error(rename.value());
     let leader = list.replica_of.clone().unwrap_or_default();
@@ -114,7 +114,7 @@ fn RenameReplicaForm(id: i64, list: WatchList) -> impl IntoView {
             <input type="hidden" name="id" value=id />
             <label>
                 "Name (this installation's own)"
-                <input name="name" value=list.name.clone() required maxlength="256" autofocus />
+                <input name="name" value=typed.text("name", list.name.clone()) required maxlength="256" autofocus />
             </label>
             <FieldError error field="name" />
             <FormError error fields=&["name"] />
@@ -160,7 +160,7 @@ pub fn EditWatchListPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match list.await {
                         Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-                        Ok(list) if list.replica_of.is_some() => view! { <RenameReplicaForm id=list.id list /> }.into_any(),
+                        Ok(list) if list.replica_of.is_some() => view! { <RenameReplicaForm id=list.id list typed=Typed::from_query() /> }.into_any(),
                         Ok(list) => view! { <EditWatchListForm id=list.id list=list.into() typed=Typed::from_query() /> }.into_any(),
                     }
                 })}

@@ -451,3 +451,39 @@ async fn a_run_is_recorded_in_the_audit_log_as_the_replication(pool: PgPool) {
     assert_eq!(pair.sub.count("audit_log").await, before + 2);
     pair.finish().await;
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_replication_page_names_the_leaders_list_and_holds_sync_now_while_a_run_goes(
+    pool: PgPool,
+) {
+    let pair = Pair::new(pool).await;
+    let (_, _, replica) = pair.replicate("Most wanted").await;
+    let sync_now = |html: &str| {
+        let button = html.split("Sync now").next().unwrap();
+        button[button.rfind("<button").unwrap()..].to_string()
+    };
+    let idle = replication_page(&pair.sub).await;
+    assert!(
+        idle.contains("“Most wanted” on"),
+        "the Leader's list by name"
+    );
+    assert!(idle.contains("every day at 03:00 (UTC)"));
+    assert!(!sync_now(&idle).contains("disabled"), "{}", sync_now(&idle));
+    sqlx::query("UPDATE replicas SET state = 'running' WHERE id = $1")
+        .bind(replica)
+        .execute(&pair.sub.pool)
+        .await
+        .unwrap();
+    let running = replication_page(&pair.sub).await;
+    assert!(
+        sync_now(&running).contains("disabled"),
+        "{}",
+        sync_now(&running)
+    );
+    pair.finish().await;
+}
+
+async fn replication_page(sub: &TestApp) -> String {
+    let html = sub.get("/replication", Some(&sub.admin)).await;
+    String::from_utf8_lossy(&html.body).to_string()
+}
