@@ -81,7 +81,8 @@ END;
 $$ LANGUAGE plpgsql;
 
 -- Replication writes whole pages of dossiers; it records one entry per run instead of one per
--- row, and turns the row triggers off for its own connections (`dossier.audit_rows = off`).
+-- row, and turns the row triggers off in its own transactions (`dossier.audit_rows = off`,
+-- local to the transaction, so a pooled connection never carries it into a person's write).
 CREATE TRIGGER watch_lists_audit AFTER INSERT OR UPDATE OR DELETE ON watch_lists
     FOR EACH ROW WHEN (current_setting('dossier.audit_rows', true) IS DISTINCT FROM 'off')
     EXECUTE FUNCTION audit_row('watch_list', 'id');

@@ -7,16 +7,12 @@ use crate::sync::bell::Scheduler;
 use crate::sync::schedule::{SyncSchedule, DEFAULT_SCHEDULE};
 use crate::sync::SyncToken;
 use chrono::{DateTime, Utc};
-use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct Installation {
     pub pool: PgPool,
-    /// The same database for the replication's writes: its connections turn the audit log's
-    /// row triggers off (a run records one entry with its counts instead of one per row).
-    replication_pool: PgPool,
     pub settings: Arc<Settings>,
     /// Rung when a replica becomes due; counts its own restarts.
     pub scheduler: Arc<Scheduler>,
@@ -26,30 +22,11 @@ pub struct Installation {
 
 impl Installation {
     pub fn new(pool: PgPool, settings: Settings) -> Self {
-        let options = (*pool.connect_options())
-            .clone()
-            .options([("dossier.audit_rows", "off")]);
-        let replication_pool = PgPoolOptions::new()
-            // Each running replica holds its claim, a page's transaction and the fetcher's.
-            .max_connections(settings.sync.concurrency as u32 * 3 + 1)
-            .acquire_timeout(std::time::Duration::from_secs(30))
-            .connect_lazy_with(options);
         Self {
             pool,
-            replication_pool,
             settings: Arc::new(settings),
             scheduler: Arc::new(Scheduler::default()),
             login_throttle: Arc::new(LoginThrottle::default()),
-        }
-    }
-}
-
-impl Installation {
-    /// The installation as a replication run sees it: writing through the replication's pool.
-    pub fn for_replication(&self) -> Self {
-        Self {
-            pool: self.replication_pool.clone(),
-            ..self.clone()
         }
     }
 }

@@ -52,9 +52,21 @@ pub(super) async fn commit_page(
 /// and the run resumes before them and fetches them again (images stored ahead of their page
 /// are content-addressed: lost, they are fetched again; kept, they are used); the run's end (the cursor) commits
 /// durably, which also flushes every page before it. Two hundred fsyncs fewer per 100 000
-/// dossiers.
+/// dossiers. Its rows are the replication's (see [`unaudited`]).
 pub(super) async fn durable_later(tx: &mut Transaction<'_, Postgres>) -> Result<(), SyncError> {
-    sqlx::query("SET LOCAL synchronous_commit = off")
+    sqlx::query(
+        "SELECT set_config('synchronous_commit', 'off', true),
+                set_config('dossier.audit_rows', 'off', true)",
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The replication writes whole pages of dossiers: its transactions turn the audit log's row
+/// triggers off, and each run records one entry with its counts instead (`run::finish`).
+pub(super) async fn unaudited(tx: &mut Transaction<'_, Postgres>) -> Result<(), SyncError> {
+    sqlx::query("SELECT set_config('dossier.audit_rows', 'off', true)")
         .execute(&mut **tx)
         .await?;
     Ok(())

@@ -2,7 +2,7 @@
 //! committed by `apply`), finish by moving the cursor, then verify (`verify`). A failure is
 //! recorded with a backoff; the run's recorded progress lets the next one resume.
 
-use super::apply::{commit_page, sweep_unseen};
+use super::apply::{commit_page, sweep_unseen, unaudited};
 use super::client::LeaderClient;
 use super::error::SyncError;
 use super::fetch::Fetcher;
@@ -33,7 +33,6 @@ pub enum RunOutcome {
 /// advisory lock on a connection of its own: if this process dies, the connection closes and
 /// the claim is gone with it.
 pub async fn run(inst: &Installation, id: i64) -> Result<RunOutcome, SyncError> {
-    let inst = &inst.for_replication();
     let mut claim = inst.pool.acquire().await?.detach();
     let claimed: bool = sqlx::query_scalar(locks::TRY_CLAIM_REPLICA)
         .bind(id)
@@ -284,6 +283,7 @@ async fn finish(inst: &Installation, replica: &ReplicaRow, attempt: i64) -> Resu
     let cursor = replica.run_until.unwrap_or(replica.cursor);
     let run_id = replica.run_id.unwrap_or(attempt);
     let mut tx = inst.pool.begin().await?;
+    unaudited(&mut tx).await?;
     if replica.run_full && replica.run_sweep {
         let swept = sweep_unseen(&mut tx, replica, run_id).await?;
         sqlx::query!(
