@@ -177,12 +177,14 @@ pub fn actor(user: &CurrentUser) -> AppResult<domain::audit::Actor> {
     Ok(domain::audit::Actor::person(user, address))
 }
 
-/// A transaction whose writes the audit log records as the caller's (see `domain::audit`).
-pub async fn audited(
+/// Runs one write in a transaction the audit log records as the caller's (see
+/// `domain::audit`), and commits it.
+pub async fn write<T>(
     state: &AppState,
     user: &CurrentUser,
-) -> AppResult<domain::audit::store::AuditedTx> {
-    Ok(domain::audit::store::begin(&state.pool, &actor(user)?).await?)
+    change: impl AsyncFnOnce(&mut domain::audit::store::Db) -> domain::Result<T>,
+) -> AppResult<T> {
+    Ok(domain::audit::store::write(&state.pool, &actor(user)?, change).await?)
 }
 
 /// The request a server function serves (leptos_axum provides it). Not `extract_with_state`:

@@ -18,9 +18,7 @@ pub async fn upload_photo(data: MultipartData) -> AppResult<PhotoInfo> {
     let fields = multipart::read(data, state.settings.upload_limit).await?;
     let photo = NewPhoto::parse(fields, &state.settings).await?;
     domain::sync::guard::dossier_writable(&state.pool, photo.dossier_id).await?;
-    let mut tx = crate::caller::audited(&state, &user).await?;
-    let id = store::insert(&mut tx, photo).await?;
-    domain::audit::store::commit(tx).await?;
+    let id = crate::caller::write(&state, &user, async |db| store::insert(db, photo).await).await?;
     Ok(store::get(&state.pool, id).await?)
 }
 
@@ -30,9 +28,7 @@ pub async fn delete_photo(id: i64) -> AppResult<()> {
     let (state, user) = crate::caller::require(Permission::Edit, "delete photos").await?;
     let photo = store::get(&state.pool, id).await?;
     domain::sync::guard::dossier_writable(&state.pool, photo.dossier_id).await?;
-    let mut tx = crate::caller::audited(&state, &user).await?;
-    store::delete(&mut tx, id).await?;
-    domain::audit::store::commit(tx).await?;
+    crate::caller::write(&state, &user, async |db| store::delete(db, id).await).await?;
     Ok(())
 }
 

@@ -25,9 +25,10 @@ pub async fn create_user(
     #[server(default)] group: String,
 ) -> AppResult<UserAccount> {
     let (state, me) = crate::caller::require(Permission::Admin, "manage users").await?;
-    let mut tx = crate::caller::audited(&state, &me).await?;
-    let id = domain::auth::create_user(&mut tx, username.trim(), &password, &group).await?;
-    domain::audit::store::commit(tx).await?;
+    let id = crate::caller::write(&state, &me, async |db| {
+        domain::auth::create_user(db, username.trim(), &password, &group).await
+    })
+    .await?;
     let user = domain::users::store::get(&state.pool, id).await?;
     crate::notice::redirect("/users", "user-created");
     Ok(user)
@@ -43,9 +44,10 @@ pub async fn set_user_group(id: i64, group: String) -> AppResult<UserAccount> {
         )
         .into());
     }
-    let mut tx = crate::caller::audited(&state, &me).await?;
-    domain::users::store::set_group(&mut tx, id, &group).await?;
-    domain::audit::store::commit(tx).await?;
+    crate::caller::write(&state, &me, async |db| {
+        domain::users::store::set_group(db, id, &group).await
+    })
+    .await?;
     crate::notice::redirect("/users", "user-saved");
     Ok(domain::users::store::get(&state.pool, id).await?)
 }
@@ -58,9 +60,10 @@ pub async fn set_user_active(id: i64, #[server(default)] active: Flag) -> AppRes
             domain::Error::invalid("active", "you cannot deactivate your own account").into(),
         );
     }
-    let mut tx = crate::caller::audited(&state, &me).await?;
-    domain::users::store::set_active(&mut tx, id, active.0).await?;
-    domain::audit::store::commit(tx).await?;
+    crate::caller::write(&state, &me, async |db| {
+        domain::users::store::set_active(db, id, active.0).await
+    })
+    .await?;
     crate::notice::redirect("/users", "user-saved");
     Ok(domain::users::store::get(&state.pool, id).await?)
 }
@@ -70,9 +73,10 @@ pub async fn set_user_active(id: i64, #[server(default)] active: Flag) -> AppRes
 pub async fn issue_api_token(id: i64) -> AppResult<String> {
     let (state, me) = crate::caller::require(Permission::Admin, "manage users").await?;
     domain::users::store::get(&state.pool, id).await?;
-    let mut tx = crate::caller::audited(&state, &me).await?;
-    let token = domain::auth::issue_token(&mut tx, id).await?;
-    domain::audit::store::commit(tx).await?;
+    let token = crate::caller::write(&state, &me, async |db| {
+        domain::auth::issue_token(db, id).await
+    })
+    .await?;
     Ok(token)
 }
 

@@ -51,9 +51,10 @@ pub async fn create_dossier(
     let (state, user) = crate::caller::require(Permission::Edit, "create dossiers").await?;
     let input = DossierInput::parse(&name, &comment, active, &meta, watch_lists)?;
     domain::sync::guard::lists_writable(&state.pool, &input.watch_lists).await?;
-    let mut tx = crate::caller::audited(&state, &user).await?;
-    let id = domain::dossiers::store::insert(&mut tx, &input).await?;
-    domain::audit::store::commit(tx).await?;
+    let id = crate::caller::write(&state, &user, async |db| {
+        domain::dossiers::store::insert(db, &input).await
+    })
+    .await?;
     crate::notice::redirect(&format!("/dossiers/{id}"), "dossier-created");
     Ok(domain::dossiers::store::get(&state.pool, id).await?)
 }
@@ -71,9 +72,10 @@ pub async fn update_dossier(
     let input = DossierInput::parse(&name, &comment, active, &meta, watch_lists)?;
     domain::sync::guard::dossier_writable(&state.pool, id).await?;
     domain::sync::guard::lists_writable(&state.pool, &input.watch_lists).await?;
-    let mut tx = crate::caller::audited(&state, &user).await?;
-    domain::dossiers::store::update(&mut tx, id, &input).await?;
-    domain::audit::store::commit(tx).await?;
+    crate::caller::write(&state, &user, async |db| {
+        domain::dossiers::store::update(db, id, &input).await
+    })
+    .await?;
     crate::notice::redirect(&format!("/dossiers/{id}"), "dossier-saved");
     Ok(domain::dossiers::store::get(&state.pool, id).await?)
 }
@@ -82,9 +84,10 @@ pub async fn update_dossier(
 pub async fn delete_dossier(id: i64) -> AppResult<()> {
     let (state, user) = crate::caller::require(Permission::Edit, "delete dossiers").await?;
     domain::sync::guard::dossier_deletable(&state, id).await?;
-    let mut tx = crate::caller::audited(&state, &user).await?;
-    domain::dossiers::store::delete(&mut tx, id).await?;
-    domain::audit::store::commit(tx).await?;
+    crate::caller::write(&state, &user, async |db| {
+        domain::dossiers::store::delete(db, id).await
+    })
+    .await?;
     crate::notice::redirect("/dossiers", "dossier-deleted");
     Ok(())
 }

@@ -58,9 +58,10 @@ pub async fn create_watch_list(
         notify,
         &confidence_threshold,
     )?;
-    let mut tx = crate::caller::audited(&state, &user).await?;
-    let id = domain::watch_lists::store::insert(&mut tx, &input).await?;
-    domain::audit::store::commit(tx).await?;
+    let id = crate::caller::write(&state, &user, async |db| {
+        domain::watch_lists::store::insert(db, &input).await
+    })
+    .await?;
     crate::notice::redirect("/watch-lists", "list-created");
     Ok(domain::watch_lists::store::get(&state.pool, id).await?)
 }
@@ -87,9 +88,10 @@ pub async fn update_watch_list(
         notify,
         &confidence_threshold,
     )?;
-    let mut tx = crate::caller::audited(&state, &user).await?;
-    domain::watch_lists::store::update(&mut tx, id, &input).await?;
-    domain::audit::store::commit(tx).await?;
+    crate::caller::write(&state, &user, async |db| {
+        domain::watch_lists::store::update(db, id, &input).await
+    })
+    .await?;
     crate::notice::redirect("/watch-lists", "list-saved");
     Ok(domain::watch_lists::store::get(&state.pool, id).await?)
 }
@@ -99,9 +101,10 @@ pub async fn update_watch_list(
 #[server(prefix = "/api", endpoint = "watch-lists/rename")]
 pub async fn rename_watch_list(id: i64, #[server(default)] name: String) -> AppResult<WatchList> {
     let (state, user) = crate::caller::require(Permission::Edit, "rename watch lists").await?;
-    let mut tx = crate::caller::audited(&state, &user).await?;
-    domain::watch_lists::store::rename(&mut tx, id, &name).await?;
-    domain::audit::store::commit(tx).await?;
+    crate::caller::write(&state, &user, async |db| {
+        domain::watch_lists::store::rename(db, id, &name).await
+    })
+    .await?;
     crate::notice::redirect("/watch-lists", "list-renamed");
     Ok(domain::watch_lists::store::get(&state.pool, id).await?)
 }
@@ -112,9 +115,10 @@ pub async fn rename_watch_list(id: i64, #[server(default)] name: String) -> AppR
 pub async fn delete_watch_list(id: i64) -> AppResult<u64> {
     let (state, user) = crate::caller::require(Permission::Edit, "delete watch lists").await?;
     domain::sync::guard::lists_writable(&state.pool, &[id]).await?;
-    let mut tx = crate::caller::audited(&state, &user).await?;
-    let deleted = domain::watch_lists::store::delete(&mut tx, id).await?;
-    domain::audit::store::commit(tx).await?;
+    let deleted = crate::caller::write(&state, &user, async |db| {
+        domain::watch_lists::store::delete(db, id).await
+    })
+    .await?;
     crate::notice::redirect("/watch-lists", "list-deleted");
     Ok(deleted)
 }

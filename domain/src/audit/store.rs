@@ -5,6 +5,9 @@ use super::{Actor, AuditEntry, AuditFilter, AuditPage};
 use crate::error::Result;
 use sqlx::{PgPool, Postgres, Transaction};
 
+/// The connection a write runs on (its audited transaction).
+pub type Db = sqlx::PgConnection;
+
 /// A transaction whose writes are recorded as made by its actor.
 pub type AuditedTx = Transaction<'static, Postgres>;
 
@@ -19,9 +22,17 @@ pub async fn begin(pool: &PgPool, actor: &Actor) -> Result<AuditedTx> {
     Ok(tx)
 }
 
-/// Commits an audited transaction: the changes and their entries land together.
-pub async fn commit(tx: AuditedTx) -> Result<()> {
-    Ok(tx.commit().await?)
+/// Runs one write in a transaction recorded as `actor`'s and commits it: the changes and their
+/// entries land together, or neither does.
+pub async fn write<T>(
+    pool: &PgPool,
+    actor: &Actor,
+    change: impl AsyncFnOnce(&mut Db) -> Result<T>,
+) -> Result<T> {
+    let mut tx = begin(pool, actor).await?;
+    let done = change(&mut tx).await?;
+    tx.commit().await?;
+    Ok(done)
 }
 
 /// An event that changes no audited row: a login, a person starting a sync, a run's counts.
