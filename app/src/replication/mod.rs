@@ -46,15 +46,17 @@ pub async fn replication_overview() -> AppResult<ReplicationStatus> {
     use domain::sync::replicas;
     let (state, _) = crate::caller::require(Permission::Admin, "manage replication").await?;
     let now = Utc::now();
-    let mut views = Vec::new();
-    for replica in replicas::replicas(&state.pool).await? {
-        let history = replicas::history(&state.pool, replica.id, 10).await?;
-        views.push(ReplicaView {
-            next_runs: state.settings.sync.schedule.next_runs(now, 5),
+    let mut histories = replicas::histories(&state.pool, 10).await?;
+    let next_runs = state.settings.sync.schedule.next_runs(now, 5);
+    let views = replicas::replicas(&state.pool)
+        .await?
+        .into_iter()
+        .map(|replica| ReplicaView {
+            next_runs: next_runs.clone(),
+            history: histories.remove(&replica.id).unwrap_or_default(),
             replica,
-            history,
-        });
-    }
+        })
+        .collect();
     Ok(ReplicationStatus {
         web_ui: state.settings.sync_web_ui,
         token_set: state.settings.sync.token.is_set(),

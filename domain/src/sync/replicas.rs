@@ -97,18 +97,45 @@ pub async fn replica(pool: &PgPool, id: i64) -> Result<Replica> {
         .ok_or_else(|| Error::not_found(format!("replica {id} does not exist")))
 }
 
-pub async fn history(pool: &PgPool, replica: i64, limit: i64) -> Result<Vec<SyncRun>> {
-    Ok(sqlx::query_as!(
-        SyncRun,
-        r#"SELECT id, full_resync, cursor_from, cursor_to, started_at, finished_at,
-                  outcome AS "outcome: RunOutcomeKind", dossiers, removals, photos, restored,
-                  reason, error
-           FROM sync_runs WHERE replica_id = $1 ORDER BY id DESC LIMIT $2"#,
-        replica,
+/// The latest `limit` runs of every replica, newest first, in one query (an index range scan
+/// per replica), keyed by replica.
+pub async fn histories(
+    pool: &PgPool,
+    limit: i64,
+) -> Result<std::collections::HashMap<i64, Vec<SyncRun>>> {
+    let rows = sqlx::query!(
+        r#"SELECT r.id AS replica_id, s.id AS "id!", s.full_resync AS "full_resync!",
+                  s.cursor_from AS "cursor_from!", s.cursor_to, s.started_at AS "started_at!",
+                  s.finished_at, s.outcome AS "outcome!: RunOutcomeKind",
+                  s.dossiers AS "dossiers!", s.removals AS "removals!", s.photos AS "photos!",
+                  s.restored AS "restored!", s.reason, s.error
+           FROM replicas r
+           CROSS JOIN LATERAL (SELECT * FROM sync_runs WHERE replica_id = r.id
+                               ORDER BY id DESC LIMIT $1) s
+           ORDER BY r.id, s.id DESC"#,
         limit
     )
     .fetch_all(pool)
-    .await?)
+    .await?;
+    let mut runs: std::collections::HashMap<i64, Vec<SyncRun>> = Default::default();
+    for row in rows {
+        runs.entry(row.replica_id).or_default().push(SyncRun {
+            id: row.id,
+            full_resync: row.full_resync,
+            cursor_from: row.cursor_from,
+            cursor_to: row.cursor_to,
+            started_at: row.started_at,
+            finished_at: row.finished_at,
+            outcome: row.outcome,
+            dossiers: row.dossiers,
+            removals: row.removals,
+            photos: row.photos,
+            restored: row.restored,
+            reason: row.reason,
+            error: row.error,
+        });
+    }
+    Ok(runs)
 }
 
 /// What creating a replica asks for.

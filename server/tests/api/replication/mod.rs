@@ -480,6 +480,30 @@ async fn the_replication_page_names_the_leaders_list_and_holds_sync_now_while_a_
         "{}",
         sync_now(&running)
     );
+
+    // Each replica's history is its own, newest first.
+    let (remote, _, second) = pair.replicate("Second").await;
+    pair.leader.dossier("Late", &[remote]).await;
+    pair.run(second).await.unwrap();
+    let overview = pair
+        .sub
+        .ok("replication/overview", &pair.sub.admin, json!({}))
+        .await;
+    let runs = |id: i64| -> Vec<i64> {
+        overview["replicas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["replica"]["id"] == id)
+            .unwrap()["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|run| run["dossiers"].as_i64().unwrap())
+            .collect()
+    };
+    assert_eq!(runs(replica), [0]);
+    assert_eq!(runs(second), [1, 0]);
     pair.finish().await;
 }
 
