@@ -77,8 +77,10 @@ async fn user_from_headers(
     state: &AppState,
     headers: &HeaderMap,
 ) -> AppResult<Option<CurrentUser>> {
-    let session = session_token(&state.settings.sessions, headers);
-    let credential = match (api_token(headers), session) {
+    let credential = match (
+        api_token(headers),
+        session_token(&state.settings.sessions, headers),
+    ) {
         (Some(token), _) => UserKey::ApiToken(token),
         (None, Some(secret)) => UserKey::Session {
             secret,
@@ -87,9 +89,6 @@ async fn user_from_headers(
         (None, None) => return Ok(None),
     };
     let user = auth::active_user(&state.pool, credential).await?;
-    if let (Some(_), None, Some(secret)) = (&user, api_token(headers), session) {
-        sessions::touch(&state.pool, secret).await?;
-    }
     Ok(user.map(|user| with_screens(user, state)))
 }
 

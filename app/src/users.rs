@@ -94,19 +94,8 @@ pub async fn clear_login_lock(
     #[server(default)] kind: String,
     #[server(default)] key: String,
 ) -> AppResult<()> {
-    use domain::logins::LoginSubject;
     let (state, me) = crate::caller::require(Permission::Admin, "manage users").await?;
-    let subject = match kind.as_str() {
-        "account" => LoginSubject::Account(key.trim().to_lowercase()),
-        "address" => LoginSubject::Address(key.trim().to_string()),
-        other => {
-            return Err(domain::Error::invalid(
-                "kind",
-                format!("must be account or address, got {other:?}"),
-            )
-            .into())
-        }
-    };
+    let subject = domain::logins::LoginSubject::parse(&kind, &key)?;
     if !state.login_throttle.clear(&subject) {
         return Err(domain::Error::not_found(format!(
             "{} has no failed logins to clear",

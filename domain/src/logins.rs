@@ -13,6 +13,23 @@ pub enum LoginSubject {
 }
 
 impl LoginSubject {
+    /// An account's subject: usernames that differ only in case count as one.
+    pub fn account(username: &str) -> Self {
+        Self::Account(username.trim().to_lowercase())
+    }
+
+    /// A subject as a form names it: `kind` account (the username) or address.
+    pub fn parse(kind: &str, key: &str) -> crate::Result<Self> {
+        match kind {
+            "account" => Ok(Self::account(key)),
+            "address" => Ok(Self::Address(key.trim().to_string())),
+            other => Err(crate::Error::invalid(
+                "kind",
+                format!("must be account or address, got {other:?}"),
+            )),
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Self::Account(name) => format!("account {name}"),

@@ -84,6 +84,8 @@ pub enum UserKey<'a> {
 
 /// The active user behind a key. A secret is looked up by its SHA-256, an exact-match index
 /// probe, so no secret is ever compared byte by byte; CASE evaluates only the branch taken.
+/// A session found usable is also noted as used (for the idle timeout) in the same statement,
+/// at most once a minute: no second round trip on every page.
 pub async fn active_user(pool: &PgPool, key: UserKey<'_>) -> Result<Option<CurrentUser>> {
     let (kind, id, secret, idle_minutes) = match key {
         UserKey::Id(id) => ("id", Some(id), None, 0),
@@ -95,7 +97,16 @@ pub async fn active_user(pool: &PgPool, key: UserKey<'_>) -> Result<Option<Curre
     };
     let row = sqlx::query_as!(
         UserRow,
-        r#"SELECT u.id, u.username, g.name AS group_name,
+        r#"WITH session AS (
+               SELECT s.user_id, s.last_seen_at < now() - interval '1 minute' AS stale
+               FROM sessions s
+               WHERE $1::text = 'session' AND s.token_sha256 = $3 AND s.expires_at > now()
+                 AND ($4 = 0 OR s.last_seen_at > now() - make_interval(mins => $4))
+           ), touched AS (
+               UPDATE sessions SET last_seen_at = now()
+               WHERE token_sha256 = $3 AND EXISTS (SELECT 1 FROM session WHERE stale)
+           )
+           SELECT u.id, u.username, g.name AS group_name,
                   ARRAY(SELECT permission FROM group_permissions p WHERE p.group_id = g.id)
                       AS "permissions!"
            FROM users u JOIN groups g ON g.id = u.group_id
@@ -103,10 +114,7 @@ pub async fn active_user(pool: &PgPool, key: UserKey<'_>) -> Result<Option<Curre
                WHEN 'id' THEN $2::bigint
                WHEN 'api_token' THEN
                    (SELECT t.user_id FROM api_tokens t WHERE t.token_sha256 = $3)
-               WHEN 'session' THEN
-                   (SELECT s.user_id FROM sessions s
-                     WHERE s.token_sha256 = $3 AND s.expires_at > now()
-                       AND ($4 = 0 OR s.last_seen_at > now() - make_interval(mins => $4)))
+               WHEN 'session' THEN (SELECT user_id FROM session)
            END"#,
         kind,
         id,

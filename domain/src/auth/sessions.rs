@@ -44,19 +44,6 @@ pub async fn end_all(pool: &PgPool, user_id: i64) -> Result<u64> {
     )
 }
 
-/// Notes that the session was used, for the idle timeout. Written at most once a minute per
-/// session, so a page that makes many requests costs one write, not one each.
-pub async fn touch(pool: &PgPool, token: &str) -> Result<()> {
-    sqlx::query!(
-        "UPDATE sessions SET last_seen_at = now()
-         WHERE token_sha256 = $1 AND last_seen_at < now() - interval '1 minute'",
-        digest(token)
-    )
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
 /// Deletes sessions that can no longer be used: expired, or idle longer than `idle_minutes`
 /// (0: no idle limit). Returns how many went.
 pub async fn prune(pool: &PgPool, idle_minutes: i32) -> Result<u64> {

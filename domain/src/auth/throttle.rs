@@ -74,7 +74,7 @@ pub struct LoginThrottle {
 }
 
 fn subjects(username: &str, address: Option<IpAddr>) -> Vec<LoginSubject> {
-    let mut subjects = vec![LoginSubject::Account(username.to_lowercase())];
+    let mut subjects = vec![LoginSubject::account(username)];
     subjects.extend(address.map(|a| LoginSubject::Address(a.to_string())));
     subjects
 }
@@ -130,8 +130,7 @@ impl LoginThrottle {
 
     /// A successful login clears its account's failures (not its address's).
     pub fn succeeded(&self, username: &str) {
-        self.entries()
-            .remove(&LoginSubject::Account(username.to_lowercase()));
+        self.entries().remove(&LoginSubject::account(username));
     }
 
     /// Every account and address with recent failures, locked ones first.
