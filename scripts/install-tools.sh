@@ -1,12 +1,27 @@
 #!/usr/bin/env bash
 # Installs what building and testing the dossier database needs, each piece only when missing:
 # the wasm target, cargo-leptos, the wasm-bindgen CLI at the version in Cargo.lock, sqlx-cli,
-# npm packages (wasm-opt from `binaryen`, Playwright) and Debian's Chromium. Everything comes from crates.io,
+# npm packages (wasm-opt from `binaryen`, Playwright), Debian's Chromium and dlib, and the face
+# models and test photos (scripts/face-data.sh). Everything comes from crates.io,
 # npm or Debian: cargo-leptos would otherwise download wasm-bindgen and wasm-opt from GitHub,
 # which these machines cannot reach, so they must be on PATH before it runs (see env.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+# The face engine links Debian's dlib (and its BLAS); without these the server does not build.
+missing=""
+for pkg in libdlib-dev libopenblas-dev liblapack-dev; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
+done
+if [ -n "$missing" ]; then
+  say "installing Debian's$missing for the face engine"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null
+fi
+scripts/face-data.sh
 
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   say "adding the wasm32 target"

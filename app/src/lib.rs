@@ -13,6 +13,7 @@ pub mod auth;
 pub mod caller;
 pub mod dossiers;
 pub mod error;
+pub mod faces;
 pub mod forms;
 pub mod notice;
 pub mod photos;
@@ -20,6 +21,7 @@ pub mod replication;
 pub mod site;
 #[cfg(feature = "ssr")]
 pub mod state;
+pub mod uploads;
 pub mod users;
 pub mod watch_lists;
 
@@ -113,6 +115,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/dossiers/:id") ssr=SsrMode::Async view=dossiers::DossierPage />
                     <Route path=path!("/dossiers/:id/edit") ssr=SsrMode::Async view=dossiers::EditDossierPage />
                     <Route path=path!("/dossiers/:id/delete") ssr=SsrMode::Async view=dossiers::DeleteDossierPage />
+                    <Route path=path!("/faces/search") ssr=SsrMode::Async view=faces::FaceSearchPage />
                     <Route path=path!("/users") ssr=SsrMode::Async view=users::UsersPage />
                     <Route path=path!("/audit") ssr=SsrMode::Async view=audit::AuditLogPage />
                     <Route path=path!("/replication") ssr=SsrMode::Async view=replication::ReplicationPage />
@@ -161,6 +164,7 @@ fn Nav() -> impl IntoView {
             <nav>
                 <a href="/watch-lists">"Watch lists"</a>
                 <a href="/dossiers">"Dossiers"</a>
+                <a href="/faces/search">"Search by photo"</a>
                 {is_admin.then(|| view! { <a href="/users">"Users"</a> <a href="/audit">"Audit log"</a> })}
                 {replication.then(|| view! { <a href="/replication">"Replication"</a> })}
             </nav>

@@ -16,7 +16,7 @@ pub async fn upload_photo(data: MultipartData) -> AppResult<PhotoInfo> {
     use domain::photos::{store, NewPhoto};
     let (state, user) = crate::caller::require(Permission::Edit, "add photos").await?;
     let fields = multipart::read(data, state.settings.upload_limit).await?;
-    let photo = NewPhoto::parse(fields, &state.settings).await?;
+    let photo = NewPhoto::parse(fields, &state.settings, state.faces.as_ref()).await?;
     domain::sync::guard::dossier_writable(&state.pool, photo.dossier_id).await?;
     let id = crate::caller::write(&state, &user, async |db| store::insert(db, photo).await).await?;
     Ok(store::get(&state.pool, id).await?)
@@ -33,7 +33,7 @@ pub async fn delete_photo(id: i64) -> AppResult<()> {
 }
 
 #[cfg(feature = "ssr")]
-mod multipart {
+pub(crate) mod multipart {
     //! Reading an upload's multipart fields, stopping as soon as the image passes the limit.
 
     use crate::error::AppResult;
@@ -44,6 +44,9 @@ mod multipart {
     fn malformed(e: impl std::fmt::Display) -> Error {
         Error::bad_request(format!("malformed multipart body: {e}"))
     }
+
+    /// The text fields read besides the upload's own.
+    const OTHER_FIELDS: &[&str] = &["watch_list", "min_confidence", "matches"];
 
     pub async fn read(data: MultipartData, limit: usize) -> AppResult<UploadFields> {
         let mut data = data.into_inner().ok_or_else(Error::internal)?;
@@ -69,6 +72,11 @@ mod multipart {
                 "dossier_id" => fields.dossier_id = Some(field.text().await.map_err(malformed)?),
                 "vector" => fields.vector = Some(field.text().await.map_err(malformed)?),
                 "model" => fields.model = Some(field.text().await.map_err(malformed)?),
+                // Short text fields other forms send (a search's filters); a name may come once.
+                other if OTHER_FIELDS.contains(&other) && !fields.extra.contains_key(other) => {
+                    let text = field.text().await.map_err(malformed)?;
+                    fields.extra.insert(other.to_string(), text);
+                }
                 _ => {}
             }
         }
@@ -140,7 +148,8 @@ fn RemovePhoto(id: i64, on_removed: impl Fn() + Send + Sync + 'static) -> impl I
 }
 
 /// The upload form. Without WASM it is a plain multipart POST (the server sends the browser
-/// back to the page); with WASM it uploads through XMLHttpRequest to show progress.
+/// back to the page); with WASM it uploads through XMLHttpRequest to show progress, and when
+/// the photo does not show exactly one face it shows the faces the server found on it.
 #[component]
 fn PhotoUpload(
     dossier_id: i64,
@@ -148,28 +157,57 @@ fn PhotoUpload(
 ) -> impl IntoView {
     let progress = RwSignal::new(None::<u32>);
     let error = RwSignal::new(None::<AppError>);
+    let preview = RwSignal::new(None::<String>);
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         #[cfg(feature = "hydrate")]
         {
-            ev.prevent_default();
-            upload_with_progress(ev, progress, error, on_uploaded.clone());
+            error.set(None);
+            let on_uploaded = on_uploaded.clone();
+            let chosen = crate::uploads::send(&ev, "/api/photos/upload", progress, move |answer, form| {
+                match answer.and_then(|body| {
+                    serde_json::from_str::<PhotoInfo>(&body).map_err(|e| {
+                        AppError(domain::Error::Internal {
+                            message: format!("the upload worked but its answer is unreadable: {e}"),
+                        })
+                    })
+                }) {
+                    Ok(photo) => {
+                        form.reset();
+                        on_uploaded(photo);
+                    }
+                    Err(e) => error.set(Some(e)),
+                }
+            });
+            crate::uploads::forget_preview(preview.get_untracked());
+            preview.set(chosen);
         }
         #[cfg(not(feature = "hydrate"))]
         {
             let _ = (ev, &on_uploaded);
         }
     };
+    // The faces the server found when it refused the photo for not showing exactly one.
+    let faces = move || {
+        let src = preview.get()?;
+        match error.get()?.0 {
+            domain::Error::Faces { found, width, height, .. } => Some(view! {
+                <crate::uploads::FacePreview src width height faces=found />
+            }),
+            _ => None,
+        }
+    };
     view! {
         <form class="card form upload" method="post" action="/api/photos/upload"
             enctype="multipart/form-data" on:submit=on_submit data-testid="photo-upload">
             <h3>"Add a photo"</h3>
+            <p class="hint">"The photo must show one face: the server finds it and computes its vector."</p>
             <input type="hidden" name="dossier_id" value=dossier_id />
             <label>
                 "Image (JPEG, PNG, WebP or GIF)"
                 <input type="file" name="image" accept="image/jpeg,image/png,image/webp,image/gif" required />
             </label>
             <details>
-                <summary>"Face vector (optional)"</summary>
+                <summary>"Face vector from an external extractor (optional)"</summary>
                 <label>"Model" <input name="model" /></label>
                 <label>"Vector (JSON array)" <textarea name="vector" rows="2" class="mono"></textarea></label>
             </details>
@@ -177,69 +215,8 @@ fn PhotoUpload(
                 <progress max="100" value=p aria-label="Upload progress">{format!("{p}%")}</progress>
             })}
             {move || error.get().map(|e| view! { <p class="form-error" role="alert">{e.to_string()}</p> })}
+            {faces}
             <button type="submit" class="primary" disabled=move || progress.get().is_some()>"Upload"</button>
         </form>
-    }
-}
-
-#[cfg(feature = "hydrate")]
-fn upload_with_progress(
-    ev: leptos::ev::SubmitEvent,
-    progress: RwSignal<Option<u32>>,
-    error: RwSignal<Option<AppError>>,
-    on_uploaded: impl Fn(PhotoInfo) + Clone + 'static,
-) {
-    use server_fn::error::FromServerFnError;
-    use wasm_bindgen::{closure::Closure, JsCast};
-    use web_sys::{FormData, HtmlFormElement, ProgressEvent, XmlHttpRequest};
-
-    let Some(form) = ev
-        .target()
-        .and_then(|t| t.dyn_into::<HtmlFormElement>().ok())
-    else {
-        return;
-    };
-    let (Ok(data), Ok(xhr)) = (FormData::new_with_form(&form), XmlHttpRequest::new()) else {
-        return;
-    };
-    error.set(None);
-    progress.set(Some(0));
-    let _ = xhr.open("POST", "/api/photos/upload");
-    let _ = xhr.set_request_header("Accept", "application/json");
-    if let Ok(upload) = xhr.upload() {
-        let on_progress = Closure::<dyn FnMut(ProgressEvent)>::new(move |e: ProgressEvent| {
-            if e.length_computable() && e.total() > 0.0 {
-                progress.set(Some((e.loaded() / e.total() * 100.0) as u32));
-            }
-        });
-        upload.set_onprogress(Some(on_progress.as_ref().unchecked_ref()));
-        on_progress.forget();
-    }
-    let request = xhr.clone();
-    let on_done = Closure::<dyn FnMut()>::new(move || {
-        progress.set(None);
-        let status = request.status().unwrap_or(0);
-        let body = request.response_text().ok().flatten().unwrap_or_default();
-        if (200..300).contains(&status) {
-            form.reset();
-            match serde_json::from_str(&body) {
-                Ok(photo) => on_uploaded(photo),
-                Err(e) => error.set(Some(AppError(domain::Error::Internal {
-                    message: format!("the upload worked but its answer is unreadable: {e}"),
-                }))),
-            }
-        } else {
-            error.set(Some(match status {
-                0 => AppError(domain::Error::Internal {
-                    message: "the upload was interrupted".into(),
-                }),
-                _ => AppError::de(body.into()),
-            }));
-        }
-    });
-    xhr.set_onloadend(Some(on_done.as_ref().unchecked_ref()));
-    on_done.forget();
-    if xhr.send_with_opt_form_data(Some(&data)).is_err() {
-        progress.set(None);
     }
 }

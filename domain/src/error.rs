@@ -17,6 +17,16 @@ pub enum Error {
     BadRequest { message: String },
     #[error("{message}")]
     NotFound { message: String },
+    /// A photo that must show exactly one face shows none or several; `found` says where the
+    /// faces are (in the upright photo's pixels), so that the page can draw them on the preview.
+    #[error("{}: {message}", label("image"))]
+    Faces {
+        message: String,
+        found: Vec<crate::faces::FaceBox>,
+        /// The upright photo's size, the frame of `found`.
+        width: u32,
+        height: u32,
+    },
     /// A unique name already taken, or a state that forbids the change.
     #[error("{}: {message}", label(field))]
     Conflict { field: String, message: String },
@@ -115,6 +125,7 @@ impl Error {
             Self::Forbidden { .. } => 403,
             Self::NotFound { .. } => 404,
             Self::Conflict { .. } => 409,
+            Self::Faces { .. } => 422,
             Self::TooLarge { .. } => 413,
             Self::TooManyRequests { .. } => 429,
             Self::Internal { .. } => 500,
@@ -133,6 +144,7 @@ impl Error {
     pub fn field(&self) -> Option<&str> {
         match self {
             Self::Invalid { field, .. } | Self::Conflict { field, .. } => Some(field),
+            Self::Faces { .. } => Some("image"),
             _ => None,
         }
     }
@@ -144,6 +156,7 @@ impl Error {
             | Self::BadRequest { message }
             | Self::NotFound { message }
             | Self::Conflict { message, .. }
+            | Self::Faces { message, .. }
             | Self::Unauthenticated { message }
             | Self::Forbidden { message }
             | Self::TooLarge { message }

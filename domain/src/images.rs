@@ -2,7 +2,7 @@
 //! replica) that shows the same bytes. Decoding and thumbnailing run on the blocking pool.
 
 use crate::error::{Error, Result};
-use image::{ImageFormat, ImageReader};
+use image::{metadata::Orientation, DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 use sha2::{Digest, Sha256};
 use sqlx::{PgPool, Postgres, Transaction};
 use std::io::Cursor;
@@ -19,17 +19,32 @@ pub struct ProcessedImage {
     pub height: u32,
 }
 
+/// The most pixels an image may have. Checked from the header, before decoding: a small file
+/// can declare 20000×20000 pixels and would take 1.6 GB to decode.
+pub const MAX_PIXELS: u64 = 40_000_000;
+
+/// An image decoded and turned upright (as its EXIF orientation says a camera held it).
+pub struct Decoded {
+    pub content_type: &'static str,
+    pub picture: DynamicImage,
+}
+
 /// Checks that the bytes are an image we accept and makes its thumbnail. CPU-heavy, so it
 /// runs on the blocking pool.
 pub async fn process_image(data: Vec<u8>) -> Result<ProcessedImage> {
-    tokio::task::spawn_blocking(move || process_image_blocking(data))
-        .await
-        .map_err(|_| Error::internal())?
+    tokio::task::spawn_blocking(move || {
+        let decoded = decode(&data)?;
+        processed(data, &decoded)
+    })
+    .await
+    .map_err(|_| Error::internal())?
 }
 
-fn process_image_blocking(data: Vec<u8>) -> Result<ProcessedImage> {
+/// Decodes an image of a format we accept, refusing one of more than [`MAX_PIXELS`] before
+/// decoding it. Blocking.
+pub fn decode(data: &[u8]) -> Result<Decoded> {
     let not_an_image = || Error::invalid("image", "is not a JPEG, PNG, WebP or GIF image");
-    let format = image::guess_format(&data).map_err(|_| not_an_image())?;
+    let format = image::guess_format(data).map_err(|_| not_an_image())?;
     let content_type = match format {
         ImageFormat::Jpeg => "image/jpeg",
         ImageFormat::Png => "image/png",
@@ -37,30 +52,61 @@ fn process_image_blocking(data: Vec<u8>) -> Result<ProcessedImage> {
         ImageFormat::Gif => "image/gif",
         _ => return Err(not_an_image()),
     };
-    let decoded = ImageReader::with_format(Cursor::new(&data), format)
-        .decode()
-        .map_err(|e| Error::invalid("image", format!("could not be decoded: {e}")))?;
-    // Small pictures are not blown up: their thumbnail is the picture itself.
-    let thumb = if decoded.width() > THUMBNAIL_SIZE || decoded.height() > THUMBNAIL_SIZE {
-        decoded.thumbnail(THUMBNAIL_SIZE, THUMBNAIL_SIZE).to_rgb8()
+    let undecodable = |e: image::ImageError| Error::invalid("image", format!("could not be decoded: {e}"));
+    let mut decoder = ImageReader::with_format(Cursor::new(data), format)
+        .into_decoder()
+        .map_err(undecodable)?;
+    let (width, height) = decoder.dimensions();
+    if u64::from(width) * u64::from(height) > MAX_PIXELS {
+        return Err(Error::invalid(
+            "image",
+            format!(
+                "is {width}×{height} pixels; at most {} megapixels are accepted",
+                MAX_PIXELS / 1_000_000
+            ),
+        ));
+    }
+    let mut limits = Limits::default();
+    limits.max_alloc = Some(MAX_PIXELS * 4 * 2);
+    decoder.set_limits(limits).map_err(undecodable)?;
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let mut picture = DynamicImage::from_decoder(decoder).map_err(undecodable)?;
+    picture.apply_orientation(orientation);
+    Ok(Decoded {
+        content_type,
+        picture,
+    })
+}
+
+/// The image to store for `data`, decoded as `decoded`: its hash, size and thumbnail. Blocking.
+pub fn processed(data: Vec<u8>, decoded: &Decoded) -> Result<ProcessedImage> {
+    let picture = &decoded.picture;
+    Ok(ProcessedImage {
+        sha256: Sha256::digest(&data).to_vec(),
+        content_type: decoded.content_type,
+        width: picture.width(),
+        height: picture.height(),
+        thumbnail: thumbnail(picture)?,
+        data,
+    })
+}
+
+/// A JPEG of at most [`THUMBNAIL_SIZE`] pixels a side. Small pictures are not blown up: their
+/// thumbnail is the picture itself.
+pub fn thumbnail(picture: &DynamicImage) -> Result<Vec<u8>> {
+    let thumb = if picture.width() > THUMBNAIL_SIZE || picture.height() > THUMBNAIL_SIZE {
+        picture.thumbnail(THUMBNAIL_SIZE, THUMBNAIL_SIZE).to_rgb8()
     } else {
-        decoded.to_rgb8()
+        picture.to_rgb8()
     };
-    let mut thumbnail = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut thumbnail, 80)
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 80)
         .encode_image(&thumb)
         .map_err(|e| {
             tracing::error!(error = %e, "thumbnail encoding failed");
             Error::internal()
         })?;
-    Ok(ProcessedImage {
-        sha256: Sha256::digest(&data).to_vec(),
-        content_type,
-        width: decoded.width(),
-        height: decoded.height(),
-        data,
-        thumbnail,
-    })
+    Ok(jpeg)
 }
 
 /// Stores images unless their hash is stored already (the bytes are then identical), in
@@ -113,22 +159,41 @@ pub async fn delete_unused_images(
     Ok(())
 }
 
-/// The image bytes (or thumbnail) for a hex hash, with its content type.
+/// What of an image is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rendition {
+    Full,
+    Thumbnail,
+    /// The face the engine found in it, or the thumbnail when it found none (or the photo came
+    /// from a Leader, which sends vectors, not face crops).
+    Face,
+}
+
+/// The bytes of a rendition of the image with this hex hash, with their content type.
 pub async fn image_bytes(
     pool: &PgPool,
     sha256_hex: &str,
-    thumbnail: bool,
+    rendition: Rendition,
 ) -> Result<Option<(String, Vec<u8>)>> {
     let Ok(sha) = hex::decode(sha256_hex) else {
         return Ok(None);
     };
+    let (thumbnail, face) = match rendition {
+        Rendition::Full => (false, false),
+        Rendition::Thumbnail => (true, false),
+        Rendition::Face => (true, true),
+    };
     // CASE reads only the branch it takes, so only one of the out-of-line columns is fetched.
     let row = sqlx::query!(
         r#"SELECT CASE WHEN $2 THEN 'image/jpeg' ELSE content_type END AS "content_type!",
-                  CASE WHEN $2 THEN thumbnail ELSE data END AS "bytes!"
+                  CASE WHEN $3 THEN coalesce(
+                           (SELECT f.jpeg FROM photos p JOIN face_thumbnails f ON f.photo_id = p.id
+                            WHERE p.image_sha256 = $1 LIMIT 1), thumbnail)
+                       WHEN $2 THEN thumbnail ELSE data END AS "bytes!"
            FROM images WHERE sha256 = $1"#,
         sha,
-        thumbnail
+        thumbnail,
+        face
     )
     .fetch_optional(pool)
     .await?;

@@ -18,6 +18,9 @@ pub struct Installation {
     pub scheduler: Arc<Scheduler>,
     /// Failed logins per account and address, and the locks they earned.
     pub login_throttle: Arc<LoginThrottle>,
+    /// The face engine, when this installation's model is the built-in one
+    /// (`face_engine::MODEL_NAME`); otherwise vectors come with the photos or not at all.
+    pub faces: Option<Arc<face_engine::Engine>>,
 }
 
 impl Installation {
@@ -27,7 +30,14 @@ impl Installation {
             settings: Arc::new(settings),
             scheduler: Arc::new(Scheduler::default()),
             login_throttle: Arc::new(LoginThrottle::default()),
+            faces: None,
         }
+    }
+
+    /// The installation with its face engine.
+    pub fn with_faces(mut self, engine: Arc<face_engine::Engine>) -> Self {
+        self.faces = Some(engine);
+        self
     }
 }
 

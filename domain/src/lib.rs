@@ -11,6 +11,7 @@ pub mod audit;
 pub mod auth;
 pub mod dossiers;
 pub mod error;
+pub mod faces;
 #[cfg(feature = "store")]
 pub mod images;
 pub mod input;

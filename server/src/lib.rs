@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod demo;
+pub mod faces;
 pub mod observability;
 pub mod settings;
 pub mod sync_api;
@@ -20,6 +21,7 @@ use axum::{
     routing::get,
     Router,
 };
+use domain::images::Rendition;
 use domain::{Error, Installation};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -82,6 +84,7 @@ pub fn router(state: AppState) -> Router {
     let pages_and_api = Router::new()
         .route("/photos/{sha256}", get(photo))
         .route("/photos/{sha256}/thumbnail", get(thumbnail))
+        .route("/photos/{sha256}/face", get(face))
         .route("/healthz", get(healthz))
         .merge(sync_api::router())
         .leptos_routes(&state, routes, {
@@ -147,7 +150,7 @@ async fn photo(
     _: Caller,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    serve_image(state, sha, headers, false).await
+    serve_image(state, sha, headers, Rendition::Full).await
 }
 
 async fn thumbnail(
@@ -156,7 +159,16 @@ async fn thumbnail(
     _: Caller,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    serve_image(state, sha, headers, true).await
+    serve_image(state, sha, headers, Rendition::Thumbnail).await
+}
+
+async fn face(
+    state: State<AppState>,
+    sha: Path<String>,
+    _: Caller,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    serve_image(state, sha, headers, Rendition::Face).await
 }
 
 /// Photos are addressed by content hash, so a URL's bytes never change: browsers may keep them
@@ -165,23 +177,31 @@ async fn serve_image(
     State(state): State<AppState>,
     Path(sha): Path<String>,
     headers: HeaderMap,
-    thumbnail: bool,
+    rendition: Rendition,
 ) -> Result<Response, AppError> {
-    let etag = format!("\"{sha}{}\"", if thumbnail { "-t" } else { "" });
+    let etag = match rendition {
+        Rendition::Full => format!("\"{sha}\""),
+        Rendition::Thumbnail => format!("\"{sha}-t\""),
+        Rendition::Face => format!("\"{sha}-f\""),
+    };
     if headers
         .get(header::IF_NONE_MATCH)
         .is_some_and(|v| v.as_bytes() == etag.as_bytes())
     {
         return Ok(StatusCode::NOT_MODIFIED.into_response());
     }
-    let (content_type, bytes) = domain::images::image_bytes(&state.pool, &sha, thumbnail)
+    let (content_type, bytes) = domain::images::image_bytes(&state.pool, &sha, rendition)
         .await?
         .ok_or_else(|| Error::not_found(format!("no photo with hash {sha}")))?;
     Ok(Response::builder()
         .header(header::CONTENT_TYPE, content_type)
         .header(
             header::CACHE_CONTROL,
-            "private, max-age=31536000, immutable",
+            match rendition {
+                // A face found later (by a backfill) replaces the thumbnail shown till then.
+                Rendition::Face => "private, no-cache",
+                _ => "private, max-age=31536000, immutable",
+            },
         )
         .header(header::ETAG, etag)
         .body(Body::from(bytes))

@@ -44,10 +44,26 @@ enum Command {
         #[arg(long)]
         if_missing: bool,
     },
+    /// Work on the photos' faces.
+    Faces {
+        #[command(subcommand)]
+        action: FacesCommand,
+    },
     /// Add generated demo data: two watch lists and this many dossiers with photos.
     DemoData {
         #[arg(long, default_value_t = 100)]
         dossiers: u32,
+    },
+}
+
+#[derive(Subcommand)]
+enum FacesCommand {
+    /// Compute the vectors of the photos stored without one (not those replicated from a
+    /// Leader), in batches; safe to interrupt and run again.
+    Backfill {
+        /// Photos per batch (one transaction each).
+        #[arg(long, default_value_t = 32)]
+        batch_size: i64,
     },
 }
 
@@ -116,6 +132,9 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             println!("added {added} demo dossiers");
         }
+        Command::Faces {
+            action: FacesCommand::Backfill { batch_size },
+        } => server::faces::backfill(&settings, &pool, batch_size).await?,
         Command::Serve => serve(settings, pool).await?,
     }
     Ok(())
@@ -136,7 +155,9 @@ async fn serve(settings: Settings, pool: sqlx::PgPool) -> Result<(), String> {
         reason = %history.reason,
         "replication history"
     );
-    let state = server::app_state(pool, settings.domain_settings(), server::leptos_options());
+    let faces = server::faces::engine(&settings).await?;
+    let mut state = server::app_state(pool, settings.domain_settings(), server::leptos_options());
+    state.installation.faces = faces;
     // Kept for the life of the server: the scheduler restarts itself after a panic.
     let _scheduler = domain::sync::scheduler::spawn(state.installation.clone());
     let _housekeeping = domain::maintenance::spawn(state.installation.clone());

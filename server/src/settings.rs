@@ -14,6 +14,10 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
 
+/// `FACE_MODELS_DIR` when not set: where `scripts/install-tools.sh` puts the models, relative
+/// to the directory the server starts in (the checkout, for `scripts/run.sh`).
+pub const DEFAULT_FACE_MODELS_DIR: &str = "data/face-models";
+
 /// Every key, as written in the file or the environment.
 pub const KEYS: &[&str] = &[
     "DATABASE_URL",
@@ -29,6 +33,7 @@ pub const KEYS: &[&str] = &[
     "SYNC_MAX_DELETE_RATIO",
     "FACE_MODEL",
     "FACE_VECTOR_LENGTH",
+    "FACE_MODELS_DIR",
     "UPLOAD_LIMIT",
     "SESSION_IDLE_MINUTES",
     "AUDIT_RETENTION_DAYS",
@@ -68,6 +73,8 @@ pub struct Settings {
     pub sync_max_delete_ratio: f64,
     pub face_model: String,
     pub face_vector_length: usize,
+    /// Where the built-in engine's model files are; used when `face_model` is its name.
+    pub face_models_dir: std::path::PathBuf,
     pub upload_limit: usize,
     pub session_idle_minutes: i32,
     pub audit_retention_days: i32,
@@ -228,11 +235,28 @@ impl Settings {
                 })?,
         };
 
-        let face_model = get("FACE_MODEL").unwrap_or("face-v1").to_string();
+        // The built-in engine by default; another name means vectors come from an external
+        // extractor with the photos (and must then say their length).
+        let face_model = get("FACE_MODEL")
+            .unwrap_or(face_engine::MODEL_NAME)
+            .to_string();
         if face_model.chars().count() > 64 {
             return Err(bad("FACE_MODEL", "must be at most 64 characters"));
         }
-        let face_vector_length = count("FACE_VECTOR_LENGTH", 512, 8192)?;
+        let built_in = face_model == face_engine::MODEL_NAME;
+        let default_length = if built_in { face_engine::VECTOR_LENGTH } else { 512 };
+        let face_vector_length = count("FACE_VECTOR_LENGTH", default_length, 8192)?;
+        if built_in && face_vector_length != face_engine::VECTOR_LENGTH {
+            return Err(bad(
+                "FACE_VECTOR_LENGTH",
+                format!(
+                    "the built-in model {} gives {} numbers, not {face_vector_length}",
+                    face_engine::MODEL_NAME,
+                    face_engine::VECTOR_LENGTH
+                ),
+            ));
+        }
+        let face_models_dir = std::path::PathBuf::from(get("FACE_MODELS_DIR").unwrap_or(DEFAULT_FACE_MODELS_DIR));
         let upload_limit = match get("UPLOAD_LIMIT") {
             None => 10 * 1024 * 1024,
             Some(v) => parse_size(v).ok_or_else(|| {
@@ -311,6 +335,7 @@ impl Settings {
             sync_max_delete_ratio,
             face_model,
             face_vector_length,
+            face_models_dir,
             upload_limit,
             session_idle_minutes,
             audit_retention_days,
@@ -395,7 +420,14 @@ mod tests {
     #[test]
     fn defaults_are_usable() {
         let s = with(&[]).unwrap();
-        assert_eq!(s.face_vector_length, 512);
+        assert_eq!(s.face_model, face_engine::MODEL_NAME);
+        assert_eq!(s.face_vector_length, face_engine::VECTOR_LENGTH);
+        let external = with(&[("FACE_MODEL", "vendor-x")]).unwrap();
+        assert_eq!(external.face_vector_length, 512);
+        assert_eq!(
+            with(&[("FACE_VECTOR_LENGTH", "512")]).unwrap_err().key,
+            "FACE_VECTOR_LENGTH"
+        );
         assert_eq!(s.upload_limit, 10 * 1024 * 1024);
         assert!(s.sync_web_ui && s.sync_at_creation && !s.sync_at_startup);
         assert_eq!(s.sync_concurrency, DEFAULT_SYNC_CONCURRENCY);

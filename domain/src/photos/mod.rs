@@ -7,9 +7,14 @@ pub mod store;
 #[cfg(feature = "store")]
 use crate::{
     error::{Error, Result},
-    images::{process_image, ProcessedImage},
+    faces::extract::{one_face, OneFace},
+    images::{decode, processed, ProcessedImage},
     installation::Settings,
 };
+#[cfg(feature = "store")]
+use face_engine::Engine;
+#[cfg(feature = "store")]
+use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,6 +28,8 @@ pub struct PhotoInfo {
     pub height: i32,
     pub face_model: Option<String>,
     pub has_vector: bool,
+    /// Where the face is, when the installation's engine found it.
+    pub face_box: Option<crate::faces::FaceBox>,
 }
 
 /// The fields of a photo upload as they arrived, before any check. The adapter that reads the
@@ -33,6 +40,8 @@ pub struct UploadFields {
     pub image: Option<Vec<u8>>,
     pub vector: Option<String>,
     pub model: Option<String>,
+    /// Other short text fields of the same multipart form, by name (a search's filters).
+    pub extra: std::collections::HashMap<String, String>,
 }
 
 /// A photo upload, read and checked, not yet stored.
@@ -41,12 +50,20 @@ pub struct NewPhoto {
     pub dossier_id: i64,
     pub image: ProcessedImage,
     pub vector: Option<(Vec<f32>, String)>,
+    /// The face the engine found, when it looked (its vector is `vector`).
+    pub face: Option<(crate::faces::FaceBox, Vec<u8>)>,
 }
 
 #[cfg(feature = "store")]
 impl NewPhoto {
-    /// Checks the fields and decodes the image (on the blocking pool).
-    pub async fn parse(fields: UploadFields, settings: &Settings) -> Result<Self> {
+    /// Checks the fields and decodes the image, on the blocking pool. With a face engine and
+    /// no vector sent, the photo must show exactly one face, whose vector is computed; a vector
+    /// sent with the photo (an external extractor's, of this installation's model) is kept.
+    pub async fn parse(
+        fields: UploadFields,
+        settings: &Settings,
+        engine: Option<&Arc<Engine>>,
+    ) -> Result<Self> {
         let dossier_id = fields
             .dossier_id
             .as_deref()
@@ -67,10 +84,32 @@ impl NewPhoto {
             Some(v) => Some(parse_vector(v, fields.model.as_deref(), settings)?),
             None => None,
         };
+        let engine = engine.filter(|_| vector.is_none()).cloned();
+        let (image, face) = tokio::task::spawn_blocking(move || {
+            let decoded = decode(&image)?;
+            let face = engine
+                .map(|engine| one_face(&engine, &decoded.picture))
+                .transpose()?;
+            Ok::<_, Error>((processed(image, &decoded)?, face))
+        })
+        .await
+        .map_err(|_| Error::internal())??;
+        let (vector, face) = match face {
+            Some(OneFace {
+                bounds,
+                vector,
+                thumbnail,
+            }) => (
+                Some((vector, settings.face_model.clone())),
+                Some((bounds, thumbnail)),
+            ),
+            None => (vector, None),
+        };
         Ok(Self {
             dossier_id,
-            image: process_image(image).await?,
+            image,
             vector,
+            face,
         })
     }
 }

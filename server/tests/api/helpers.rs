@@ -70,6 +70,26 @@ impl TestApp {
     }
 
     pub async fn with_settings(pool: PgPool, settings: Settings) -> Self {
+        Self::build(pool, settings, None).await
+    }
+
+    /// An installation with the built-in face engine, as the server starts by default: photos
+    /// must show one face, whose vector it computes.
+    pub async fn with_faces(pool: PgPool) -> Self {
+        let settings = Settings {
+            face_model: face_engine::MODEL_NAME.into(),
+            face_vector_length: face_engine::VECTOR_LENGTH,
+            upload_limit: 4 * 1024 * 1024,
+            ..settings()
+        };
+        Self::build(pool, settings, Some(face_engine())).await
+    }
+
+    async fn build(
+        pool: PgPool,
+        settings: Settings,
+        faces: Option<std::sync::Arc<face_engine::Engine>>,
+    ) -> Self {
         domain::auth::create_groups(&pool).await.unwrap();
         let mut tokens = Vec::new();
         for (name, group) in [
@@ -86,7 +106,8 @@ impl TestApp {
         let options = leptos::prelude::LeptosOptions::builder()
             .output_name("dossier")
             .build();
-        let state = server::app_state(pool.clone(), settings, options);
+        let mut state = server::app_state(pool.clone(), settings, options);
+        state.installation.faces = faces;
         let router = server::router(state.clone());
         Self {
             pool,
@@ -235,6 +256,29 @@ impl TestApp {
     }
 }
 
+/// The face engine, loaded once for all tests (its models take a second to read) from where
+/// `scripts/install-tools.sh` puts them.
+pub fn face_engine() -> std::sync::Arc<face_engine::Engine> {
+    static ENGINE: std::sync::OnceLock<std::sync::Arc<face_engine::Engine>> =
+        std::sync::OnceLock::new();
+    ENGINE
+        .get_or_init(|| {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/face-models");
+            let engine = face_engine::Engine::load(&dir, 2)
+                .unwrap_or_else(|e| panic!("{e}: run scripts/install-tools.sh"));
+            std::sync::Arc::new(engine)
+        })
+        .clone()
+}
+
+/// A test photo of face_recognition's (fetched by `scripts/face-data.sh`).
+pub fn test_photo(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../data/test-photos")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}: run scripts/face-data.sh", path.display()))
+}
+
 /// Serves a router on a free port of this machine; returns its base URL and the server task.
 pub async fn serve(router: Router) -> (String, tokio::task::JoinHandle<()>) {
     serve_at("127.0.0.1:0", router).await
@@ -311,6 +355,7 @@ pub async fn snapshot(pool: &PgPool) -> String {
                FROM dossier_watch_lists m),
             (SELECT string_agg(p.id::text, ',' ORDER BY id) FROM photos p),
             (SELECT count(*)::text FROM images),
+            (SELECT count(*)::text FROM face_thumbnails),
             (SELECT string_agg(u::text, ',' ORDER BY id) FROM users u),
             (SELECT count(*)::text FROM api_tokens),
             (SELECT count(*)::text FROM sessions),
@@ -323,6 +368,11 @@ pub async fn snapshot(pool: &PgPool) -> String {
 
 /// A photo upload (multipart, as a browser's file input sends it) with the user's token.
 pub fn upload_request(token: &str, fields: &[(&str, &[u8])]) -> Request<Body> {
+    multipart_request("/api/photos/upload", token, fields)
+}
+
+/// A multipart POST as a browser's form sends it (the file field is `image`).
+pub fn multipart_request(path: &str, token: &str, fields: &[(&str, &[u8])]) -> Request<Body> {
     let boundary = "dossier-test-boundary";
     let mut body = Vec::new();
     for (name, value) in fields {
@@ -340,7 +390,7 @@ pub fn upload_request(token: &str, fields: &[(&str, &[u8])]) -> Request<Body> {
         body.extend_from_slice(b"\r\n");
     }
     body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    Request::post("/api/photos/upload")
+    Request::post(path)
         .header(
             header::CONTENT_TYPE,
             format!("multipart/form-data; boundary={boundary}"),

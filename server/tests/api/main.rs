@@ -8,6 +8,7 @@ mod abuse;
 mod access;
 mod audit;
 mod dossiers;
+mod faces;
 mod operations;
 mod photos;
 mod property;

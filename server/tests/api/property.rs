@@ -3,7 +3,7 @@
 //! browser's form (photo uploads as multipart). Whatever arrives, the answer is never a 5xx, and an answer that refuses the
 //! request leaves the database as it was.
 
-use crate::helpers::{drop_database, fresh_database, snapshot, upload_request, TestApp};
+use crate::helpers::{drop_database, fresh_database, multipart_request, snapshot, TestApp};
 use axum::body::Body;
 use axum::http::{header, Request};
 use proptest::prelude::*;
@@ -49,6 +49,7 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
     ("dossiers/update", DOSSIER),
     ("photos/delete", &[]),
     ("photos/upload", &["dossier_id", "image", "vector", "model"]),
+    ("faces/search", &["image", "watch_list", "min_confidence", "matches"]),
     ("replication/cancel", &[]),
     ("replication/confirm", &[]),
     (
@@ -206,10 +207,10 @@ fn request() -> impl Strategy<Value = Case> {
 const PORTRAIT: &str = "<portrait>";
 
 /// An upload's fields as multipart: strings as text, anything else as its JSON.
-fn encode_upload(values: &[Option<Value>], token: &str) -> Request<Body> {
-    let names = ["id", "dossier_id", "image", "vector", "model"];
-    let fields: Vec<(&str, Vec<u8>)> = names
-        .iter()
+/// A multipart form for the server functions that take files.
+fn encode_multipart(endpoint: &str, names: &[&str], values: &[Option<Value>], token: &str) -> Request<Body> {
+    let fields: Vec<(&str, Vec<u8>)> = std::iter::once(&"id")
+        .chain(names)
         .zip(values)
         .filter_map(|(name, value)| {
             let bytes = match value.as_ref()? {
@@ -221,7 +222,7 @@ fn encode_upload(values: &[Option<Value>], token: &str) -> Request<Body> {
         })
         .collect();
     let fields: Vec<(&str, &[u8])> = fields.iter().map(|(n, v)| (*n, v.as_slice())).collect();
-    upload_request(token, &fields)
+    multipart_request(&format!("/api/{endpoint}"), token, &fields)
 }
 
 fn encode(
@@ -232,8 +233,8 @@ fn encode(
     as_json: bool,
     token: &str,
 ) -> Request<Body> {
-    if endpoint == "photos/upload" {
-        return encode_upload(values, token);
+    if matches!(endpoint, "photos/upload" | "faces/search") {
+        return encode_multipart(endpoint, names, values, token);
     }
     let mut args = Map::new();
     for (name, value) in std::iter::once(&"id").chain(names).zip(values) {

@@ -77,6 +77,7 @@ impl Subscriber {
             .env("DATABASE_URL", database_url)
             .env("LISTEN_ADDRESS", address)
             .env("SYNC_TOKEN", SYNC_TOKEN)
+            .env("FACE_MODEL", "face-v1")
             .env("FACE_VECTOR_LENGTH", "4")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
