@@ -35,7 +35,8 @@ prepare() {
 prepare dossier_leader
 prepare dossier_subscriber
 if [ "$(psql -qtA -d dossier_leader -c 'SELECT count(*) FROM dossiers')" = 0 ]; then
-  DATABASE_URL="$PG_BASE_URL/dossier_leader" "$bin" demo-data --dossiers 500
+  # Generated dossiers for volume, and two with real faces (their vectors computed here).
+  DATABASE_URL="$PG_BASE_URL/dossier_leader" "$bin" demo-data --dossiers 500 --photos data/test-photos
 fi
 # An empty list on the Subscriber, ready to become a replica.
 psql -q -d dossier_subscriber -c \
@@ -71,6 +72,10 @@ cat <<MSG
   Subscriber:  http://127.0.0.1:$subscriber_port/
   Log in to either as admin with the password $(cat .dev/admin-password)
   (kept in .dev/admin-password; the shared SYNC_TOKEN is in .dev/sync-token)
+
+  Search by photo (Leader or Subscriber, "Search by photo" in the menu) with
+  data/test-photos/obama2.jpg: it finds the Leader's "Barack Obama" dossier, whose photo is
+  data/test-photos/obama.jpg; biden.jpg finds "Joe Biden".
 
   Replicate the Leader's "Demo: wanted" list into the Subscriber's empty "Wanted (replica)":
   on the Subscriber's Replication page, or with the seed's request (an API token of the

@@ -1,5 +1,5 @@
 //! The benchmark's data, generated deterministically from a seed: dossiers with one ~8 KB JPEG
-//! (distinct bytes, so distinct content hashes) and one 512-float face vector each, written in
+//! (distinct bytes, so distinct content hashes) and one face vector of the built-in model's length (128 floats) each, written in
 //! batches straight into a Leader's database (its triggers run, so the change log is real).
 
 use crate::cluster::BenchResult;
@@ -9,8 +9,9 @@ use image::{ImageBuffer, Rgb};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
-pub const FACE_MODEL: &str = "face-v1";
-pub const VECTOR_LENGTH: usize = 512;
+/// The installation's own model, as a default installation has it: vectors of its length.
+pub const FACE_MODEL: &str = face_engine::MODEL_NAME;
+pub const VECTOR_LENGTH: usize = face_engine::VECTOR_LENGTH;
 const BATCH: usize = 1000;
 /// Base pictures; each dossier's photo is one of them made unique (see `Photos::jpeg`).
 const BASE_IMAGES: u64 = 16;

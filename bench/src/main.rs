@@ -44,6 +44,24 @@ pub struct Args {
     /// Subscribers syncing at once in P7.
     #[arg(long, default_value_t = 10)]
     pub subscribers: usize,
+    /// Rounds over the test photos of P11's detection timing.
+    #[arg(long, default_value_t = 20)]
+    pub face_rounds: usize,
+    /// Photos in P11's backfill.
+    #[arg(long, default_value_t = 200)]
+    pub backfill_photos: u64,
+    /// The face engine's models (P11).
+    #[arg(long, env = "FACE_MODELS_DIR", default_value = "data/face-models")]
+    #[serde(skip)]
+    pub face_models: PathBuf,
+    /// face_recognition's test photos (P11).
+    #[arg(long, default_value = "data/test-photos")]
+    #[serde(skip)]
+    pub test_photos: PathBuf,
+    /// Run only P11, print its figures and write no report.
+    #[arg(long)]
+    #[serde(skip)]
+    pub faces_only: bool,
     /// Seed of the generated data.
     #[arg(long, default_value_t = 20_261_122)]
     pub seed: u64,
@@ -100,8 +118,10 @@ pub struct Args {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    if args.page_only || args.crowd_only || args.full_sync_only {
-        let only = if args.page_only {
+    if args.page_only || args.crowd_only || args.full_sync_only || args.faces_only {
+        let only = if args.faces_only {
+            measures::faces_only(&args).await
+        } else if args.page_only {
             measures::page_only(&args).await
         } else if args.crowd_only {
             measures::crowd_only(&args).await

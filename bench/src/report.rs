@@ -200,6 +200,21 @@ pub fn render(args: &Args, r: &Results) -> String {
         p7.ratio,
         verdict(p7.ratio <= 10.0 && p7.page_during.p99_ms < 100.0)
     );
+    let p11 = &r.p11;
+    let _ = writeln!(
+        s,
+        "| P11 | face detection and description of one photo of up to 2 Mpx ({} photos, {} samples, one at a time): p50 / p99; backfill with {} workers | {:.0} / {:.0} ms; backfill {:.1} photos/s | decoding the photo: {:.1} / {:.1} ms | {:.1}× (p50) | p50 ≤ 150 ms | {} |",
+        p11.photos,
+        p11.samples,
+        p11.workers,
+        p11.analysis.p50_ms,
+        p11.analysis.p99_ms,
+        p11.backfill_per_second,
+        p11.decode.p50_ms,
+        p11.decode.p99_ms,
+        p11.p50_ratio,
+        verdict(p11.analysis.p50_ms <= 150.0)
+    );
     let _ = writeln!(
         s,
         "\nP7 {}.",

@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { Api, DossierForm, DossierPage, DossiersPage, logIn, TINY_PNG, unique, WatchListsPage } from "./pages";
+import { Api, DossierForm, DossierPage, DossiersPage, logIn, testPhoto, unique, WatchListsPage } from "./pages";
 
 test("an operator creates a dossier with a photo, finds it, edits it and deletes it", async ({ page }) => {
   await logIn(page, "operator");
@@ -14,10 +14,10 @@ test("an operator creates a dossier with a photo, finds it, edits it and deletes
   await expect(dossier.name()).toHaveText(name);
   await expect(dossier.noPhotos()).toBeVisible();
 
-  // Upload with progress; the thumbnail appears in the gallery.
-  await dossier.upload({ name: "face.png", mimeType: "image/png", buffer: TINY_PNG });
+  // Upload with progress; the thumbnail (160 px high) appears in the gallery.
+  await dossier.upload(testPhoto("obama.jpg"));
   await expect(dossier.thumbnails()).toHaveCount(1);
-  await expect(dossier.thumbnails()).toHaveJSProperty("naturalWidth", 8);
+  await expect(dossier.thumbnails()).toHaveJSProperty("naturalHeight", 160);
 
   // A file that is not an image is refused with the reason.
   await dossier.upload({ name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("not a picture") });
@@ -29,7 +29,7 @@ test("an operator creates a dossier with a photo, finds it, edits it and deletes
   await search.search(name);
   await expect(search.rows()).toHaveCount(1);
   await expect(search.rows()).toContainText(listName);
-  await expect(search.rows().locator("td.thumb img")).toHaveJSProperty("naturalWidth", 8);
+  await expect(search.rows().locator("td.thumb img")).toHaveJSProperty("naturalHeight", 160);
   await search.search("", listName);
   await expect(search.rows()).toHaveCount(1);
 

@@ -1,6 +1,8 @@
 // Page objects, one per page of the app, and the seeding helper every spec uses to create its
 // own data through the API (no spec depends on another's data or on the demo data's numbering).
 import { APIRequestContext, expect, Page, request as playwrightRequest } from "@playwright/test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 
 export const PASSWORD = "e2e-password";
 
@@ -20,7 +22,39 @@ export function unique(prefix: string) {
   return `${prefix} ${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
 }
 
-/** An 8×8 PNG, for uploads. */
+/** face_recognition's test photos (scripts/face-data.sh puts them in data/test-photos). */
+export function testPhoto(name: string) {
+  return {
+    name,
+    mimeType: name.endsWith(".png") ? "image/png" : "image/jpeg",
+    buffer: readFileSync(join(__dirname, "../../data/test-photos", name)),
+  };
+}
+
+/** Two test photos side by side as one JPEG (a photo with two faces), drawn by the browser. */
+export async function twoPeople(page: Page) {
+  const [left, right] = ["obama.jpg", "biden.jpg"].map((n) => testPhoto(n).buffer.toString("base64"));
+  const dataUrl = await page.evaluate(async ([a, b]) => {
+    const load = (data: string) =>
+      new Promise<HTMLImageElement>((resolve, reject) => {
+        const img = new Image();
+        img.onload = () => resolve(img);
+        img.onerror = reject;
+        img.src = `data:image/jpeg;base64,${data}`;
+      });
+    const [l, r] = [await load(a), await load(b)];
+    const canvas = document.createElement("canvas");
+    canvas.width = l.naturalWidth + r.naturalWidth;
+    canvas.height = Math.max(l.naturalHeight, r.naturalHeight);
+    const context = canvas.getContext("2d")!;
+    context.drawImage(l, 0, 0);
+    context.drawImage(r, l.naturalWidth, 0);
+    return canvas.toDataURL("image/jpeg", 0.9);
+  }, [left, right]);
+  return { name: "two.jpg", mimeType: "image/jpeg", buffer: Buffer.from(dataUrl.split(",")[1], "base64") };
+}
+
+/** An 8×8 PNG without a face, for uploads that must be refused. */
 export const TINY_PNG = Buffer.from(
   "iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAIAAABLbSncAAAAEUlEQVR4nGM4UWGDFTEMLQkAQfNfAVTFtrMAAAAASUVORK5CYII=",
   "base64",
@@ -63,13 +97,10 @@ export class Api {
     return ids;
   }
 
-  /** Adds the tiny PNG to a dossier as its photo. */
-  async photo(dossier: number) {
+  /** Adds a real face (a test photo) to a dossier as its photo. */
+  async photo(dossier: number, name = "obama.jpg") {
     const answer = await this.http.post("/api/photos/upload", {
-      multipart: {
-        dossier_id: String(dossier),
-        image: { name: "face.png", mimeType: "image/png", buffer: TINY_PNG },
-      },
+      multipart: { dossier_id: String(dossier), image: testPhoto(name) },
     });
     expect(answer.ok(), `photos/upload: ${await answer.text()}`).toBe(true);
   }

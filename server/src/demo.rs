@@ -79,3 +79,56 @@ pub async fn add(pool: &PgPool, count: u32) -> Result<u64> {
     tx.commit().await?;
     Ok(ids.len() as u64)
 }
+
+/// Demo dossiers with real faces (face_recognition's test photos), in the "wanted" list, their
+/// vectors computed by the engine as an upload's would be. Other photos of the same people
+/// (obama2.jpg, obama3.jpg) are left for trying the search by photo.
+const REAL_FACES: &[(&str, &str)] = &[("Barack Obama", "obama.jpg"), ("Joe Biden", "biden.jpg")];
+
+/// Adds the [`REAL_FACES`] found in `dir` that are not there yet; returns how many.
+pub async fn add_real_faces(
+    pool: &PgPool,
+    settings: &domain::Settings,
+    engine: &std::sync::Arc<face_engine::Engine>,
+    dir: &std::path::Path,
+) -> Result<u64> {
+    use domain::photos::{store, NewPhoto, UploadFields};
+    let mut added = 0;
+    for (name, file) in REAL_FACES {
+        let Ok(bytes) = std::fs::read(dir.join(file)) else {
+            continue;
+        };
+        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM dossiers WHERE name = $1)")
+            .bind(name)
+            .fetch_one(pool)
+            .await?;
+        if exists {
+            continue;
+        }
+        let mut tx = pool.begin().await?;
+        let dossier: i64 = sqlx::query_scalar(
+            "INSERT INTO dossiers (name, comment) VALUES ($1, 'demo dossier with a real photo') RETURNING id",
+        )
+        .bind(name)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO dossier_watch_lists (watch_list_id, dossier_id)
+             SELECT id, $1 FROM watch_lists WHERE name = $2",
+        )
+        .bind(dossier)
+        .bind(LISTS[0].0)
+        .execute(&mut *tx)
+        .await?;
+        let fields = UploadFields {
+            dossier_id: Some(dossier.to_string()),
+            image: Some(bytes),
+            ..Default::default()
+        };
+        let photo = NewPhoto::parse(fields, settings, Some(engine)).await?;
+        store::insert(&mut tx, photo).await?;
+        tx.commit().await?;
+        added += 1;
+    }
+    Ok(added)
+}

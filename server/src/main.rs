@@ -53,6 +53,10 @@ enum Command {
     DemoData {
         #[arg(long, default_value_t = 100)]
         dossiers: u32,
+        /// A directory with face_recognition's test photos (obama.jpg, biden.jpg): dossiers
+        /// with real faces are added from it, their vectors computed by the face engine.
+        #[arg(long)]
+        photos: Option<PathBuf>,
     },
 }
 
@@ -126,11 +130,20 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             println!("created user {username} (id {id}) in group {group}");
         }
-        Command::DemoData { dossiers } => {
+        Command::DemoData { dossiers, photos } => {
             let added = server::demo::add(&pool, dossiers)
                 .await
                 .map_err(|e| e.to_string())?;
-            println!("added {added} demo dossiers");
+            println!("added {added} demo dossiers with generated photos (no faces)");
+            if let Some(dir) = photos {
+                let engine = server::faces::engine(&settings).await?.ok_or_else(|| {
+                    format!("--photos needs the built-in face engine (FACE_MODEL is {:?})", settings.face_model)
+                })?;
+                let real = server::demo::add_real_faces(&pool, &settings.domain_settings(), &engine, &dir)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                println!("added {real} demo dossiers with real faces from {}", dir.display());
+            }
         }
         Command::Faces {
             action: FacesCommand::Backfill { batch_size },

@@ -2,10 +2,12 @@
 //! baseline share the machine's state.
 
 mod crowd;
+mod faces;
 mod page;
 mod sync;
 
 use crowd::*;
+pub use faces::Faces;
 use page::*;
 use sync::*;
 
@@ -43,6 +45,7 @@ pub struct Results {
     pub p5: Page,
     pub p6: Bundle,
     pub p7: Crowd,
+    pub p11: Faces,
 }
 
 #[derive(Debug, Serialize)]
@@ -354,6 +357,9 @@ pub async fn run_all(args: &Args) -> BenchResult<Results> {
     step("P6: the WASM bundle");
     let p6 = bundle(&args.site_root)?;
 
+    step("P11: the face engine on real photos, and the backfill");
+    let p11 = p11(&cluster, args).await?;
+
     Ok(Results {
         started_at,
         seconds: clock.elapsed().as_secs_f64(),
@@ -367,7 +373,26 @@ pub async fn run_all(args: &Args) -> BenchResult<Results> {
         p5,
         p6,
         p7,
+        p11,
     })
+}
+
+async fn p11(cluster: &Cluster, args: &Args) -> BenchResult<Faces> {
+    faces::faces(
+        cluster,
+        &args.face_models,
+        &args.test_photos,
+        args.face_rounds,
+        args.backfill_photos,
+    )
+    .await
+}
+
+/// P11 alone.
+pub async fn faces_only(args: &Args) -> BenchResult<()> {
+    let p11 = p11(&cluster(args)?, args).await?;
+    println!("{}", serde_json::to_string_pretty(&p11)?);
+    Ok(())
 }
 
 fn step(what: &str) {
