@@ -12,6 +12,7 @@ export DATABASE_URL="$PG_BASE_URL/postgres"
 echo "==> Rust tests"
 # Per package: a workspace-wide run would unify the ssr and hydrate features.
 cargo test -p domain
+cargo test -p face-engine
 cargo test -p app --features ssr
 cargo test -p server
 
@@ -28,7 +29,8 @@ cargo leptos build --release
 echo "==> benchmark smoke run"
 cargo build --release -p bench
 target/release/bench --dossiers 300 --small 100 --changes 20 --page-dossiers 3000 \
-  --page-requests 200 --connections 8 --subscribers 2 --db-prefix bench_smoke \
+  --page-requests 200 --connections 8 --subscribers 2 --face-rounds 2 --backfill-photos 20 \
+  --db-prefix bench_smoke \
   --out target/bench-smoke.md
 
 echo "==> browser tests"

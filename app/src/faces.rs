@@ -41,14 +41,17 @@ pub async fn search_faces(data: MultipartData) -> AppResult<FaceSearchResult> {
     if matches.fract() != 0.0 || !(1.0..=domain::faces::MAX_MATCHES as f64).contains(&matches) {
         return Err(Error::invalid(
             "matches",
-            format!("must be a whole number from 1 to {}", domain::faces::MAX_MATCHES),
+            format!(
+                "must be a whole number from 1 to {}",
+                domain::faces::MAX_MATCHES
+            ),
         )
         .into());
     }
     let filter = SearchFilter {
         watch_list: watch_list.map(|l| l as i64),
-        min_confidence: number("min_confidence", fields.extra.get("min_confidence"))?
-            .unwrap_or(0.5) as f32,
+        min_confidence: number("min_confidence", fields.extra.get("min_confidence"))?.unwrap_or(0.5)
+            as f32,
         matches: matches as usize,
     };
     Ok(domain::faces::search::search(&state, image, &filter).await?)
@@ -90,18 +93,19 @@ fn FaceSearch(lists: Vec<WatchListLabel>) -> impl IntoView {
         {
             error.set(None);
             result.set(None);
-            let chosen = crate::uploads::send(&ev, "/api/faces/search", progress, move |answer, _| {
-                match answer.and_then(|body| {
-                    serde_json::from_str::<FaceSearchResult>(&body).map_err(|e| {
-                        AppError(domain::Error::Internal {
-                            message: format!("the answer is unreadable: {e}"),
+            let chosen =
+                crate::uploads::send(&ev, "/api/faces/search", progress, move |answer, _| {
+                    match answer.and_then(|body| {
+                        serde_json::from_str::<FaceSearchResult>(&body).map_err(|e| {
+                            AppError(domain::Error::Internal {
+                                message: format!("the answer is unreadable: {e}"),
+                            })
                         })
-                    })
-                }) {
-                    Ok(found) => result.set(Some(found)),
-                    Err(e) => error.set(Some(e)),
-                }
-            });
+                    }) {
+                        Ok(found) => result.set(Some(found)),
+                        Err(e) => error.set(Some(e)),
+                    }
+                });
             crate::uploads::forget_preview(preview.get_untracked());
             preview.set(chosen);
         }
@@ -139,7 +143,12 @@ fn FaceSearch(lists: Vec<WatchListLabel>) -> impl IntoView {
 
 #[component]
 fn Results(result: FaceSearchResult, preview: Option<String>) -> impl IntoView {
-    let FaceSearchResult { width, height, faces, compared } = result;
+    let FaceSearchResult {
+        width,
+        height,
+        faces,
+        compared,
+    } = result;
     if faces.is_empty() {
         return view! {
             <p class="empty-state" data-testid="no-faces">"No face was found in this photo."</p>
@@ -176,7 +185,8 @@ fn FaceMatches(matches: Vec<FaceMatch>) -> impl IntoView {
         <ol class="matches" data-testid="matches">
             {matches.into_iter().map(|m| view! {
                 <li>
-                    <img src=format!("/photos/{}/face", m.photo_sha256) alt="" class="face-thumb" loading="lazy" />
+                    <img src=format!("/photos/{}/face", m.photo_sha256) alt=format!("Face of {}", m.name)
+                        class="face-thumb" loading="lazy" />
                     <a href=format!("/dossiers/{}", m.dossier_id)>{m.name}</a>
                     {(!m.active).then(|| view! { <span class="badge">"inactive"</span> })}
                     <span class="lists">{m.lists.join(", ")}</span>

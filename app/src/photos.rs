@@ -163,21 +163,24 @@ fn PhotoUpload(
         {
             error.set(None);
             let on_uploaded = on_uploaded.clone();
-            let chosen = crate::uploads::send(&ev, "/api/photos/upload", progress, move |answer, form| {
-                match answer.and_then(|body| {
-                    serde_json::from_str::<PhotoInfo>(&body).map_err(|e| {
-                        AppError(domain::Error::Internal {
-                            message: format!("the upload worked but its answer is unreadable: {e}"),
+            let chosen =
+                crate::uploads::send(&ev, "/api/photos/upload", progress, move |answer, form| {
+                    match answer.and_then(|body| {
+                        serde_json::from_str::<PhotoInfo>(&body).map_err(|e| {
+                            AppError(domain::Error::Internal {
+                                message: format!(
+                                    "the upload worked but its answer is unreadable: {e}"
+                                ),
+                            })
                         })
-                    })
-                }) {
-                    Ok(photo) => {
-                        form.reset();
-                        on_uploaded(photo);
+                    }) {
+                        Ok(photo) => {
+                            form.reset();
+                            on_uploaded(photo);
+                        }
+                        Err(e) => error.set(Some(e)),
                     }
-                    Err(e) => error.set(Some(e)),
-                }
-            });
+                });
             crate::uploads::forget_preview(preview.get_untracked());
             preview.set(chosen);
         }
@@ -190,7 +193,12 @@ fn PhotoUpload(
     let faces = move || {
         let src = preview.get()?;
         match error.get()?.0 {
-            domain::Error::Faces { found, width, height, .. } => Some(view! {
+            domain::Error::Faces {
+                found,
+                width,
+                height,
+                ..
+            } => Some(view! {
                 <crate::uploads::FacePreview src width height faces=found />
             }),
             _ => None,

@@ -52,7 +52,8 @@ pub fn decode(data: &[u8]) -> Result<Decoded> {
         ImageFormat::Gif => "image/gif",
         _ => return Err(not_an_image()),
     };
-    let undecodable = |e: image::ImageError| Error::invalid("image", format!("could not be decoded: {e}"));
+    let undecodable =
+        |e: image::ImageError| Error::invalid("image", format!("could not be decoded: {e}"));
     let mut decoder = ImageReader::with_format(Cursor::new(data), format)
         .into_decoder()
         .map_err(undecodable)?;

@@ -53,13 +53,13 @@ impl Engine {
         let [landmarks_file, descriptor_file] = &MODEL_FILES;
         let landmarks_path = verified(dir, landmarks_file)?;
         let descriptor_path = verified(dir, descriptor_file)?;
-        let landmarks = LandmarkPredictor::open(&landmarks_path)
-            .map_err(|error| LoadError::Unloadable {
+        let landmarks =
+            LandmarkPredictor::open(&landmarks_path).map_err(|error| LoadError::Unloadable {
                 path: landmarks_path,
                 error,
             })?;
-        let descriptor = FaceEncoderNetwork::open(&descriptor_path)
-            .map_err(|error| LoadError::Unloadable {
+        let descriptor =
+            FaceEncoderNetwork::open(&descriptor_path).map_err(|error| LoadError::Unloadable {
                 path: descriptor_path,
                 error,
             })?;
@@ -149,7 +149,11 @@ fn matrix_of(image: &RgbImage, side: u32) -> (ImageMatrix, f64) {
         &scaled
     };
     let len = pixels.width() as usize * pixels.height() as usize * 3;
-    assert_eq!(pixels.as_raw().len(), len, "an RgbImage holds 3 bytes per pixel");
+    assert_eq!(
+        pixels.as_raw().len(),
+        len,
+        "an RgbImage holds 3 bytes per pixel"
+    );
     // SAFETY: the buffer holds width × height RGB triples, checked just above, and outlives
     // the call, which copies it.
     let matrix = unsafe {
@@ -181,7 +185,8 @@ fn detect(models: &Models, image: &RgbImage) -> Vec<FaceBox> {
 /// A detector rectangle in the original picture's pixels, clipped to it; `None` if nothing of
 /// it is inside.
 fn unscale(r: &Rectangle, scale: f64, width: u32, height: u32) -> Option<FaceBox> {
-    let at = |v: std::os::raw::c_long, max: u32| ((v as f64 / scale).round().max(0.0) as u32).min(max);
+    let at =
+        |v: std::os::raw::c_long, max: u32| ((v as f64 / scale).round().max(0.0) as u32).min(max);
     let (left, top) = (at(r.left, width), at(r.top, height));
     let (right, bottom) = (at(r.right, width), at(r.bottom, height));
     (right > left && bottom > top).then_some(FaceBox {
@@ -201,7 +206,9 @@ fn describe(models: &Models, matrix: &ImageMatrix, scale: f64, bounds: &FaceBox)
         bottom: at(bounds.top + bounds.height),
     };
     let landmarks = models.landmarks.face_landmarks(matrix, &rect);
-    let encodings = models.descriptor.get_face_encodings(matrix, &[landmarks], 0);
+    let encodings = models
+        .descriptor
+        .get_face_encodings(matrix, &[landmarks], 0);
     encodings
         .first()
         .map(|e| e.as_ref().iter().map(|&v| v as f32).collect())

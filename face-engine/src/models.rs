@@ -27,9 +27,16 @@ pub enum LoadError {
     #[error("face model file {} is missing (run scripts/install-tools.sh, or point FACE_MODELS_DIR at the directory holding it)", path.display())]
     Missing { path: PathBuf },
     #[error("face model file {} cannot be read: {error}", path.display())]
-    Unreadable { path: PathBuf, error: std::io::Error },
+    Unreadable {
+        path: PathBuf,
+        error: std::io::Error,
+    },
     #[error("face model file {} is not the published one (SHA-256 {found}, expected {expected}); fetch it again with scripts/install-tools.sh", path.display())]
-    Corrupt { path: PathBuf, found: String, expected: &'static str },
+    Corrupt {
+        path: PathBuf,
+        found: String,
+        expected: &'static str,
+    },
     #[error("face model file {} could not be loaded: {error}", path.display())]
     Unloadable { path: PathBuf, error: String },
 }
@@ -39,7 +46,9 @@ pub(crate) fn verified(dir: &Path, file: &ModelFile) -> Result<PathBuf, LoadErro
     let path = dir.join(file.name);
     let bytes = match std::fs::read(&path) {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(LoadError::Missing { path }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(LoadError::Missing { path })
+        }
         Err(error) => return Err(LoadError::Unreadable { path, error }),
     };
     let found = hex::encode(Sha256::digest(&bytes));

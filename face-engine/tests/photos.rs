@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 fn data(dir: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data").join(dir)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../data")
+        .join(dir)
 }
 
 fn engine() -> &'static Engine {
@@ -34,18 +36,29 @@ fn photos_of_one_person_match_above_075_and_of_two_people_do_not() {
     let biden = vector_of("biden.jpg");
     for (i, a) in obama.iter().enumerate() {
         for b in &obama[i + 1..] {
-            let c = confidence(distance(a, b));
-            assert!(c > 0.75, "same person at confidence {c}");
+            let d = distance(a, b);
+            eprintln!(
+                "same person: distance {d:.3}, confidence {:.3}",
+                confidence(d)
+            );
+            assert!(confidence(d) > 0.75, "same person at distance {d}");
         }
-        let c = confidence(distance(a, &biden));
-        assert!(c < 0.25, "different people at confidence {c}");
+        let d = distance(a, &biden);
+        eprintln!(
+            "two people: distance {d:.3}, confidence {:.3}",
+            confidence(d)
+        );
+        assert!(confidence(d) < 0.25, "different people at distance {d}");
     }
 }
 
 #[test]
 fn two_people_side_by_side_are_two_faces_and_a_blank_picture_none() {
     let (left, right) = (photo("obama.jpg"), photo("biden.jpg"));
-    let mut both = RgbImage::new(left.width() + right.width(), left.height().max(right.height()));
+    let mut both = RgbImage::new(
+        left.width() + right.width(),
+        left.height().max(right.height()),
+    );
     image::imageops::replace(&mut both, &left, 0, 0);
     image::imageops::replace(&mut both, &right, i64::from(left.width()), 0);
     let faces = engine().detect(&both);
@@ -55,7 +68,9 @@ fn two_people_side_by_side_are_two_faces_and_a_blank_picture_none() {
     lefts.sort();
     assert!(lefts[0] < left.width() && lefts[1] >= left.width());
 
-    assert!(engine().detect(&RgbImage::from_pixel(640, 480, image::Rgb([200, 180, 160]))).is_empty());
+    assert!(engine()
+        .detect(&RgbImage::from_pixel(640, 480, image::Rgb([200, 180, 160])))
+        .is_empty());
     assert!(engine().detect(&RgbImage::new(1, 1)).is_empty());
 }
 
@@ -63,10 +78,22 @@ fn two_people_side_by_side_are_two_faces_and_a_blank_picture_none() {
 fn a_model_file_that_is_missing_or_altered_is_named() {
     let dir = std::env::temp_dir().join(format!("faces-models-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let error = Engine::load(&dir, 1).err().expect("no models, no engine").to_string();
-    assert!(error.contains(MODEL_FILES[0].name) && error.contains("missing"), "{error}");
+    let error = Engine::load(&dir, 1)
+        .err()
+        .expect("no models, no engine")
+        .to_string();
+    assert!(
+        error.contains(MODEL_FILES[0].name) && error.contains("missing"),
+        "{error}"
+    );
     std::fs::write(dir.join(MODEL_FILES[0].name), b"not a model").unwrap();
-    let error = Engine::load(&dir, 1).err().expect("a corrupt model").to_string();
-    assert!(error.contains(MODEL_FILES[0].name) && error.contains("SHA-256"), "{error}");
+    let error = Engine::load(&dir, 1)
+        .err()
+        .expect("a corrupt model")
+        .to_string();
+    assert!(
+        error.contains(MODEL_FILES[0].name) && error.contains("SHA-256"),
+        "{error}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

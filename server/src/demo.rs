@@ -98,10 +98,11 @@ pub async fn add_real_faces(
         let Ok(bytes) = std::fs::read(dir.join(file)) else {
             continue;
         };
-        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM dossiers WHERE name = $1)")
-            .bind(name)
-            .fetch_one(pool)
-            .await?;
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM dossiers WHERE name = $1)")
+                .bind(name)
+                .fetch_one(pool)
+                .await?;
         if exists {
             continue;
         }

@@ -64,19 +64,13 @@ pub async fn backfill(settings: &Settings, pool: &PgPool, batch: i64) -> Result<
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let started = std::time::Instant::now();
-    let summary = domain::faces::backfill::run(
-        pool,
-        engine,
-        &settings.face_model,
-        batch,
-        workers(),
-        |s| {
+    let summary =
+        domain::faces::backfill::run(pool, engine, &settings.face_model, batch, workers(), |s| {
             bar.set_position(s.analysed());
             bar.set_message(format!("{} with a face", s.described));
-        },
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+        })
+        .await
+        .map_err(|e| e.to_string())?;
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     println!(

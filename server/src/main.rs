@@ -137,12 +137,19 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("added {added} demo dossiers with generated photos (no faces)");
             if let Some(dir) = photos {
                 let engine = server::faces::engine(&settings).await?.ok_or_else(|| {
-                    format!("--photos needs the built-in face engine (FACE_MODEL is {:?})", settings.face_model)
+                    format!(
+                        "--photos needs the built-in face engine (FACE_MODEL is {:?})",
+                        settings.face_model
+                    )
                 })?;
-                let real = server::demo::add_real_faces(&pool, &settings.domain_settings(), &engine, &dir)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                println!("added {real} demo dossiers with real faces from {}", dir.display());
+                let real =
+                    server::demo::add_real_faces(&pool, &settings.domain_settings(), &engine, &dir)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                println!(
+                    "added {real} demo dossiers with real faces from {}",
+                    dir.display()
+                );
             }
         }
         Command::Faces {

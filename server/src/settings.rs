@@ -244,7 +244,11 @@ impl Settings {
             return Err(bad("FACE_MODEL", "must be at most 64 characters"));
         }
         let built_in = face_model == face_engine::MODEL_NAME;
-        let default_length = if built_in { face_engine::VECTOR_LENGTH } else { 512 };
+        let default_length = if built_in {
+            face_engine::VECTOR_LENGTH
+        } else {
+            512
+        };
         let face_vector_length = count("FACE_VECTOR_LENGTH", default_length, 8192)?;
         if built_in && face_vector_length != face_engine::VECTOR_LENGTH {
             return Err(bad(
@@ -256,7 +260,8 @@ impl Settings {
                 ),
             ));
         }
-        let face_models_dir = std::path::PathBuf::from(get("FACE_MODELS_DIR").unwrap_or(DEFAULT_FACE_MODELS_DIR));
+        let face_models_dir =
+            std::path::PathBuf::from(get("FACE_MODELS_DIR").unwrap_or(DEFAULT_FACE_MODELS_DIR));
         let upload_limit = match get("UPLOAD_LIMIT") {
             None => 10 * 1024 * 1024,
             Some(v) => parse_size(v).ok_or_else(|| {

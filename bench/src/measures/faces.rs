@@ -11,7 +11,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The photos measured: every test photo of face_recognition that shows one whole face.
-const PHOTOS: &[&str] = &["obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg", "32bit.png"];
+const PHOTOS: &[&str] = &[
+    "obama.jpg",
+    "obama2.jpg",
+    "obama3.jpg",
+    "biden.jpg",
+    "32bit.png",
+];
 /// Photos are scaled down to at most this many pixels first: the goal is stated for 2 Mpx.
 const MAX_PIXELS: f64 = 2_000_000.0;
 
@@ -47,7 +53,12 @@ pub async fn faces(
     let mut pictures = Vec::new();
     for name in PHOTOS {
         let picture = image::open(photos_dir.join(name))
-            .map_err(|e| format!("{}: {e}: run scripts/face-data.sh", photos_dir.join(name).display()))?
+            .map_err(|e| {
+                format!(
+                    "{}: {e}: run scripts/face-data.sh",
+                    photos_dir.join(name).display()
+                )
+            })?
             .to_rgb8();
         pictures.push(at_most_2_mpx(picture));
     }

@@ -120,7 +120,9 @@ fn analyse(engine: &Engine, data: &[u8]) -> Outcome {
             vector: face.vector,
             thumbnail: face.thumbnail,
         },
-        Err(Error::Faces { found, .. }) => Outcome::Faces(found.len().min(i16::MAX as usize) as i16),
+        Err(Error::Faces { found, .. }) => {
+            Outcome::Faces(found.len().min(i16::MAX as usize) as i16)
+        }
         Err(_) => Outcome::Unreadable,
     }
 }

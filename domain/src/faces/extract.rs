@@ -17,7 +17,11 @@ pub struct OneFace {
 /// The photo's one face, or [`Error::Faces`] saying how many there are and where.
 pub fn one_face(engine: &Engine, picture: &DynamicImage) -> Result<OneFace> {
     let pixels = picture.to_rgb8();
-    let found: Vec<FaceBox> = engine.detect(&pixels).into_iter().map(from_engine).collect();
+    let found: Vec<FaceBox> = engine
+        .detect(&pixels)
+        .into_iter()
+        .map(from_engine)
+        .collect();
     if let [bounds] = found.as_slice() {
         return Ok(OneFace {
             bounds: *bounds,
@@ -57,7 +61,12 @@ pub fn face_thumbnail(picture: &DynamicImage, b: &FaceBox) -> Result<Vec<u8>> {
     let top = b.top.saturating_sub(margin_y);
     let right = (b.left + b.width + margin_x).min(w);
     let bottom = (b.top + b.height + margin_y).min(h);
-    let crop = picture.crop_imm(left, top, right.saturating_sub(left).max(1), bottom.saturating_sub(top).max(1));
+    let crop = picture.crop_imm(
+        left,
+        top,
+        right.saturating_sub(left).max(1),
+        bottom.saturating_sub(top).max(1),
+    );
     crate::images::thumbnail(&crop)
 }
 

@@ -24,7 +24,11 @@ pub struct SearchFilter {
 const SCAN_BATCH: i64 = 20_000;
 
 /// The faces of `image` and the dossiers each resembles.
-pub async fn search(inst: &Installation, image: Vec<u8>, filter: &SearchFilter) -> Result<FaceSearchResult> {
+pub async fn search(
+    inst: &Installation,
+    image: Vec<u8>,
+    filter: &SearchFilter,
+) -> Result<FaceSearchResult> {
     if !(0.0..=1.0).contains(&filter.min_confidence) {
         return Err(Error::invalid("min_confidence", "must be between 0 and 1"));
     }
@@ -39,7 +43,10 @@ pub async fn search(inst: &Installation, image: Vec<u8>, filter: &SearchFilter) 
             .fetch_optional(&inst.pool)
             .await?;
         if exists.is_none() {
-            return Err(Error::invalid("watch_list", format!("watch list {list} does not exist")));
+            return Err(Error::invalid(
+                "watch_list",
+                format!("watch list {list} does not exist"),
+            ));
         }
     }
     let engine = inst.faces.clone().ok_or_else(|| {

@@ -13,9 +13,9 @@ use crate::{
 };
 #[cfg(feature = "store")]
 use face_engine::Engine;
+use serde::{Deserialize, Serialize};
 #[cfg(feature = "store")]
 use std::sync::Arc;
-use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PhotoInfo {

@@ -74,7 +74,10 @@ async fn select(pool: &PgPool, dossier_id: Option<i64>, id: Option<i64>) -> Resu
             height: r.height,
             face_model: r.face_model,
             has_vector: r.has_vector,
-            face_box: r.face_box.as_deref().and_then(crate::faces::FaceBox::from_slice),
+            face_box: r
+                .face_box
+                .as_deref()
+                .and_then(crate::faces::FaceBox::from_slice),
         })
         .collect())
 }

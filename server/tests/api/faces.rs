@@ -4,7 +4,7 @@
 //! with the count, the backfill fills in what was stored before, and the vector replicates.
 
 use crate::helpers::{
-    fresh_database, drop_database, multipart_request, serve, test_photo, TestApp,
+    drop_database, fresh_database, multipart_request, serve, test_photo, TestApp,
 };
 use domain::sync::run::{self, RunOutcome};
 use serde_json::{json, Value};
@@ -15,7 +15,10 @@ const THRESHOLD: f64 = 0.75;
 async fn upload(app: &TestApp, dossier: i64, image: &[u8]) -> crate::helpers::Answer {
     app.upload(
         &app.operator,
-        &[("dossier_id", dossier.to_string().as_bytes()), ("image", image)],
+        &[
+            ("dossier_id", dossier.to_string().as_bytes()),
+            ("image", image),
+        ],
     )
     .await
 }
@@ -27,9 +30,16 @@ async fn search(app: &TestApp, fields: &[(&str, &[u8])]) -> crate::helpers::Answ
 
 /// Two photos side by side: two faces.
 fn two_people() -> Vec<u8> {
-    let left = image::load_from_memory(&test_photo("obama.jpg")).unwrap().to_rgb8();
-    let right = image::load_from_memory(&test_photo("biden.jpg")).unwrap().to_rgb8();
-    let mut both = image::RgbImage::new(left.width() + right.width(), left.height().max(right.height()));
+    let left = image::load_from_memory(&test_photo("obama.jpg"))
+        .unwrap()
+        .to_rgb8();
+    let right = image::load_from_memory(&test_photo("biden.jpg"))
+        .unwrap()
+        .to_rgb8();
+    let mut both = image::RgbImage::new(
+        left.width() + right.width(),
+        left.height().max(right.height()),
+    );
     image::imageops::replace(&mut both, &left, 0, 0);
     image::imageops::replace(&mut both, &right, i64::from(left.width()), 0);
     let mut jpeg = Vec::new();
@@ -50,7 +60,12 @@ async fn an_uploaded_photo_gets_its_face_and_a_search_finds_the_same_person_only
     let biden = app.dossier("Joe Biden", &[others]).await;
 
     let photo = upload(&app, obama, &test_photo("obama.jpg")).await;
-    assert_eq!(photo.status, 200, "{}", String::from_utf8_lossy(&photo.body));
+    assert_eq!(
+        photo.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&photo.body)
+    );
     let photo = photo.json();
     assert_eq!(photo["has_vector"], true);
     assert_eq!(photo["face_model"], face_engine::MODEL_NAME);
@@ -63,16 +78,28 @@ async fn an_uploaded_photo_gets_its_face_and_a_search_finds_the_same_person_only
         .unwrap();
     assert_eq!(stored.len(), 128);
     // The face's own thumbnail, not the whole photo's.
-    let face_jpeg = app.get(&format!("/photos/{sha}/face"), Some(&app.user)).await;
-    let thumb = app.get(&format!("/photos/{sha}/thumbnail"), Some(&app.user)).await;
+    let face_jpeg = app
+        .get(&format!("/photos/{sha}/face"), Some(&app.user))
+        .await;
+    let thumb = app
+        .get(&format!("/photos/{sha}/thumbnail"), Some(&app.user))
+        .await;
     assert_eq!(face_jpeg.status, 200);
     assert_eq!(face_jpeg.headers["content-type"], "image/jpeg");
     assert_ne!(face_jpeg.body, thumb.body);
-    assert_eq!(upload(&app, biden, &test_photo("biden.jpg")).await.status, 200);
+    assert_eq!(
+        upload(&app, biden, &test_photo("biden.jpg")).await.status,
+        200
+    );
 
     // Another photo of the same man finds his dossier first, above the threshold.
     let found = search(&app, &[("image", &test_photo("obama2.jpg"))]).await;
-    assert_eq!(found.status, 200, "{}", String::from_utf8_lossy(&found.body));
+    assert_eq!(
+        found.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&found.body)
+    );
     let found = found.json();
     assert_eq!(found["compared"], 2);
     let faces = found["faces"].as_array().unwrap();
@@ -86,24 +113,37 @@ async fn an_uploaded_photo_gets_its_face_and_a_search_finds_the_same_person_only
     // A photo of someone else finds nobody above the threshold.
     let other = search(
         &app,
-        &[("image", &test_photo("biden.jpg")), ("min_confidence", b"0.75"), ("watch_list", list.to_string().as_bytes())],
+        &[
+            ("image", &test_photo("biden.jpg")),
+            ("min_confidence", b"0.75"),
+            ("watch_list", list.to_string().as_bytes()),
+        ],
     )
     .await
     .json();
     assert_eq!(other["faces"][0]["matches"], json!([]), "{other}");
     // Without the list filter Biden finds himself, and Obama below the threshold if at all.
-    let himself = search(&app, &[("image", &test_photo("biden.jpg"))]).await.json();
+    let himself = search(&app, &[("image", &test_photo("biden.jpg"))])
+        .await
+        .json();
     let matches = himself["faces"][0]["matches"].as_array().unwrap();
     assert_eq!(matches[0]["dossier_id"], biden);
-    assert!(matches.iter().all(|m| m["dossier_id"] != obama
-        || m["confidence"].as_f64().unwrap() < THRESHOLD));
+    assert!(matches
+        .iter()
+        .all(|m| m["dossier_id"] != obama || m["confidence"].as_f64().unwrap() < THRESHOLD));
 
     // A group photo: each face with its own matches.
     let group = search(&app, &[("image", &two_people())]).await.json();
     let faces = group["faces"].as_array().unwrap();
     assert_eq!(faces.len(), 2);
-    let firsts: Vec<&Value> = faces.iter().map(|f| &f["matches"][0]["dossier_id"]).collect();
-    assert!(firsts.contains(&&json!(obama)) && firsts.contains(&&json!(biden)), "{group}");
+    let firsts: Vec<&Value> = faces
+        .iter()
+        .map(|f| &f["matches"][0]["dossier_id"])
+        .collect();
+    assert!(
+        firsts.contains(&&json!(obama)) && firsts.contains(&&json!(biden)),
+        "{group}"
+    );
 
     // A photo without a face: no faces, not an error.
     let blank = search(&app, &[("image", &server::demo::portrait(3))]).await;
@@ -122,19 +162,33 @@ async fn photos_without_exactly_one_face_and_bad_images_are_refused_and_change_n
     let none = upload(&app, dossier, &server::demo::portrait(5)).await;
     assert_eq!(none.status, 422);
     let none = none.json();
-    assert!(none["message"].as_str().unwrap().contains("no face"), "{none}");
+    assert!(
+        none["message"].as_str().unwrap().contains("no face"),
+        "{none}"
+    );
     assert_eq!(none["found"], json!([]));
 
     let two = upload(&app, dossier, &two_people()).await;
     assert_eq!(two.status, 422);
     let two = two.json();
-    assert!(two["message"].as_str().unwrap().starts_with("2 faces"), "{two}");
+    assert!(
+        two["message"].as_str().unwrap().starts_with("2 faces"),
+        "{two}"
+    );
     assert_eq!(two["found"].as_array().unwrap().len(), 2);
     assert!(two["width"].as_u64().unwrap() > 1000);
 
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("a text file", b"hello, not an image".to_vec(), "is not a JPEG"),
-        ("a truncated JPEG", test_photo("obama.jpg")[..20_000].to_vec(), "could not be decoded"),
+        (
+            "a text file",
+            b"hello, not an image".to_vec(),
+            "is not a JPEG",
+        ),
+        (
+            "a truncated JPEG",
+            test_photo("obama.jpg")[..20_000].to_vec(),
+            "could not be decoded",
+        ),
         ("a 20000×20000 JPEG", huge_jpeg(), "megapixels"),
     ];
     for (what, bytes, says) in cases {
@@ -142,7 +196,10 @@ async fn photos_without_exactly_one_face_and_bad_images_are_refused_and_change_n
         assert_eq!(answer.status, 400, "{what}");
         let body = answer.json();
         assert_eq!(body["field"], "image", "{what}: {body}");
-        assert!(body["message"].as_str().unwrap().contains(says), "{what}: {body}");
+        assert!(
+            body["message"].as_str().unwrap().contains(says),
+            "{what}: {body}"
+        );
         let searched = search(&app, &[("image", &bytes)]).await;
         assert_eq!(searched.status, 400, "search with {what}");
     }
@@ -151,12 +208,21 @@ async fn photos_without_exactly_one_face_and_bad_images_are_refused_and_change_n
     let id = dossier.to_string();
     for (vector, model, field) in [
         ("[0.1, 0.2]", face_engine::MODEL_NAME, "vector"),
-        (&*format!("{:?}", vec![0.1; 128]), "someone-elses-model", "model"),
+        (
+            &*format!("{:?}", vec![0.1; 128]),
+            "someone-elses-model",
+            "model",
+        ),
     ] {
         let answer = app
             .upload(
                 &app.operator,
-                &[("dossier_id", id.as_bytes()), ("image", &photo), ("vector", vector.as_bytes()), ("model", model.as_bytes())],
+                &[
+                    ("dossier_id", id.as_bytes()),
+                    ("image", &photo),
+                    ("vector", vector.as_bytes()),
+                    ("model", model.as_bytes()),
+                ],
             )
             .await;
         assert_eq!(answer.status, 400);
@@ -174,7 +240,12 @@ async fn photos_without_exactly_one_face_and_bad_images_are_refused_and_change_n
     let kept = app
         .upload(
             &app.operator,
-            &[("dossier_id", id.as_bytes()), ("image", &server::demo::portrait(5)), ("vector", external.as_bytes()), ("model", face_engine::MODEL_NAME.as_bytes())],
+            &[
+                ("dossier_id", id.as_bytes()),
+                ("image", &server::demo::portrait(5)),
+                ("vector", external.as_bytes()),
+                ("model", face_engine::MODEL_NAME.as_bytes()),
+            ],
         )
         .await;
     assert_eq!(kept.status, 200, "{}", String::from_utf8_lossy(&kept.body));
@@ -210,9 +281,16 @@ async fn the_backfill_describes_stored_photos_once_and_skips_replicated_ones(poo
     let list = before.watch_list("L").await;
     let dossier = before.dossier("Stored earlier", &[list]).await;
     let id = dossier.to_string();
-    for image in [test_photo("obama.jpg"), server::demo::portrait(9), two_people()] {
+    for image in [
+        test_photo("obama.jpg"),
+        server::demo::portrait(9),
+        two_people(),
+    ] {
         let answer = before
-            .upload(&before.operator, &[("dossier_id", id.as_bytes()), ("image", &image)])
+            .upload(
+                &before.operator,
+                &[("dossier_id", id.as_bytes()), ("image", &image)],
+            )
             .await;
         assert_eq!(answer.status, 200);
     }
@@ -222,14 +300,26 @@ async fn the_backfill_describes_stored_photos_once_and_skips_replicated_ones(poo
         .unwrap();
 
     let backfill = || async {
-        domain::faces::backfill::run(&pool, crate::helpers::face_engine(), face_engine::MODEL_NAME, 2, 2, |_| {})
-            .await
-            .unwrap()
+        domain::faces::backfill::run(
+            &pool,
+            crate::helpers::face_engine(),
+            face_engine::MODEL_NAME,
+            2,
+            2,
+            |_| {},
+        )
+        .await
+        .unwrap()
     };
     assert_eq!(domain::faces::backfill::pending(&pool).await.unwrap(), 3);
     let summary = backfill().await;
     assert_eq!(
-        (summary.described, summary.no_face, summary.several_faces, summary.unreadable),
+        (
+            summary.described,
+            summary.no_face,
+            summary.several_faces,
+            summary.unreadable
+        ),
         (1, 1, 1, 0)
     );
     let counts: Vec<(Option<i16>, bool)> =
@@ -237,7 +327,10 @@ async fn the_backfill_describes_stored_photos_once_and_skips_replicated_ones(poo
             .fetch_all(&pool)
             .await
             .unwrap();
-    assert_eq!(counts, vec![(Some(1), true), (Some(0), false), (Some(2), false)]);
+    assert_eq!(
+        counts,
+        vec![(Some(1), true), (Some(0), false), (Some(2), false)]
+    );
     // The dossier changed, so that Subscribers receive the vector.
     let after: i64 = sqlx::query_scalar("SELECT revision FROM dossiers")
         .fetch_one(&pool)
@@ -247,10 +340,11 @@ async fn the_backfill_describes_stored_photos_once_and_skips_replicated_ones(poo
     // Run again (after a kill, say): nothing is analysed twice.
     assert_eq!(domain::faces::backfill::pending(&pool).await.unwrap(), 0);
     assert_eq!(backfill().await.analysed(), 0);
-    let entry: String = sqlx::query_scalar("SELECT summary FROM audit_log WHERE action = 'backfill'")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let entry: String =
+        sqlx::query_scalar("SELECT summary FROM audit_log WHERE action = 'backfill'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert!(entry.contains("1 photos got a vector"), "{entry}");
 
     // A replicated dossier's photo is the Leader's business.
@@ -275,10 +369,18 @@ async fn a_photo_replicates_with_its_vector(leader_pool: sqlx::PgPool) {
 
     let remote = leader.watch_list("Wanted").await;
     let dossier = leader.dossier("Barack Obama", &[remote]).await;
-    assert_eq!(upload(&leader, dossier, &test_photo("obama.jpg")).await.status, 200);
+    assert_eq!(
+        upload(&leader, dossier, &test_photo("obama.jpg"))
+            .await
+            .status,
+        200
+    );
     let local = sub.watch_list("Wanted (replica)").await;
     let replica = sub.subscribed(&leader_url, remote, local).await;
-    assert!(matches!(run::run(&sub.state, replica).await, Ok(RunOutcome::Done { .. })));
+    assert!(matches!(
+        run::run(&sub.state, replica).await,
+        Ok(RunOutcome::Done { .. })
+    ));
 
     let vector = |pool: sqlx::PgPool| async move {
         sqlx::query_scalar::<_, Vec<f32>>("SELECT face_vector FROM photos")
@@ -286,15 +388,59 @@ async fn a_photo_replicates_with_its_vector(leader_pool: sqlx::PgPool) {
             .await
             .unwrap()
     };
-    assert_eq!(vector(sub.pool.clone()).await, vector(leader.pool.clone()).await);
+    assert_eq!(
+        vector(sub.pool.clone()).await,
+        vector(leader.pool.clone()).await
+    );
     // The Subscriber finds the dossier by another photo, in its replica.
-    let found = search(&sub, &[("image", &test_photo("obama3.jpg")), ("watch_list", local.to_string().as_bytes())])
-        .await
-        .json();
+    let found = search(
+        &sub,
+        &[
+            ("image", &test_photo("obama3.jpg")),
+            ("watch_list", local.to_string().as_bytes()),
+        ],
+    )
+    .await
+    .json();
     let best = &found["faces"][0]["matches"][0];
     assert_eq!(best["name"], "Barack Obama", "{found}");
     assert!(best["confidence"].as_f64().unwrap() > THRESHOLD);
 
     leader_task.abort();
     drop_database(&leader.pool, sub.pool.clone(), &sub_db).await;
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_missing_or_altered_model_file_stops_start_up_naming_it(pool: sqlx::PgPool) {
+    let (other, url) = fresh_database(&pool).await;
+    let dir = std::env::temp_dir().join(format!("dossier-models-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let serve = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_dossier"))
+            .arg("serve")
+            .env("DATABASE_URL", &url)
+            .env("LISTEN_ADDRESS", "127.0.0.1:0")
+            .env("FACE_MODELS_DIR", &dir)
+            .output()
+            .expect("the binary runs")
+    };
+    let first = &face_engine::MODEL_FILES[0];
+    let out = serve();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        said.contains(first.name) && said.contains("missing"),
+        "{said}"
+    );
+
+    std::fs::write(dir.join(first.name), b"truncated").unwrap();
+    let out = serve();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        said.contains(first.name) && said.contains("SHA-256"),
+        "{said}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    drop_database(&pool, other, &url).await;
 }

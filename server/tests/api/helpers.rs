@@ -276,7 +276,8 @@ pub fn test_photo(name: &str) -> Vec<u8> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../data/test-photos")
         .join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}: run scripts/face-data.sh", path.display()))
+    std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}: run scripts/face-data.sh", path.display()))
 }
 
 /// Serves a router on a free port of this machine; returns its base URL and the server task.

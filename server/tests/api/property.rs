@@ -49,7 +49,10 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
     ("dossiers/update", DOSSIER),
     ("photos/delete", &[]),
     ("photos/upload", &["dossier_id", "image", "vector", "model"]),
-    ("faces/search", &["image", "watch_list", "min_confidence", "matches"]),
+    (
+        "faces/search",
+        &["image", "watch_list", "min_confidence", "matches"],
+    ),
     ("replication/cancel", &[]),
     ("replication/confirm", &[]),
     (
@@ -208,7 +211,12 @@ const PORTRAIT: &str = "<portrait>";
 
 /// An upload's fields as multipart: strings as text, anything else as its JSON.
 /// A multipart form for the server functions that take files.
-fn encode_multipart(endpoint: &str, names: &[&str], values: &[Option<Value>], token: &str) -> Request<Body> {
+fn encode_multipart(
+    endpoint: &str,
+    names: &[&str],
+    values: &[Option<Value>],
+    token: &str,
+) -> Request<Body> {
     let fields: Vec<(&str, Vec<u8>)> = std::iter::once(&"id")
         .chain(names)
         .zip(values)
