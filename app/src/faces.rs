@@ -1,29 +1,76 @@
-//! Search by photo: the page (an island, so that the photo uploads with progress and its faces
-//! are framed on it) and its server function `faces/search`.
+//! Search by photo: the server function `faces/search` and the page. The page's form is a plain
+//! multipart POST to it; for a browser the server keeps the results and sends it to
+//! `/faces/search?result=<id>`, rendered here on the server: it works before (and without) the
+//! WASM, and the results add nothing to the bundle.
 
 #[cfg(feature = "ssr")]
 use crate::auth::Permission;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
+use crate::uploads::FacePreview;
 use crate::watch_lists::{list_watch_list_labels, WatchListLabel};
 pub use domain::faces::{FaceBox, FaceMatch, FaceSearchResult, FoundFace};
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+use serde::{Deserialize, Serialize};
 use server_fn::codec::{MultipartData, MultipartFormData};
 
 /// Finds every face in a photo and, for each, the dossiers it resembles most. Multipart
 /// fields: `image`, and optionally `watch_list` (an id), `min_confidence` (0–1, default 0.5)
 /// and `matches` (per face, default 5, at most 50).
+/// Finds every face in a photo and, for each, the dossiers it resembles most. Multipart
+/// fields: `image`, and optionally `watch_list` (an id), `min_confidence` (0–1, default 0.5)
+/// and `matches` (per face, default 5, at most 50). A browser's form post is answered with the
+/// results page instead (its outcome, refusals included, kept for the page to show).
 #[server(prefix = "/api", endpoint = "faces/search", input = MultipartFormData)]
 pub async fn search_faces(data: MultipartData) -> AppResult<FaceSearchResult> {
-    use domain::faces::{search::SearchFilter, DEFAULT_MATCHES};
+    use domain::faces::recent::KeptSearch;
+    let (state, user) = crate::caller::require(Permission::Read, "search by photo").await?;
+    let from_page = crate::caller::request_parts()?
+        .headers
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    let outcome = search(&state, data, from_page).await;
+    if !from_page {
+        return Ok(outcome?.0);
+    }
+    let (outcome, preview) = match outcome {
+        Ok((found, preview)) => (Ok(found), preview),
+        Err(e) => (Err(e.to_string()), None),
+    };
+    let id = state
+        .recent_searches
+        .keep(user.id, KeptSearch { outcome, preview });
+    leptos_axum::redirect(&format!("/faces/search?result={id}"));
+    Ok(FaceSearchResult {
+        width: 0,
+        height: 0,
+        faces: Vec::new(),
+        compared: 0,
+    })
+}
+
+/// Reads the search's fields and runs it.
+#[cfg(feature = "ssr")]
+async fn search(
+    state: &crate::state::AppState,
+    data: MultipartData,
+    preview: bool,
+) -> AppResult<(FaceSearchResult, Option<Vec<u8>>)> {
+    use domain::faces::{search::SearchFilter, DEFAULT_MATCHES, MAX_MATCHES};
     use domain::Error;
-    let (state, _) = crate::caller::require(Permission::Read, "search by photo").await?;
     let fields = crate::photos::multipart::read(data, state.settings.upload_limit).await?;
     let image = fields
         .image
         .filter(|b| !b.is_empty())
         .ok_or_else(|| Error::invalid("image", "choose a photo to search with"))?;
-    let number = |field: &str, value: Option<&String>| -> Result<Option<f64>, Error> {
-        match value.map(|v| v.trim()).filter(|v| !v.is_empty()) {
+    let number = |field: &str| -> Result<Option<f64>, Error> {
+        match fields
+            .extra
+            .get(field)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+        {
             None => Ok(None),
             Some(v) => v
                 .parse::<f64>()
@@ -33,33 +80,62 @@ pub async fn search_faces(data: MultipartData) -> AppResult<FaceSearchResult> {
                 .ok_or_else(|| Error::invalid(field, format!("must be a number, got {v:?}"))),
         }
     };
-    let watch_list = number("watch_list", fields.extra.get("watch_list"))?;
-    if watch_list.is_some_and(|l| l.fract() != 0.0 || l < 1.0) {
+    let watch_list = number("watch_list")?;
+    if watch_list.is_some_and(|l| l.fract() != 0.0 || l < 1.0 || l > i64::MAX as f64) {
         return Err(Error::invalid("watch_list", "must be a watch list id").into());
     }
-    let matches = number("matches", fields.extra.get("matches"))?.unwrap_or(DEFAULT_MATCHES as f64);
-    if matches.fract() != 0.0 || !(1.0..=domain::faces::MAX_MATCHES as f64).contains(&matches) {
+    let matches = number("matches")?.unwrap_or(DEFAULT_MATCHES as f64);
+    if matches.fract() != 0.0 || !(1.0..=MAX_MATCHES as f64).contains(&matches) {
         return Err(Error::invalid(
             "matches",
-            format!(
-                "must be a whole number from 1 to {}",
-                domain::faces::MAX_MATCHES
-            ),
+            format!("must be a whole number from 1 to {MAX_MATCHES}"),
         )
         .into());
     }
     let filter = SearchFilter {
         watch_list: watch_list.map(|l| l as i64),
-        min_confidence: number("min_confidence", fields.extra.get("min_confidence"))?.unwrap_or(0.5)
-            as f32,
+        min_confidence: number("min_confidence")?.unwrap_or(0.5) as f32,
         matches: matches as usize,
     };
-    Ok(domain::faces::search::search(&state, image, &filter).await?)
+    Ok(domain::faces::search::search(state, image, &filter, preview).await?)
+}
+
+/// A kept search as its page shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SearchOutcome {
+    pub found: Option<FaceSearchResult>,
+    pub refused: Option<String>,
+    pub has_preview: bool,
+}
+
+/// The outcome of the caller's search `id` made from the page, while it is kept.
+#[server(prefix = "/api", endpoint = "faces/searched")]
+pub async fn searched_faces(id: String) -> AppResult<Option<SearchOutcome>> {
+    let (state, user) = crate::caller::require(Permission::Read, "search by photo").await?;
+    Ok(state.recent_searches.get(user.id, &id).map(|kept| {
+        let (found, refused) = match &kept.outcome {
+            Ok(found) => (Some(found.clone()), None),
+            Err(why) => (None, Some(why.clone())),
+        };
+        SearchOutcome {
+            found,
+            refused,
+            has_preview: kept.preview.is_some(),
+        }
+    }))
 }
 
 #[component]
 pub fn FaceSearchPage() -> impl IntoView {
     let lists = Resource::new(|| (), |_| list_watch_list_labels());
+    let query = use_query_map();
+    let result_id = move || query.with(|q| q.get("result"));
+    let outcome = Resource::new(result_id, |id| async move {
+        match id {
+            Some(id) => searched_faces(id.clone()).await.map(|o| o.map(|o| (id, o))),
+            None => Ok(None),
+        }
+    });
     view! {
         <section class="page">
             <header class="page-header">
@@ -72,50 +148,30 @@ pub fn FaceSearchPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     let lists = lists.await.unwrap_or_default();
-                    view! { <FaceSearch lists /> }
+                    let outcome = outcome.await;
+                    view! {
+                        <SearchForm lists />
+                        {match outcome {
+                            Ok(Some((id, outcome))) => view! { <Outcome id outcome /> }.into_any(),
+                            Ok(None) if result_id().is_some() => view! {
+                                <p class="empty-state">"These results are no longer kept: search again."</p>
+                            }.into_any(),
+                            Ok(None) => ().into_any(),
+                            Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                        }}
+                    }
                 })}
             </Suspense>
         </section>
     }
 }
 
-/// The search form and its results. Needs the WASM: a file cannot travel in a link.
-#[island]
-fn FaceSearch(lists: Vec<WatchListLabel>) -> impl IntoView {
-    let progress = RwSignal::new(None::<u32>);
-    let error = RwSignal::new(None::<AppError>);
-    let result = RwSignal::new(None::<FaceSearchResult>);
-    let preview = RwSignal::new(None::<String>);
-    let ready = RwSignal::new(false);
-    Effect::new(move |_| ready.set(true));
-    let on_submit = move |ev: leptos::ev::SubmitEvent| {
-        #[cfg(feature = "hydrate")]
-        {
-            error.set(None);
-            result.set(None);
-            let chosen =
-                crate::uploads::send(&ev, "/api/faces/search", progress, move |answer, _| {
-                    match answer.and_then(|body| {
-                        serde_json::from_str::<FaceSearchResult>(&body).map_err(|e| {
-                            AppError(domain::Error::Internal {
-                                message: format!("the answer is unreadable: {e}"),
-                            })
-                        })
-                    }) {
-                        Ok(found) => result.set(Some(found)),
-                        Err(e) => error.set(Some(e)),
-                    }
-                });
-            crate::uploads::forget_preview(preview.get_untracked());
-            preview.set(chosen);
-        }
-        #[cfg(not(feature = "hydrate"))]
-        let _ = ev;
-    };
+/// A plain multipart form: the server answers it with the results page.
+#[component]
+fn SearchForm(lists: Vec<WatchListLabel>) -> impl IntoView {
     view! {
         <form class="card form search-by-photo" method="post" action="/api/faces/search"
-            enctype="multipart/form-data" on:submit=on_submit data-testid="face-search"
-            data-ready=move || ready.get().then_some("true")>
+            enctype="multipart/form-data" data-testid="face-search">
             <label>
                 "Photo"
                 <input type="file" name="image" accept="image/jpeg,image/png,image/webp,image/gif" required />
@@ -131,24 +187,25 @@ fn FaceSearch(lists: Vec<WatchListLabel>) -> impl IntoView {
                 "Minimum confidence"
                 <input type="number" name="min_confidence" min="0" max="1" step="0.05" value="0.5" />
             </label>
-            {move || progress.get().map(|p| view! {
-                <progress max="100" value=p aria-label="Upload progress">{format!("{p}%")}</progress>
-            })}
-            {move || error.get().map(|e| view! { <p class="form-error" role="alert">{e.to_string()}</p> })}
-            <button type="submit" class="primary" disabled=move || progress.get().is_some()>"Search"</button>
+            <button type="submit" class="primary">"Search"</button>
         </form>
-        {move || result.get().map(|r| view! { <Results result=r preview=preview.get() /> })}
     }
 }
 
 #[component]
-fn Results(result: FaceSearchResult, preview: Option<String>) -> impl IntoView {
-    let FaceSearchResult {
+fn Outcome(id: String, outcome: SearchOutcome) -> impl IntoView {
+    if let Some(why) = outcome.refused {
+        return view! { <p class="form-error" role="alert">{why}</p> }.into_any();
+    }
+    let Some(FaceSearchResult {
         width,
         height,
         faces,
         compared,
-    } = result;
+    }) = outcome.found
+    else {
+        return ().into_any();
+    };
     if faces.is_empty() {
         return view! {
             <p class="empty-state" data-testid="no-faces">"No face was found in this photo."</p>
@@ -163,7 +220,9 @@ fn Results(result: FaceSearchResult, preview: Option<String>) -> impl IntoView {
     );
     view! {
         <div class="face-results" data-testid="face-results">
-            {preview.map(|src| view! { <crate::uploads::FacePreview src width height faces=boxes numbered=true /> })}
+            {outcome.has_preview.then(|| view! {
+                <FacePreview src=format!("/faces/previews/{id}") width height faces=boxes numbered=true />
+            })}
             <div>
                 <p>{summary}</p>
                 {faces.into_iter().enumerate().map(|(i, face)| view! {

@@ -95,8 +95,13 @@ pub fn processed(data: Vec<u8>, decoded: &Decoded) -> Result<ProcessedImage> {
 /// A JPEG of at most [`THUMBNAIL_SIZE`] pixels a side. Small pictures are not blown up: their
 /// thumbnail is the picture itself.
 pub fn thumbnail(picture: &DynamicImage) -> Result<Vec<u8>> {
-    let thumb = if picture.width() > THUMBNAIL_SIZE || picture.height() > THUMBNAIL_SIZE {
-        picture.thumbnail(THUMBNAIL_SIZE, THUMBNAIL_SIZE).to_rgb8()
+    jpeg_within(picture, THUMBNAIL_SIZE)
+}
+
+/// A JPEG of the picture scaled to at most `side` pixels a side (never enlarged).
+pub fn jpeg_within(picture: &DynamicImage, side: u32) -> Result<Vec<u8>> {
+    let thumb = if picture.width() > side || picture.height() > side {
+        picture.thumbnail(side, side).to_rgb8()
     } else {
         picture.to_rgb8()
     };

@@ -21,6 +21,8 @@ pub struct Installation {
     /// The face engine, when this installation's model is the built-in one
     /// (`face_engine::MODEL_NAME`); otherwise vectors come with the photos or not at all.
     pub faces: Option<Arc<face_engine::Engine>>,
+    /// Searches by photo made from the page, until their results are read.
+    pub recent_searches: Arc<crate::faces::recent::RecentSearches>,
 }
 
 impl Installation {
@@ -31,6 +33,7 @@ impl Installation {
             scheduler: Arc::new(Scheduler::default()),
             login_throttle: Arc::new(LoginThrottle::default()),
             faces: None,
+            recent_searches: Arc::default(),
         }
     }
 

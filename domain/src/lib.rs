@@ -22,6 +22,7 @@ pub mod logins;
 pub mod maintenance;
 pub mod photos;
 pub mod sync;
+pub mod time;
 pub mod users;
 pub mod watch_lists;
 

@@ -44,8 +44,10 @@ pub struct LoginLock {
     pub subject: LoginSubject,
     /// Failures in a row, none older than the throttle's window.
     pub failures: u32,
+    #[serde(deserialize_with = "crate::time::rfc3339")]
     pub last_failure: DateTime<Utc>,
     /// Set while logins for this subject are refused.
+    #[serde(default, deserialize_with = "crate::time::rfc3339_option")]
     pub locked_until: Option<DateTime<Utc>>,
 }
 

@@ -85,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .route("/photos/{sha256}", get(photo))
         .route("/photos/{sha256}/thumbnail", get(thumbnail))
         .route("/photos/{sha256}/face", get(face))
+        .route("/faces/previews/{id}", get(search_preview))
         .route("/healthz", get(healthz))
         .merge(sync_api::router())
         .leptos_routes(&state, routes, {
@@ -169,6 +170,27 @@ async fn face(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     serve_image(state, sha, headers, Rendition::Face).await
+}
+
+/// The photo of a search made from the page, scaled down, for its results page.
+async fn search_preview(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Caller(user, _): Caller,
+) -> Result<Response, AppError> {
+    let jpeg = state
+        .recent_searches
+        .get(user.id, &id)
+        .and_then(|kept| kept.preview.clone())
+        .ok_or_else(|| Error::not_found("this search is no longer kept: search again"))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/jpeg"),
+            (header::CACHE_CONTROL, "private, max-age=3600"),
+        ],
+        jpeg,
+    )
+        .into_response())
 }
 
 /// Photos are addressed by content hash, so a URL's bytes never change: browsers may keep them

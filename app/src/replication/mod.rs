@@ -23,6 +23,7 @@ pub struct ReplicaView {
     pub replica: Replica,
     /// The next five times the schedule gives (the replica may also run sooner: "sync now",
     /// a retry after a failure).
+    #[serde(deserialize_with = "domain::time::rfc3339_list")]
     pub next_runs: Vec<DateTime<Utc>>,
     pub history: Vec<SyncRun>,
 }
@@ -35,6 +36,7 @@ pub struct ReplicationStatus {
     /// The schedule in words, when the rule is a common one.
     pub schedule_words: Option<String>,
     /// The next times the schedule gives.
+    #[serde(deserialize_with = "domain::time::rfc3339_list")]
     pub next_runs: Vec<DateTime<Utc>>,
     pub replicas: Vec<ReplicaView>,
     /// Local lists that could become replicas: empty and not replicas already.

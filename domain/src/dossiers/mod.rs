@@ -22,6 +22,7 @@ pub struct DossierSummary {
     /// Hex SHA-256 of the first photo's image, for its thumbnail.
     pub thumbnail: Option<String>,
     pub photo_count: i64,
+    #[serde(deserialize_with = "crate::time::rfc3339")]
     pub modified_at: DateTime<Utc>,
 }
 
@@ -43,7 +44,9 @@ pub struct Dossier {
     pub photos: Vec<PhotoInfo>,
     /// The Leader URL if the dossier is in a read-only replicated list here.
     pub replica_of: Option<String>,
+    #[serde(deserialize_with = "crate::time::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(deserialize_with = "crate::time::rfc3339")]
     pub modified_at: DateTime<Utc>,
 }
 

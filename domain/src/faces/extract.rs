@@ -23,9 +23,17 @@ pub fn one_face(engine: &Engine, picture: &DynamicImage) -> Result<OneFace> {
         .map(from_engine)
         .collect();
     if let [bounds] = found.as_slice() {
+        let vector = engine.describe(&pixels, &to_engine(bounds));
+        if vector.len() != face_engine::VECTOR_LENGTH {
+            tracing::error!(
+                length = vector.len(),
+                "the face engine gave a vector of the wrong length"
+            );
+            return Err(Error::internal());
+        }
         return Ok(OneFace {
             bounds: *bounds,
-            vector: engine.describe(&pixels, &to_engine(bounds)),
+            vector,
             thumbnail: face_thumbnail(picture, bounds)?,
         });
     }

@@ -8,6 +8,8 @@ pub mod backfill;
 #[cfg(feature = "store")]
 pub mod extract;
 #[cfg(feature = "store")]
+pub mod recent;
+#[cfg(feature = "store")]
 pub mod search;
 
 use serde::{Deserialize, Serialize};

@@ -4,7 +4,7 @@
 
 use super::{extract::all_faces, FaceBox, FaceMatch, FaceSearchResult, FoundFace, MAX_MATCHES};
 use crate::error::{Error, Result};
-use crate::images::decode;
+use crate::images::{decode, jpeg_within};
 use crate::Installation;
 use face_engine::{confidence, distance, distance_for};
 use std::collections::HashMap;
@@ -23,12 +23,17 @@ pub struct SearchFilter {
 /// Vectors compared per round trip: 20 000 rows of 128 floats are 10 MB.
 const SCAN_BATCH: i64 = 20_000;
 
-/// The faces of `image` and the dossiers each resembles.
+/// Longest side of the photo as the results page shows it.
+const PREVIEW_SIDE: u32 = 512;
+
+/// The faces of `image` and the dossiers each resembles; with `preview`, also the photo scaled
+/// down (a JPEG) for the results page to draw the faces on.
 pub async fn search(
     inst: &Installation,
     image: Vec<u8>,
     filter: &SearchFilter,
-) -> Result<FaceSearchResult> {
+    preview: bool,
+) -> Result<(FaceSearchResult, Option<Vec<u8>>)> {
     if !(0.0..=1.0).contains(&filter.min_confidence) {
         return Err(Error::invalid("min_confidence", "must be between 0 and 1"));
     }
@@ -56,22 +61,29 @@ pub async fn search(
             face_engine::MODEL_NAME
         ))
     })?;
-    let (width, height, faces) = tokio::task::spawn_blocking(move || {
+    let (width, height, faces, preview) = tokio::task::spawn_blocking(move || {
         let decoded = decode(&image)?;
         let pixels = decoded.picture.to_rgb8();
-        Ok::<_, Error>((pixels.width(), pixels.height(), all_faces(&engine, &pixels)))
+        let preview = preview
+            .then(|| jpeg_within(&decoded.picture, PREVIEW_SIDE))
+            .transpose()?;
+        let faces = all_faces(&engine, &pixels);
+        Ok::<_, Error>((pixels.width(), pixels.height(), faces, preview))
     })
     .await
     .map_err(|_| Error::internal())??;
 
     let (best, compared) = scan(inst, &faces, filter).await?;
     let found = describe_matches(inst, faces.iter().map(|f| f.0).collect(), best).await?;
-    Ok(FaceSearchResult {
-        width,
-        height,
-        faces: found,
-        compared,
-    })
+    Ok((
+        FaceSearchResult {
+            width,
+            height,
+            faces: found,
+            compared,
+        },
+        preview,
+    ))
 }
 
 /// Per face, the closest photo of each dossier within the filter's distance: (dossier, photo,

@@ -144,10 +144,14 @@ pub struct Replica {
     pub items_done: i64,
     pub items_total: Option<i64>,
     pub photos_done: i64,
+    #[serde(default, deserialize_with = "crate::time::rfc3339_option")]
     pub last_success_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
+    #[serde(default, deserialize_with = "crate::time::rfc3339_option")]
     pub last_error_at: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "crate::time::rfc3339_option")]
     pub next_run_at: Option<DateTime<Utc>>,
+    #[serde(deserialize_with = "crate::time::rfc3339")]
     pub created_at: DateTime<Utc>,
     /// The Leader installation this replica follows (known after its creation).
     pub leader_installation: Option<String>,
@@ -180,7 +184,9 @@ pub struct SyncRun {
     pub full_resync: bool,
     pub cursor_from: i64,
     pub cursor_to: Option<i64>,
+    #[serde(deserialize_with = "crate::time::rfc3339")]
     pub started_at: DateTime<Utc>,
+    #[serde(default, deserialize_with = "crate::time::rfc3339_option")]
     pub finished_at: Option<DateTime<Utc>>,
     pub outcome: RunOutcomeKind,
     pub dossiers: i64,

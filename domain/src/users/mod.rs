@@ -13,5 +13,6 @@ pub struct UserAccount {
     pub group: String,
     pub active: bool,
     pub api_tokens: i64,
+    #[serde(deserialize_with = "crate::time::rfc3339")]
     pub created_at: DateTime<Utc>,
 }

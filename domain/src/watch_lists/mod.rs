@@ -22,7 +22,9 @@ pub struct WatchList {
     pub dossier_count: i64,
     /// The Leader URL if this list is a read-only replica here.
     pub replica_of: Option<String>,
+    #[serde(deserialize_with = "crate::time::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(deserialize_with = "crate::time::rfc3339")]
     pub modified_at: DateTime<Utc>,
 }
 

@@ -53,6 +53,7 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
         "faces/search",
         &["image", "watch_list", "min_confidence", "matches"],
     ),
+    ("faces/searched", &[]),
     ("replication/cancel", &[]),
     ("replication/confirm", &[]),
     (
