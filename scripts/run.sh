@@ -35,7 +35,7 @@ prepare() {
 prepare dossier_leader
 prepare dossier_subscriber
 if [ "$(psql -qtA -d dossier_leader -c 'SELECT count(*) FROM dossiers')" = 0 ]; then
-  # Generated dossiers for volume, and two with real faces (their vectors computed here).
+  # Generated dossiers for volume, and one with a real face (its vector computed here).
   DATABASE_URL="$PG_BASE_URL/dossier_leader" "$bin" demo-data --dossiers 500 --photos data/test-photos
 fi
 # An empty list on the Subscriber, ready to become a replica.
@@ -73,9 +73,9 @@ cat <<MSG
   Log in to either as admin with the password $(cat .dev/admin-password)
   (kept in .dev/admin-password; the shared SYNC_TOKEN is in .dev/sync-token)
 
-  Search by photo (Leader or Subscriber, "Search by photo" in the menu) with
-  data/test-photos/obama2.jpg: it finds the Leader's "Barack Obama" dossier, whose photo is
-  data/test-photos/obama.jpg; biden.jpg finds "Joe Biden".
+  Faces: add data/test-photos/obama.jpg to a dossier (the server finds the face and computes
+  its vector), then "Search by photo" with obama2.jpg or obama3.jpg: it finds that dossier.
+  The demo dossier "Joe Biden" has a real face too (data/test-photos/biden.jpg).
 
   Replicate the Leader's "Demo: wanted" list into the Subscriber's empty "Wanted (replica)":
   on the Subscriber's Replication page, or with the seed's request (an API token of the

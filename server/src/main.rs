@@ -53,8 +53,8 @@ enum Command {
     DemoData {
         #[arg(long, default_value_t = 100)]
         dossiers: u32,
-        /// A directory with face_recognition's test photos (obama.jpg, biden.jpg): dossiers
-        /// with real faces are added from it, their vectors computed by the face engine.
+        /// A directory with face_recognition's test photos: a dossier with a real face
+        /// (biden.jpg) is added from it, its vector computed by the face engine.
         #[arg(long)]
         photos: Option<PathBuf>,
     },

@@ -151,7 +151,8 @@ async fn scan(
     // Only the best `matches` per face are described.
     for per_face in &mut best {
         let mut ranked: Vec<(i64, (i64, f32))> = per_face.drain().collect();
-        ranked.sort_by(|a, b| a.1 .1.total_cmp(&b.1 .1));
+        // Equally close (the same picture in two dossiers): the newest dossier first.
+        ranked.sort_by(|a, b| a.1 .1.total_cmp(&b.1 .1).then(b.0.cmp(&a.0)));
         ranked.truncate(filter.matches);
         per_face.extend(ranked);
     }
@@ -210,7 +211,11 @@ async fn describe_matches(
                     })
                 })
                 .collect();
-            matches.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+            matches.sort_by(|a, b| {
+                b.confidence
+                    .total_cmp(&a.confidence)
+                    .then(b.dossier_id.cmp(&a.dossier_id))
+            });
             FoundFace { bounds, matches }
         })
         .collect())

@@ -145,6 +145,20 @@ async fn an_uploaded_photo_gets_its_face_and_a_search_finds_the_same_person_only
         "{group}"
     );
 
+    // The same picture in a newer dossier: equally close, the newest first.
+    let again = app.dossier("Obama, second file", &[list]).await;
+    assert_eq!(
+        upload(&app, again, &test_photo("obama.jpg")).await.status,
+        200
+    );
+    let found = search(&app, &[("image", &test_photo("obama2.jpg"))])
+        .await
+        .json();
+    let matches = &found["faces"][0]["matches"];
+    assert_eq!(matches[0]["dossier_id"], again, "{found}");
+    assert_eq!(matches[1]["dossier_id"], obama);
+    assert_eq!(matches[0]["confidence"], matches[1]["confidence"]);
+
     // A photo without a face: no faces, not an error.
     let blank = search(&app, &[("image", &server::demo::portrait(3))]).await;
     assert_eq!(blank.status, 200);
