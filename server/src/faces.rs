@@ -54,7 +54,9 @@ pub async fn backfill(settings: &Settings, pool: &PgPool, batch: i64) -> Result<
         .await
         .map_err(|e| e.to_string())?;
     if pending == 0 {
-        println!("no photo waits for a vector: nothing to do (replicated photos keep their Leader's)");
+        println!(
+            "no photo waits for a vector: nothing to do (replicated photos keep their Leader's)"
+        );
         return Ok(());
     }
     let bar = ProgressBar::new(pending as u64).with_style(

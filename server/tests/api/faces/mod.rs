@@ -1,18 +1,19 @@
 //! Faces through the API, on real photos with the real engine: an upload gets its face's
 //! vector, a search by another photo of the same person finds the dossier above the documented
 //! threshold and a photo of someone else does not, photos without exactly one face are refused
-//! with the count, the backfill fills in what was stored before, and the vector replicates.
+//! with the count. The backfill, replication and start-up are in `stored`; the search page's
+//! kept results in `page`.
 
-use crate::helpers::{
-    drop_database, fresh_database, multipart_request, serve, test_photo, TestApp,
-};
-use domain::sync::run::{self, RunOutcome};
+mod page;
+mod stored;
+
+use crate::helpers::{multipart_request, test_photo, TestApp};
 use serde_json::{json, Value};
 
 /// The confidence a watch list's threshold of 0.75 asks for.
-const THRESHOLD: f64 = 0.75;
+pub(super) const THRESHOLD: f64 = 0.75;
 
-async fn upload(app: &TestApp, dossier: i64, image: &[u8]) -> crate::helpers::Answer {
+pub(super) async fn upload(app: &TestApp, dossier: i64, image: &[u8]) -> crate::helpers::Answer {
     app.upload(
         &app.operator,
         &[
@@ -23,13 +24,13 @@ async fn upload(app: &TestApp, dossier: i64, image: &[u8]) -> crate::helpers::An
     .await
 }
 
-async fn search(app: &TestApp, fields: &[(&str, &[u8])]) -> crate::helpers::Answer {
+pub(super) async fn search(app: &TestApp, fields: &[(&str, &[u8])]) -> crate::helpers::Answer {
     app.send(multipart_request("/api/faces/search", &app.user, fields))
         .await
 }
 
 /// Two photos side by side: two faces.
-fn two_people() -> Vec<u8> {
+pub(super) fn two_people() -> Vec<u8> {
     let left = image::load_from_memory(&test_photo("obama.jpg"))
         .unwrap()
         .to_rgb8();
@@ -282,247 +283,4 @@ fn huge_jpeg() -> Vec<u8> {
     // Marker, length (2), precision (1), then height and width (2 each, big-endian).
     bytes[sof + 5..sof + 9].copy_from_slice(&[0x4E, 0x20, 0x4E, 0x20]);
     bytes
-}
-
-#[sqlx::test(migrations = "../migrations")]
-async fn the_backfill_describes_stored_photos_once_and_skips_replicated_ones(pool: sqlx::PgPool) {
-    // Photos stored while the installation had no engine.
-    let settings = domain::Settings {
-        upload_limit: 4 * 1024 * 1024,
-        ..crate::helpers::settings()
-    };
-    let before = TestApp::with_settings(pool.clone(), settings).await;
-    let list = before.watch_list("L").await;
-    let dossier = before.dossier("Stored earlier", &[list]).await;
-    let id = dossier.to_string();
-    for image in [
-        test_photo("obama.jpg"),
-        server::demo::portrait(9),
-        two_people(),
-    ] {
-        let answer = before
-            .upload(
-                &before.operator,
-                &[("dossier_id", id.as_bytes()), ("image", &image)],
-            )
-            .await;
-        assert_eq!(answer.status, 200);
-    }
-    let revision: i64 = sqlx::query_scalar("SELECT revision FROM dossiers")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-
-    let backfill = || async {
-        domain::faces::backfill::run(
-            &pool,
-            crate::helpers::face_engine(),
-            face_engine::MODEL_NAME,
-            2,
-            2,
-            |_| {},
-        )
-        .await
-        .unwrap()
-    };
-    assert_eq!(domain::faces::backfill::pending(&pool).await.unwrap(), 3);
-    let summary = backfill().await;
-    assert_eq!(
-        (
-            summary.described,
-            summary.no_face,
-            summary.several_faces,
-            summary.unreadable
-        ),
-        (1, 1, 1, 0)
-    );
-    let counts: Vec<(Option<i16>, bool)> =
-        sqlx::query_as("SELECT face_count, face_vector IS NOT NULL FROM photos ORDER BY id")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-    assert_eq!(
-        counts,
-        vec![(Some(1), true), (Some(0), false), (Some(2), false)]
-    );
-    // The dossier changed, so that Subscribers receive the vector.
-    let after: i64 = sqlx::query_scalar("SELECT revision FROM dossiers")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert!(after > revision);
-    // Run again (after a kill, say): nothing is analysed twice.
-    assert_eq!(domain::faces::backfill::pending(&pool).await.unwrap(), 0);
-    assert_eq!(backfill().await.analysed(), 0);
-    let entry: String =
-        sqlx::query_scalar("SELECT summary FROM audit_log WHERE action = 'backfill'")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-    assert!(entry.contains("1 photos got a vector"), "{entry}");
-
-    // A replicated dossier's photo is the Leader's business.
-    sqlx::query("INSERT INTO remote_dossiers (remote_url, remote_id, dossier_id) VALUES ('http://leader', 1, $1)")
-        .bind(dossier)
-        .execute(&pool)
-        .await
-        .unwrap();
-    sqlx::query("UPDATE photos SET face_count = NULL WHERE face_vector IS NULL")
-        .execute(&pool)
-        .await
-        .unwrap();
-    assert_eq!(domain::faces::backfill::pending(&pool).await.unwrap(), 0);
-}
-
-#[sqlx::test(migrations = "../migrations")]
-async fn a_photo_replicates_with_its_vector(leader_pool: sqlx::PgPool) {
-    let (sub_pool, sub_db) = fresh_database(&leader_pool).await;
-    let leader = TestApp::with_faces(leader_pool).await;
-    let (leader_url, leader_task) = serve(leader.router.clone()).await;
-    let sub = TestApp::with_faces(sub_pool).await;
-
-    let remote = leader.watch_list("Wanted").await;
-    let dossier = leader.dossier("Barack Obama", &[remote]).await;
-    assert_eq!(
-        upload(&leader, dossier, &test_photo("obama.jpg"))
-            .await
-            .status,
-        200
-    );
-    let local = sub.watch_list("Wanted (replica)").await;
-    let replica = sub.subscribed(&leader_url, remote, local).await;
-    assert!(matches!(
-        run::run(&sub.state, replica).await,
-        Ok(RunOutcome::Done { .. })
-    ));
-
-    let vector = |pool: sqlx::PgPool| async move {
-        sqlx::query_scalar::<_, Vec<f32>>("SELECT face_vector FROM photos")
-            .fetch_one(&pool)
-            .await
-            .unwrap()
-    };
-    assert_eq!(
-        vector(sub.pool.clone()).await,
-        vector(leader.pool.clone()).await
-    );
-    // The Subscriber finds the dossier by another photo, in its replica.
-    let found = search(
-        &sub,
-        &[
-            ("image", &test_photo("obama3.jpg")),
-            ("watch_list", local.to_string().as_bytes()),
-        ],
-    )
-    .await
-    .json();
-    let best = &found["faces"][0]["matches"][0];
-    assert_eq!(best["name"], "Barack Obama", "{found}");
-    assert!(best["confidence"].as_f64().unwrap() > THRESHOLD);
-
-    leader_task.abort();
-    drop_database(&leader.pool, sub.pool.clone(), &sub_db).await;
-}
-
-#[sqlx::test(migrations = "../migrations")]
-async fn a_missing_or_altered_model_file_stops_start_up_naming_it(pool: sqlx::PgPool) {
-    let (other, url) = fresh_database(&pool).await;
-    let dir = std::env::temp_dir().join(format!("dossier-models-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let serve = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_dossier"))
-            .arg("serve")
-            .env("DATABASE_URL", &url)
-            .env("LISTEN_ADDRESS", "127.0.0.1:0")
-            .env("FACE_MODELS_DIR", &dir)
-            .output()
-            .expect("the binary runs")
-    };
-    let first = &face_engine::MODEL_FILES[0];
-    let out = serve();
-    let said = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(
-        said.contains(first.name) && said.contains("missing"),
-        "{said}"
-    );
-
-    std::fs::write(dir.join(first.name), b"truncated").unwrap();
-    let out = serve();
-    let said = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(
-        said.contains(first.name) && said.contains("SHA-256"),
-        "{said}"
-    );
-    std::fs::remove_dir_all(&dir).unwrap();
-    drop_database(&pool, other, &url).await;
-}
-
-#[sqlx::test(migrations = "../migrations")]
-async fn a_search_from_the_page_gets_an_address_of_its_own_for_its_user_only(pool: sqlx::PgPool) {
-    let app = TestApp::with_faces(pool).await;
-    let list = app.watch_list("Wanted").await;
-    let obama = app.dossier("Barack Obama", &[list]).await;
-    assert_eq!(
-        upload(&app, obama, &test_photo("obama.jpg")).await.status,
-        200
-    );
-
-    // As a browser's plain form post: answered with the way to the results page.
-    let from_page = |image: Vec<u8>| {
-        let mut request = multipart_request("/api/faces/search", &app.user, &[("image", &image)]);
-        request
-            .headers_mut()
-            .insert("accept", "text/html,application/xhtml+xml".parse().unwrap());
-        request
-    };
-    let answer = app.send(from_page(test_photo("obama2.jpg"))).await;
-    assert_eq!(answer.status, 302);
-    let location = answer.headers["location"].to_str().unwrap().to_string();
-    let id = location
-        .strip_prefix("/faces/search?result=")
-        .expect(&location)
-        .to_string();
-
-    let kept = app
-        .ok("faces/searched", &app.user, json!({ "id": id }))
-        .await;
-    assert_eq!(
-        kept["found"]["faces"][0]["matches"][0]["dossier_id"], obama,
-        "{kept}"
-    );
-    assert_eq!(kept["has_preview"], true);
-    let preview = app
-        .get(&format!("/faces/previews/{id}"), Some(&app.user))
-        .await;
-    assert_eq!(preview.status, 200);
-    assert_eq!(
-        image::load_from_memory(&preview.body).unwrap().height(),
-        512
-    );
-    // Another user cannot read it.
-    assert_eq!(
-        app.ok("faces/searched", &app.admin, json!({ "id": id }))
-            .await,
-        Value::Null
-    );
-    assert_eq!(
-        app.get(&format!("/faces/previews/{id}"), Some(&app.admin))
-            .await
-            .status,
-        404
-    );
-
-    // A refusal is kept too, for the page to show.
-    let answer = app.send(from_page(b"not an image".to_vec())).await;
-    let location = answer.headers["location"].to_str().unwrap().to_string();
-    let id = location.strip_prefix("/faces/search?result=").unwrap();
-    let kept = app
-        .ok("faces/searched", &app.user, json!({ "id": id }))
-        .await;
-    assert!(
-        kept["refused"].as_str().unwrap().contains("is not a JPEG"),
-        "{kept}"
-    );
 }
