@@ -42,6 +42,7 @@ pub async fn search_faces(data: MultipartData) -> AppResult<FaceSearchResult> {
         .recent_searches
         .keep(user.id, KeptSearch { outcome, preview });
     leptos_axum::redirect(&format!("/faces/search?result={id}"));
+    // The browser follows the redirect and never reads this body.
     Ok(FaceSearchResult {
         width: 0,
         height: 0,

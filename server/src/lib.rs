@@ -83,8 +83,7 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let pages_and_api = Router::new()
         .route("/photos/{sha256}", get(photo))
-        .route("/photos/{sha256}/thumbnail", get(thumbnail))
-        .route("/photos/{sha256}/face", get(face))
+        .route("/photos/{sha256}/{rendition}", get(smaller))
         .route("/faces/previews/{id}", get(search_preview))
         .route("/healthz", get(healthz))
         .merge(sync_api::router())
@@ -144,7 +143,7 @@ async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// A photo's bytes, or its thumbnail, for a logged-in user.
+/// A photo's bytes, for a logged-in user.
 async fn photo(
     state: State<AppState>,
     sha: Path<String>,
@@ -154,22 +153,19 @@ async fn photo(
     serve_image(state, sha, headers, Rendition::Full).await
 }
 
-async fn thumbnail(
+/// A photo's thumbnail (`/thumbnail`) or the face found in it (`/face`), for a logged-in user.
+async fn smaller(
     state: State<AppState>,
-    sha: Path<String>,
+    Path((sha, which)): Path<(String, String)>,
     _: Caller,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    serve_image(state, sha, headers, Rendition::Thumbnail).await
-}
-
-async fn face(
-    state: State<AppState>,
-    sha: Path<String>,
-    _: Caller,
-    headers: HeaderMap,
-) -> Result<Response, AppError> {
-    serve_image(state, sha, headers, Rendition::Face).await
+    let rendition = match which.as_str() {
+        "thumbnail" => Rendition::Thumbnail,
+        "face" => Rendition::Face,
+        _ => return Err(Error::not_found(format!("no {which:?} of a photo")).into()),
+    };
+    serve_image(state, Path(sha), headers, rendition).await
 }
 
 /// The photo of a search made from the page, scaled down, for its results page.
