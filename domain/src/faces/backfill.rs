@@ -76,13 +76,18 @@ pub async fn run(
         .await?;
         let Some(last) = photos.last() else { break };
         after = last.id;
-        // The photos of a batch are analysed `workers` at a time, each on the blocking pool.
+        let ids: Vec<i64> = photos.iter().map(|p| p.id).collect();
+        let dossiers: Vec<i64> = photos.iter().map(|p| p.dossier_id).collect();
+        // The photos of a batch are analysed `workers` at a time, each on the blocking pool (so
+        // that no more than that many decoded photos are held at once); their bytes move there.
         let mut outcomes = Vec::with_capacity(photos.len());
-        for chunk in photos.chunks(workers.max(1)) {
-            let tasks: Vec<_> = chunk
-                .iter()
-                .map(|p| {
-                    let (engine, data) = (engine.clone(), p.data.clone());
+        let mut images = photos.into_iter().map(|p| p.data).peekable();
+        while images.peek().is_some() {
+            let tasks: Vec<_> = images
+                .by_ref()
+                .take(workers.max(1))
+                .map(|data| {
+                    let engine = engine.clone();
                     tokio::task::spawn_blocking(move || analyse(&engine, &data))
                 })
                 .collect();
@@ -90,8 +95,6 @@ pub async fn run(
                 outcomes.push(task.await.map_err(|_| Error::internal())?);
             }
         }
-        let ids: Vec<i64> = photos.iter().map(|p| p.id).collect();
-        let dossiers: Vec<i64> = photos.iter().map(|p| p.dossier_id).collect();
         store(pool, model, &ids, &dossiers, outcomes, &mut summary).await?;
         progress(&summary);
     }
