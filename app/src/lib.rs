@@ -13,6 +13,7 @@ pub mod auth;
 pub mod caller;
 pub mod dossiers;
 pub mod error;
+pub mod events;
 pub mod faces;
 pub mod forms;
 pub mod notice;
@@ -24,6 +25,7 @@ pub mod state;
 pub mod uploads;
 pub mod users;
 pub mod watch_lists;
+pub mod webhooks;
 
 use auth::{me, use_current_user, Logout, LogoutEverywhere, Permission};
 use leptos::prelude::*;
@@ -116,6 +118,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/dossiers/:id/edit") ssr=SsrMode::Async view=dossiers::EditDossierPage />
                     <Route path=path!("/dossiers/:id/delete") ssr=SsrMode::Async view=dossiers::DeleteDossierPage />
                     <Route path=path!("/faces/search") ssr=SsrMode::Async view=faces::FaceSearchPage />
+                    <Route path=path!("/events") ssr=SsrMode::Async view=events::EventsPage />
+                    <Route path=path!("/webhooks") ssr=SsrMode::Async view=webhooks::WebhooksPage />
                     <Route path=path!("/users") ssr=SsrMode::Async view=users::UsersPage />
                     <Route path=path!("/audit") ssr=SsrMode::Async view=audit::AuditLogPage />
                     <Route path=path!("/replication") ssr=SsrMode::Async view=replication::ReplicationPage />
@@ -165,7 +169,8 @@ fn Nav() -> impl IntoView {
                 <a href="/watch-lists">"Watch lists"</a>
                 <a href="/dossiers">"Dossiers"</a>
                 <a href="/faces/search">"Search by photo"</a>
-                {is_admin.then(|| view! { <a href="/users">"Users"</a> <a href="/audit">"Audit log"</a> })}
+                <a href="/events">"Events"</a>
+                {is_admin.then(|| view! { <a href="/users">"Users"</a> <a href="/webhooks">"Webhooks"</a> <a href="/audit">"Audit log"</a> })}
                 {replication.then(|| view! { <a href="/replication">"Replication"</a> })}
             </nav>
             <div class="me">

@@ -29,6 +29,13 @@ const NOTICES: &[(&str, &str)] = &[
         "replica-cancelled",
         "Replica cancelled: the local list keeps its dossiers and can be edited again.",
     ),
+    ("event-acknowledged", "Event acknowledged."),
+    (
+        "events-acknowledged",
+        "Every event awaiting acknowledgement in this view is acknowledged.",
+    ),
+    ("webhook-created", "Webhook added."),
+    ("webhook-deleted", "Webhook deleted, with its delivery log."),
     ("sync-started", "Sync started: the progress shows below."),
     ("hold-confirmed", "Confirmed: the held run goes ahead."),
     (

@@ -13,27 +13,37 @@ pub enum Permission {
     Edit,
     /// Manage users (and replication).
     Admin,
+    /// Post what cameras see (monitoring events); the Camera group's only permission.
+    Ingest,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 3] = [Self::Read, Self::Edit, Self::Admin];
+    pub const ALL: [Permission; 4] = [Self::Read, Self::Edit, Self::Admin, Self::Ingest];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Read => "read",
             Self::Edit => "edit",
             Self::Admin => "admin",
+            Self::Ingest => "ingest",
         }
     }
 }
 
-/// The built-in groups, in order of power, with their permissions.
+/// The built-in groups, in order of power, with their permissions. A camera's account may
+/// post events and nothing else, not even read them: least privilege for a device on a pole.
 pub const GROUPS: &[(&str, &[Permission])] = &[
+    ("Camera", &[Permission::Ingest]),
     ("User", &[Permission::Read]),
     ("Operator", &[Permission::Read, Permission::Edit]),
     (
         "Administrator",
-        &[Permission::Read, Permission::Edit, Permission::Admin],
+        &[
+            Permission::Read,
+            Permission::Edit,
+            Permission::Admin,
+            Permission::Ingest,
+        ],
     ),
 ];
 

@@ -39,6 +39,9 @@ pub enum Error {
     /// Refused for now (a locked login); `retry_after` says in how many seconds to try again.
     #[error("{message}")]
     TooManyRequests { message: String, retry_after: u64 },
+    /// The database cannot be reached for now; nothing was stored. `retry_after` in seconds.
+    #[error("{message}")]
+    Unavailable { message: String, retry_after: u64 },
     /// Anything the user cannot fix. The cause is logged on the server, never sent.
     #[error("{message}")]
     Internal { message: String },
@@ -128,6 +131,7 @@ impl Error {
             Self::Faces { .. } => 422,
             Self::TooLarge { .. } => 413,
             Self::TooManyRequests { .. } => 429,
+            Self::Unavailable { .. } => 503,
             Self::Internal { .. } => 500,
         }
     }
@@ -135,7 +139,9 @@ impl Error {
     /// Seconds after which the request may succeed, for `Retry-After`.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
-            Self::TooManyRequests { retry_after, .. } => Some(*retry_after),
+            Self::TooManyRequests { retry_after, .. } | Self::Unavailable { retry_after, .. } => {
+                Some(*retry_after)
+            }
             _ => None,
         }
     }
@@ -161,6 +167,7 @@ impl Error {
             | Self::Forbidden { message }
             | Self::TooLarge { message }
             | Self::TooManyRequests { message, .. }
+            | Self::Unavailable { message, .. }
             | Self::Internal { message } => message,
         }
     }
@@ -194,6 +201,19 @@ impl From<sqlx::Error> for Error {
         if matches!(code.as_deref(), Some("22021" | "22P05")) {
             tracing::warn!(error = %error, "text with a NUL reached the database");
             return Self::bad_request("text must not contain NUL or other control characters");
+        }
+        // The database down or out of connections: the client's request was fine and may be
+        // sent again; saying so lets a camera keep its events instead of dropping them.
+        if matches!(
+            error,
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+        ) {
+            tracing::warn!(error = %error, "database unavailable");
+            return Self::Unavailable {
+                message: "the database is unavailable; nothing was stored, try again shortly"
+                    .into(),
+                retry_after: 5,
+            };
         }
         // The one place a database error is logged; its text never leaves the server.
         tracing::error!(error = %error, "database error");

@@ -23,11 +23,15 @@ pub struct Installation {
     pub faces: Option<Arc<face_engine::Engine>>,
     /// Searches by photo made from the page, until their results are read.
     pub recent_searches: Arc<crate::faces::recent::RecentSearches>,
+    /// Monitoring's face index, live events and webhook bell.
+    pub monitor: Arc<crate::monitoring::live::Monitor>,
 }
 
 impl Installation {
     pub fn new(pool: PgPool, settings: Settings) -> Self {
+        let monitor = crate::monitoring::live::Monitor::new(&settings.face_model, None);
         Self {
+            monitor: Arc::new(monitor),
             pool,
             settings: Arc::new(settings),
             scheduler: Arc::new(Scheduler::default()),
@@ -35,6 +39,15 @@ impl Installation {
             faces: None,
             recent_searches: Arc::default(),
         }
+    }
+
+    /// The installation with its face index saved in `dir` (and reloaded from there).
+    pub fn with_index_dir(mut self, dir: std::path::PathBuf) -> Self {
+        self.monitor = Arc::new(crate::monitoring::live::Monitor::new(
+            &self.settings.face_model,
+            Some(dir),
+        ));
+        self
     }
 
     /// The installation with its face engine.
@@ -57,6 +70,10 @@ pub struct Settings {
     pub sync_web_ui: bool,
     pub sync: SyncSettings,
     pub sessions: SessionSettings,
+    /// How confident a match must be where its list sets no threshold (`FACE_THRESHOLD`).
+    pub face_threshold: f32,
+    /// Events older than this many days are dropped (`EVENTS_RETENTION_DAYS`).
+    pub events_retention_days: i32,
     /// Audit entries older than this many days are deleted (`AUDIT_RETENTION_DAYS`).
     pub audit_retention_days: i32,
     /// What the pages call this installation (`SITE_NAME`).
@@ -158,6 +175,8 @@ impl Default for Settings {
             sync: SyncSettings::default(),
             sessions: SessionSettings::default(),
             audit_retention_days: DEFAULT_AUDIT_RETENTION_DAYS,
+            face_threshold: crate::monitoring::DEFAULT_THRESHOLD,
+            events_retention_days: crate::monitoring::DEFAULT_RETENTION_DAYS,
             trusted_proxies: Vec::new(),
             site_name: "dossier database".into(),
         }

@@ -20,6 +20,7 @@ pub mod installation;
 pub mod logins;
 #[cfg(feature = "store")]
 pub mod maintenance;
+pub mod monitoring;
 pub mod photos;
 pub mod sync;
 pub mod time;

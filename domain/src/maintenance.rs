@@ -1,5 +1,6 @@
 //! Housekeeping the installation does by itself, once at start-up and then hourly: sessions
-//! that can no longer be used are deleted, and audit entries older than the retention period.
+//! that can no longer be used are deleted, audit entries and events older than their retention
+//! periods, and the coming days' partitions of events are made.
 
 use crate::installation::Installation;
 use std::time::Duration;
@@ -33,5 +34,11 @@ pub async fn tidy(inst: &Installation) {
             "old audit entries deleted"
         ),
         Err(e) => tracing::warn!(error = %e, "cannot delete old audit entries"),
+    }
+    let days = settings.events_retention_days;
+    match crate::monitoring::partitions::tidy(&inst.pool, &inst.monitor.days, days).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(days = n, retention = days, "old days of events dropped"),
+        Err(e) => tracing::warn!(error = %e, "cannot tidy the events' partitions"),
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod demo;
+pub mod events_api;
 pub mod faces;
 pub mod observability;
 pub mod settings;
@@ -87,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         .route("/faces/previews/{id}", get(search_preview))
         .route("/healthz", get(healthz))
         .merge(sync_api::router())
+        .merge(events_api::router())
         .leptos_routes(&state, routes, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

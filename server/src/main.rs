@@ -106,7 +106,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             domain::auth::create_groups(&pool)
                 .await
                 .map_err(|e| e.to_string())?;
-            println!("groups Administrator, Operator and User are in place");
+            println!("groups Administrator, Operator, User and Camera are in place");
         }
         Command::CreateUser {
             username,
@@ -178,9 +178,14 @@ async fn serve(settings: Settings, pool: sqlx::PgPool) -> Result<(), String> {
     let faces = server::faces::engine(&settings).await?;
     let mut state = server::app_state(pool, settings.domain_settings(), server::leptos_options());
     state.installation.faces = faces;
+    state.installation = state
+        .installation
+        .with_index_dir(settings.face_index_dir.clone());
     // Kept for the life of the server: the scheduler restarts itself after a panic.
     let _scheduler = domain::sync::scheduler::spawn(state.installation.clone());
     let _housekeeping = domain::maintenance::spawn(state.installation.clone());
+    let _face_index = domain::monitoring::index::spawn(state.installation.clone());
+    let _webhooks = domain::monitoring::webhooks::sender::spawn(state.installation.clone());
     let app = server::router(state);
     let listener = tokio::net::TcpListener::bind(settings.listen_address)
         .await

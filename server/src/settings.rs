@@ -17,6 +17,7 @@ use std::path::Path;
 /// `FACE_MODELS_DIR` when not set: where `scripts/install-tools.sh` puts the models, relative
 /// to the directory the server starts in (the checkout, for `scripts/run.sh`).
 pub const DEFAULT_FACE_MODELS_DIR: &str = "data/face-models";
+pub const DEFAULT_FACE_INDEX_DIR: &str = "data/face-index";
 
 /// Every key, as written in the file or the environment.
 pub const KEYS: &[&str] = &[
@@ -34,6 +35,9 @@ pub const KEYS: &[&str] = &[
     "FACE_MODEL",
     "FACE_VECTOR_LENGTH",
     "FACE_MODELS_DIR",
+    "FACE_INDEX_DIR",
+    "FACE_THRESHOLD",
+    "EVENTS_RETENTION_DAYS",
     "UPLOAD_LIMIT",
     "SESSION_IDLE_MINUTES",
     "AUDIT_RETENTION_DAYS",
@@ -75,6 +79,10 @@ pub struct Settings {
     pub face_vector_length: usize,
     /// Where the built-in engine's model files are; used when `face_model` is its name.
     pub face_models_dir: std::path::PathBuf,
+    /// Where monitoring's face index is saved between starts.
+    pub face_index_dir: std::path::PathBuf,
+    pub face_threshold: f32,
+    pub events_retention_days: i32,
     pub upload_limit: usize,
     pub session_idle_minutes: i32,
     pub audit_retention_days: i32,
@@ -262,6 +270,22 @@ impl Settings {
         }
         let face_models_dir =
             std::path::PathBuf::from(get("FACE_MODELS_DIR").unwrap_or(DEFAULT_FACE_MODELS_DIR));
+        let face_index_dir =
+            std::path::PathBuf::from(get("FACE_INDEX_DIR").unwrap_or(DEFAULT_FACE_INDEX_DIR));
+        let face_threshold = match get("FACE_THRESHOLD") {
+            None => domain::monitoring::DEFAULT_THRESHOLD,
+            Some(v) => v
+                .trim()
+                .parse::<f32>()
+                .ok()
+                .filter(|t| (0.0..=1.0).contains(t))
+                .ok_or_else(|| {
+                    bad(
+                        "FACE_THRESHOLD",
+                        format!("expected a confidence between 0 and 1, got {v:?}"),
+                    )
+                })?,
+        };
         let upload_limit = match get("UPLOAD_LIMIT") {
             None => 10 * 1024 * 1024,
             Some(v) => parse_size(v).ok_or_else(|| {
@@ -295,6 +319,13 @@ impl Settings {
         let audit_retention_days = whole(
             "AUDIT_RETENTION_DAYS",
             DEFAULT_AUDIT_RETENTION_DAYS,
+            1,
+            36_500,
+        )?;
+
+        let events_retention_days = whole(
+            "EVENTS_RETENTION_DAYS",
+            domain::monitoring::DEFAULT_RETENTION_DAYS,
             1,
             36_500,
         )?;
@@ -341,6 +372,9 @@ impl Settings {
             face_model,
             face_vector_length,
             face_models_dir,
+            face_index_dir,
+            face_threshold,
+            events_retention_days,
             upload_limit,
             session_idle_minutes,
             audit_retention_days,
@@ -371,6 +405,8 @@ impl Settings {
                 idle_minutes: self.session_idle_minutes,
             },
             audit_retention_days: self.audit_retention_days,
+            face_threshold: self.face_threshold,
+            events_retention_days: self.events_retention_days,
             trusted_proxies: self.trusted_proxies.clone(),
             site_name: self.site_name.clone(),
         }

@@ -16,6 +16,8 @@ pub struct TestApp {
     pub admin: String,
     pub operator: String,
     pub user: String,
+    /// A camera's token (group Camera: it may post events and nothing else).
+    pub camera: String,
 }
 
 pub struct Answer {
@@ -96,6 +98,7 @@ impl TestApp {
             ("admin", "Administrator"),
             ("operator", "Operator"),
             ("viewer", "User"),
+            ("gate-camera", "Camera"),
         ] {
             let mut db = pool.acquire().await.unwrap();
             let id = domain::auth::create_user(&mut db, name, "password123", group)
@@ -116,6 +119,7 @@ impl TestApp {
             admin: tokens[0].clone(),
             operator: tokens[1].clone(),
             user: tokens[2].clone(),
+            camera: tokens[3].clone(),
         }
     }
 
@@ -134,6 +138,7 @@ impl TestApp {
             admin: like.admin.clone(),
             operator: like.operator.clone(),
             user: like.user.clone(),
+            camera: like.camera.clone(),
         }
     }
 

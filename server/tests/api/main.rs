@@ -9,6 +9,7 @@ mod access;
 mod audit;
 mod dossiers;
 mod faces;
+mod monitoring;
 mod operations;
 mod photos;
 mod property;

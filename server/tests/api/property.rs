@@ -54,6 +54,29 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
         &["image", "watch_list", "min_confidence", "matches"],
     ),
     ("faces/searched", &[]),
+    (
+        "events/list",
+        &[
+            "camera",
+            "watch_list",
+            "matched",
+            "acknowledged",
+            "from",
+            "to",
+            "before",
+        ],
+    ),
+    ("events/acknowledge", &["back"]),
+    (
+        "events/acknowledge-all",
+        &["camera", "watch_list", "matched", "from", "to", "back"],
+    ),
+    ("webhooks/list", &[]),
+    (
+        "webhooks/create",
+        &["url", "secret", "watch_lists", "cameras", "min_confidence"],
+    ),
+    ("webhooks/delete", &[]),
     ("replication/cancel", &[]),
     ("replication/confirm", &[]),
     (
@@ -96,7 +119,7 @@ enum Kind {
     Choice(&'static [&'static str]),
 }
 
-const GROUPS: Kind = Kind::Choice(&["Administrator", "Operator", "User"]);
+const GROUPS: Kind = Kind::Choice(&["Administrator", "Operator", "User", "Camera"]);
 
 fn kind_of(name: &str) -> Kind {
     match name {
@@ -120,6 +143,12 @@ fn kind_of(name: &str) -> Kind {
         "vector" => Kind::Choice(&["[0.1, 0.2, 0.3, 0.4]", "[1, 2]", "[1e39, 0, 0, 0]", "NaN"]),
         "model" => Kind::Choice(&["face-v1", "other-model", ""]),
         "remote_url" => Kind::Choice(&["http://127.0.0.1:9", "https://[::1]:9/x"]),
+        "matched" => Kind::Choice(&["yes", "no", "maybe", ""]),
+        "acknowledged" => Kind::Choice(&["awaiting", "done", "x", ""]),
+        "from" | "to" => Kind::Choice(&["2026-11-24T08:00", "2026-11-24T08:00:00Z", "soon", ""]),
+        "back" => Kind::Choice(&["/events?camera=a", "//evil.example", "https://evil.example"]),
+        "url" => Kind::Choice(&["http://127.0.0.1:9/hook", "ftp://x", ""]),
+        "min_confidence" => Kind::Choice(&["0.5", "2", "-1", "NaN", ""]),
         _ => Kind::Text,
     }
 }

@@ -1,0 +1,302 @@
+//! The events page: what the cameras saw, newest first, each face beside the dossier it
+//! matched (or "no match"), filtered and keyset-paged through links. Rendered on the server, so
+//! it works without JavaScript (it then reloads itself every 15 s); with JavaScript,
+//! `/events.js` listens to the live stream (`/events/live`), brings new events in as they come,
+//! and alerts (a sound, a browser notification) for lists with `notify`. Acknowledging is a
+//! plain form that comes back to the same view.
+
+#[cfg(feature = "ssr")]
+use crate::auth::Permission;
+use crate::error::AppResult;
+use crate::forms::{last_error, FormError};
+pub use domain::monitoring::{Event, EventFilter, EventPage};
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+/// A page of events. Every filter is optional (empty means any): `camera`, `watch_list` (id),
+/// `matched` (yes/no), `acknowledged` (awaiting/done), `from`/`to` (RFC 3339 or
+/// `YYYY-MM-DDTHH:MM`, UTC); `before` is the `next` of the previous page.
+#[server(prefix = "/api", endpoint = "events/list")]
+pub async fn list_events(
+    #[server(default)] camera: String,
+    #[server(default)] watch_list: String,
+    #[server(default)] matched: String,
+    #[server(default)] acknowledged: String,
+    #[server(default)] from: String,
+    #[server(default)] to: String,
+    #[server(default)] before: String,
+) -> AppResult<EventPage> {
+    let (state, _) = crate::caller::require(Permission::Read, "see events").await?;
+    let filter = EventFilter::parse(&camera, &watch_list, &matched, &acknowledged, &from, &to)?;
+    let before = match before.trim() {
+        "" => None,
+        b => Some(domain::monitoring::EventCursor::parse(b)?),
+    };
+    Ok(domain::monitoring::store::page(&state.pool, &filter, before).await?)
+}
+
+/// Acknowledges one event (an Operator's or Administrator's job); who and when are recorded.
+/// `back` is the events view to return to.
+#[server(prefix = "/api", endpoint = "events/acknowledge")]
+pub async fn acknowledge_event(
+    id: i64,
+    #[server(default)] back: String,
+) -> AppResult<domain::monitoring::Acknowledgement> {
+    let (state, me) = crate::caller::require(Permission::Edit, "acknowledge events").await?;
+    let done = domain::monitoring::store::acknowledge(&state.pool, id, &me.username).await?;
+    crate::notice::redirect(&events_view(&back), "event-acknowledged");
+    Ok(done)
+}
+
+/// Acknowledges every event of the filter that awaits it; returns how many.
+#[server(prefix = "/api", endpoint = "events/acknowledge-all")]
+pub async fn acknowledge_all_events(
+    #[server(default)] camera: String,
+    #[server(default)] watch_list: String,
+    #[server(default)] matched: String,
+    #[server(default)] from: String,
+    #[server(default)] to: String,
+    #[server(default)] back: String,
+) -> AppResult<u64> {
+    let (state, me) = crate::caller::require(Permission::Edit, "acknowledge events").await?;
+    let filter = EventFilter::parse(&camera, &watch_list, &matched, "", &from, &to)?;
+    let count =
+        domain::monitoring::store::acknowledge_all(&state.pool, &filter, &me.username).await?;
+    crate::notice::redirect(&events_view(&back), "events-acknowledged");
+    Ok(count)
+}
+
+/// The events view a form came from, or the first page: only this page's own addresses.
+fn events_view(back: &str) -> String {
+    if back.starts_with("/events?") && !back.contains("//") {
+        back.to_string()
+    } else {
+        "/events".to_string()
+    }
+}
+
+/// The filters as the page's address carries them.
+#[derive(Clone, PartialEq, Default)]
+struct Filters {
+    camera: String,
+    watch_list: String,
+    matched: String,
+    acknowledged: String,
+    from: String,
+    to: String,
+}
+
+impl Filters {
+    fn link(&self, before: &str) -> String {
+        crate::forms::link(
+            "/events",
+            &[
+                ("camera", self.camera.clone()),
+                ("watch_list", self.watch_list.clone()),
+                ("matched", self.matched.clone()),
+                ("acknowledged", self.acknowledged.clone()),
+                ("from", self.from.clone()),
+                ("to", self.to.clone()),
+                ("before", before.to_string()),
+            ],
+        )
+    }
+
+    fn any(&self) -> bool {
+        *self != Self::default()
+    }
+}
+
+#[component]
+pub fn EventsPage() -> impl IntoView {
+    let query = use_query_map();
+    let request = Memo::new(move |_| {
+        query.with(|q| {
+            let text = |k: &str| q.get(k).unwrap_or_default();
+            (
+                Filters {
+                    camera: text("camera"),
+                    watch_list: text("watch_list"),
+                    matched: text("matched"),
+                    acknowledged: text("acknowledged"),
+                    from: text("from"),
+                    to: text("to"),
+                },
+                text("before"),
+            )
+        })
+    });
+    let page = Resource::new(
+        move || request.get(),
+        |(f, before)| {
+            list_events(
+                f.camera,
+                f.watch_list,
+                f.matched,
+                f.acknowledged,
+                f.from,
+                f.to,
+                before,
+            )
+        },
+    );
+    let lists = Resource::new(|| (), |_| crate::watch_lists::list_watch_list_labels());
+    let acknowledge = ServerAction::<AcknowledgeEvent>::new();
+    let acknowledge_all = ServerAction::<AcknowledgeAllEvents>::new();
+    let error = Signal::derive(move || {
+        last_error(acknowledge.value())
+            .get()
+            .or_else(|| last_error(acknowledge_all.value()).get())
+    });
+    let can_acknowledge = crate::auth::use_current_user()
+        .is_some_and(|u| u.can(domain::access::Permission::Edit));
+    view! {
+        <section class="page">
+            <h1>"Events"</h1>
+            <FormError error />
+            <Suspense fallback=|| view! { <p class="loading">"Loading events…"</p> }>
+                {move || Suspend::new(async move {
+                    let (filters, before) = request.get();
+                    let (page, lists) = (page.await, lists.await.unwrap_or_default());
+                    let here = filters.link(&before);
+                    view! {
+                        <FilterForm filters=filters.clone() lists />
+                        {match page {
+                            Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                            Ok(page) => {
+                                let first = before.is_empty();
+                                let older = page.next.clone().map(|b| filters.link(&b));
+                                let newest = (!first).then(|| filters.link(""));
+                                view! {
+                                    {first.then(|| view! { <noscript><meta http-equiv="refresh" content="15" /></noscript> })}
+                                    <div data-live-region="" data-live-events=if first { "first" } else { "older" }>
+                                        {(page.awaiting > 0 && can_acknowledge).then(|| {
+                                            let (f, here) = (filters.clone(), here.clone());
+                                            let awaiting = if page.awaiting >= domain::monitoring::AWAITING_COUNT_CAP { format!("{}+", page.awaiting) } else { page.awaiting.to_string() };
+                                            view! {
+                                                <ActionForm action=acknowledge_all attr:class="inline-form awaiting" attr:data-testid="acknowledge-all">
+                                                    <span>{format!("{awaiting} awaiting acknowledgement")}</span>
+                                                    <input type="hidden" name="camera" value=f.camera />
+                                                    <input type="hidden" name="watch_list" value=f.watch_list />
+                                                    <input type="hidden" name="matched" value=f.matched />
+                                                    <input type="hidden" name="from" value=f.from />
+                                                    <input type="hidden" name="to" value=f.to />
+                                                    <input type="hidden" name="back" value=here />
+                                                    <button type="submit">"Acknowledge all"</button>
+                                                </ActionForm>
+                                            }
+                                        })}
+                                        {if page.events.is_empty() {
+                                            view! { <p class="empty-state">{if !first { "No older events." } else if filters.any() { "No event matches these filters." } else { "No events yet. Cameras post them to /api/events/faces (see the README)." }}</p> }.into_any()
+                                        } else {
+                                            view! { <EventTable events=page.events acknowledge can_acknowledge back=here /> }.into_any()
+                                        }}
+                                    </div>
+                                    <nav class="pager" aria-label="Pages">
+                                        {newest.map(|href| view! { <a href=href>"« Newest"</a> })}
+                                        {older.map(|href| view! { <a href=href rel="next">"Older events »"</a> })}
+                                    </nav>
+                                }.into_any()
+                            }
+                        }}
+                    }
+                })}
+            </Suspense>
+            <script src="/events.js" defer></script>
+        </section>
+    }
+}
+
+/// A plain GET form: the filters become the page's address.
+#[component]
+fn FilterForm(filters: Filters, lists: Vec<domain::watch_lists::WatchListLabel>) -> impl IntoView {
+    let choice = |value: &str, selected: &str, words: &'static str| {
+        view! { <option value=value.to_string() selected=value == selected>{words}</option> }
+    };
+    let list_options = lists
+        .into_iter()
+        .map(|l| {
+            let selected = l.id.to_string() == filters.watch_list;
+            view! { <option value=l.id.to_string() selected=selected>{l.name}</option> }
+        })
+        .collect_view();
+    view! {
+        <form method="get" action="/events" class="card form inline-fields" data-testid="event-filters">
+            <label>"Camera" <input name="camera" value=filters.camera.clone() placeholder="any" /></label>
+            <label>"Watch list"
+                <select name="watch_list"><option value="">"any"</option>{list_options}</select>
+            </label>
+            <label>"Matched"
+                <select name="matched">
+                    {choice("", &filters.matched, "matched or not")}
+                    {choice("yes", &filters.matched, "matched")}
+                    {choice("no", &filters.matched, "unmatched")}
+                </select>
+            </label>
+            <label>"Acknowledged"
+                <select name="acknowledged">
+                    {choice("", &filters.acknowledged, "any")}
+                    {choice("awaiting", &filters.acknowledged, "awaiting")}
+                    {choice("done", &filters.acknowledged, "acknowledged")}
+                </select>
+            </label>
+            <label>"From (UTC)" <input type="datetime-local" name="from" value=filters.from.clone() /></label>
+            <label>"To (UTC)" <input type="datetime-local" name="to" value=filters.to.clone() /></label>
+            <button type="submit">"Filter"</button>
+            {filters.any().then(|| view! { <a href="/events">"Clear filters"</a> })}
+        </form>
+    }
+}
+
+#[component]
+fn EventTable(
+    events: Vec<Event>,
+    acknowledge: ServerAction<AcknowledgeEvent>,
+    can_acknowledge: bool,
+    back: String,
+) -> impl IntoView {
+    view! {
+        <table class="data-table events" data-testid="events">
+            <thead><tr><th>"Seen"</th><th>"Camera"</th><th>"Face"</th><th>"Dossier"</th><th>"Watch list"</th><th class="num">"Confidence"</th><th>"Acknowledged"</th></tr></thead>
+            <tbody>
+                {events.into_iter().map(|e| {
+                    let back = back.clone();
+                    let face = e.has_face.then(|| view! { <img class="face" src=format!("/events/{}/face", e.id) alt="Face seen" width="64" height="64" /> });
+                    let ack = match (&e.acknowledged, e.needs_ack) {
+                        (Some(a), _) => view! { <span>{format!("{} · {}", a.by, a.at.format("%Y-%m-%d %H:%M:%S UTC"))}</span> }.into_any(),
+                        (None, true) if can_acknowledge => view! {
+                            <ActionForm action=acknowledge attr:class="inline-form">
+                                <input type="hidden" name="id" value=e.id />
+                                <input type="hidden" name="back" value=back />
+                                <button type="submit">"Acknowledge"</button>
+                            </ActionForm>
+                        }.into_any(),
+                        (None, true) => view! { <span>"awaiting"</span> }.into_any(),
+                        (None, false) => view! { <span class="muted">"—"</span> }.into_any(),
+                    };
+                    let row_class = if e.matched.is_some() { "event matched" } else { "event" };
+                    view! {
+                        <tr class=row_class data-testid="event" data-event-id=e.id>
+                            <td>{e.captured_at.format("%Y-%m-%d %H:%M:%S UTC").to_string()}</td>
+                            <td>{e.camera.clone()}</td>
+                            <td>{face}</td>
+                            {match e.matched {
+                                None => view! { <td class="muted" data-testid="unmatched">"no match"</td><td></td><td></td> }.into_any(),
+                                Some(m) => {
+                                    let photo = m.photo_sha256.clone().map(|sha| view! { <img class="face" src=format!("/photos/{sha}/face") alt=format!("Photo of {}", m.dossier_name) width="64" height="64" /> });
+                                    let color = m.color.clone().unwrap_or_else(|| "#888888".into());
+                                    view! {
+                                        <td data-testid="match">{photo}<a href=format!("/dossiers/{}", m.dossier_id)>{m.dossier_name.clone()}</a></td>
+                                        <td><span class="swatch" style=format!("background:{color}")></span>{m.watch_list_name.clone().unwrap_or_else(|| format!("list {} (deleted)", m.watch_list_id))}</td>
+                                        <td class="num" data-testid="confidence">{format!("{:.2}", m.confidence)}</td>
+                                    }.into_any()
+                                }
+                            }}
+                            <td data-testid="acknowledgement">{ack}</td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}

@@ -1,0 +1,126 @@
+use super::*;
+use crate::synthetic::{distance, Faces};
+
+const DIMENSIONS: usize = 128;
+
+/// `people` identities (groups 0, 1, …) with `photos` vectors each, keyed 1, 2, …; and the
+/// identities' centres.
+fn gallery(people: usize, photos: usize) -> (Vec<Entry>, Vec<Vec<f32>>) {
+    let mut faces = Faces::new(7, DIMENSIONS);
+    let centres: Vec<Vec<f32>> = (0..people).map(|_| faces.identity()).collect();
+    let mut entries = Vec::new();
+    for (group, centre) in centres.iter().enumerate() {
+        for _ in 0..photos {
+            entries.push(Entry {
+                key: entries.len() as u64 + 1,
+                group: group as u64,
+                vector: faces.photo(centre),
+            });
+        }
+    }
+    (entries, centres)
+}
+
+fn exact_nearest(entries: &[Entry], query: &[f32]) -> u64 {
+    entries
+        .iter()
+        .min_by(|a, b| distance(&a.vector, query).total_cmp(&distance(&b.vector, query)))
+        .map(|e| e.key)
+        .unwrap()
+}
+
+#[test]
+fn synthetic_faces_are_spread_like_the_real_model() {
+    let mut faces = Faces::new(1, DIMENSIONS);
+    let (a, b) = (faces.identity(), faces.identity());
+    let same = distance(&faces.photo(&a), &faces.photo(&a));
+    let other = distance(&faces.photo(&a), &faces.photo(&b));
+    assert!((0.28..0.48).contains(&same), "same person {same}");
+    assert!((0.74..0.94).contains(&other), "two people {other}");
+}
+
+#[test]
+fn finds_what_an_exact_scan_finds() {
+    let (entries, centres) = gallery(2000, 3);
+    let index = FaceIndex::build(DIMENSIONS, Tuning::default(), &entries, 2).unwrap();
+    assert_eq!(index.len(), entries.len());
+    let mut faces = Faces::new(99, DIMENSIONS);
+    let mut agree = 0;
+    for centre in centres.iter().take(300) {
+        let query = faces.photo(centre);
+        let candidates = index.nearest(&query, 16).unwrap();
+        assert!(candidates.windows(2).all(|w| w[0].distance <= w[1].distance));
+        let best = candidates
+            .iter()
+            .map(|n| (n.key, distance(&entries[n.key as usize - 1].vector, &query)))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .unwrap();
+        agree += usize::from(best.0 == exact_nearest(&entries, &query));
+    }
+    assert!(agree >= 297, "recall@1 {agree}/300");
+}
+
+#[test]
+fn a_group_is_replaced_as_a_whole() {
+    let (entries, _) = gallery(50, 2);
+    let mut index = FaceIndex::build(DIMENSIONS, Tuning::default(), &entries, 1).unwrap();
+    // Group 0 (keys 1 and 2) now has one photo, key 500, that looks like key 11.
+    let moved = entries[10].vector.clone();
+    index.replace_group(0, &[(500, moved.clone())]).unwrap();
+    assert_eq!(index.len(), entries.len() - 1);
+    let hits = index.nearest(&moved, 2).unwrap();
+    assert!(hits.iter().any(|n| n.key == 500 && n.distance < 1e-3), "{hits:?}");
+    assert!(index.nearest(&entries[0].vector, 3).unwrap().iter().all(|n| n.key != 1));
+    // A group emptied (a dossier deleted), twice.
+    index.replace_group(0, &[]).unwrap();
+    index.replace_group(0, &[]).unwrap();
+    assert_eq!(index.len(), entries.len() - 2);
+    assert!(index.nearest(&moved, 5).unwrap().iter().all(|n| n.key != 500));
+    // Growing past the reserved capacity.
+    for group in 1000..3000 {
+        index.replace_group(group, &[(group, entries[0].vector.clone())]).unwrap();
+    }
+    assert_eq!(index.len(), entries.len() - 2 + 2000);
+    index.remove_key(1500).unwrap();
+    assert_eq!(index.len(), entries.len() - 3 + 2000);
+    assert!(matches!(
+        index.replace_group(5, &[(9, vec![0.0; 3])]),
+        Err(IndexError::Length { expected: 128, found: 3 })
+    ));
+}
+
+#[test]
+fn a_saved_index_is_reloaded_only_where_it_fits() {
+    let dir = std::env::temp_dir().join(format!("face-index-test-{}", std::process::id()));
+    let file = dir.join("faces.usearch");
+    let (entries, _) = gallery(100, 2);
+    let index = FaceIndex::build(DIMENSIONS, Tuning::default(), &entries, 2).unwrap();
+    let header = Header {
+        model: "m".into(),
+        dimensions: DIMENSIONS,
+        database: "db-1".into(),
+        revision: 42,
+        count: index.len(),
+    };
+    index.save(&file, &header).unwrap();
+    let load = |model: &str, database: &str| {
+        FaceIndex::load(&file, model, DIMENSIONS, database, Tuning::default()).unwrap()
+    };
+    let (again, read) = load("m", "db-1").expect("reloaded");
+    assert_eq!(read, header);
+    assert_eq!(again.len(), entries.len());
+    let probe = &entries[17].vector;
+    assert_eq!(again.nearest(probe, 1).unwrap()[0].key, 18);
+    // The groups came back too: replacing group 8 (keys 17, 18) removes both.
+    let mut again = again;
+    again.replace_group(8, &[]).unwrap();
+    assert_eq!(again.len(), entries.len() - 2);
+    assert!(load("other-model", "db-1").is_none());
+    assert!(load("m", "db-2").is_none());
+    // A graph torn by a crash while the old header stayed.
+    index.save(&file, &header).unwrap();
+    let bytes = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
+    assert!(load("m", "db-1").is_none());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,206 @@
+//! Monitoring's HTTP routes that are not server functions: cameras posting what they see
+//! (`POST /api/events/faces`, JSON or multipart, read here because a photo in JSON is larger
+//! than the server functions' bodies), the faces events kept, and the live stream the events
+//! page listens to.
+
+use app::caller::Caller;
+use app::error::{AppError, AppResult};
+use app::state::AppState;
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, Multipart, Path, Request, State},
+    http::{header, StatusCode},
+    response::{
+        sse::{Event as SseEvent, KeepAlive, Sse},
+        IntoResponse, Response,
+    },
+    routing::{get, post},
+    Json, Router,
+};
+use base64::Engine as _;
+use domain::access::Permission;
+use domain::monitoring::ingest::{ingest, Submission};
+use domain::Error;
+use futures_util::Stream;
+use serde::Deserialize;
+use std::convert::Infallible;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/events/faces", post(post_faces))
+        .route("/events/{id}/face", get(face))
+        .route("/events/live", get(live))
+}
+
+/// A post in JSON: `image` is the photo in base64; or `model` and `vectors`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonPost {
+    camera: Option<String>,
+    captured_at: Option<String>,
+    image: Option<String>,
+    model: Option<String>,
+    vectors: Option<Vec<Vec<f32>>>,
+}
+
+async fn post_faces(
+    State(state): State<AppState>,
+    Caller(user, _): Caller,
+    request: Request,
+) -> AppResult<Response> {
+    user.may(Permission::Ingest, "post events")?;
+    let limit = state.settings.upload_limit;
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let post = if content_type.starts_with("application/json") {
+        json_post(request, limit).await?
+    } else if content_type.starts_with("multipart/form-data") {
+        let multipart = Multipart::from_request(request, &state)
+            .await
+            .map_err(|e| Error::bad_request(format!("malformed multipart body: {e}")))?;
+        multipart_post(multipart, limit).await?
+    } else {
+        return Err(Error::bad_request(
+            "send the event as application/json or multipart/form-data",
+        )
+        .into());
+    };
+    let ingested = ingest(&state.installation, post).await?;
+    Ok((StatusCode::CREATED, Json(ingested)).into_response())
+}
+
+async fn json_post(request: Request, limit: usize) -> AppResult<Submission> {
+    // A photo in base64 is a third larger than the photo.
+    let bytes = axum::body::to_bytes(request.into_body(), limit / 3 * 4 + 64 * 1024)
+        .await
+        .map_err(|_| Error::TooLarge {
+            message: format!("image: larger than the upload limit of {limit} bytes"),
+        })?;
+    let post: JsonPost = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::bad_request(format!("malformed JSON body: {e}")))?;
+    let image = post
+        .image
+        .map(|text| {
+            base64::engine::general_purpose::STANDARD
+                .decode(text.trim())
+                .map_err(|_| Error::invalid("image", "is not base64 text"))
+        })
+        .transpose()?;
+    if image.as_ref().is_some_and(|i| i.len() > limit) {
+        return Err(Error::TooLarge {
+            message: format!("image: larger than the upload limit of {limit} bytes"),
+        }
+        .into());
+    }
+    Ok(Submission {
+        camera: post.camera,
+        captured_at: post.captured_at,
+        image,
+        model: post.model,
+        vectors: post.vectors,
+    })
+}
+
+async fn multipart_post(mut form: Multipart, limit: usize) -> AppResult<Submission> {
+    let malformed = |e: axum::extract::multipart::MultipartError| {
+        Error::bad_request(format!("malformed multipart body: {e}"))
+    };
+    let mut post = Submission::default();
+    while let Some(mut field) = form.next_field().await.map_err(malformed)? {
+        let name = field.name().unwrap_or_default().to_string();
+        match name.as_str() {
+            "image" => {
+                let mut bytes = Vec::new();
+                while let Some(chunk) = field.chunk().await.map_err(malformed)? {
+                    if bytes.len() + chunk.len() > limit {
+                        return Err(Error::TooLarge {
+                            message: format!("image: larger than the upload limit of {limit} bytes"),
+                        }
+                        .into());
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                post.image = Some(bytes);
+            }
+            "camera" => post.camera = Some(field.text().await.map_err(malformed)?),
+            "captured_at" => post.captured_at = Some(field.text().await.map_err(malformed)?),
+            "model" => post.model = Some(field.text().await.map_err(malformed)?),
+            "vectors" => {
+                let text = field.text().await.map_err(malformed)?;
+                post.vectors = Some(serde_json::from_str(&text).map_err(|e| {
+                    Error::invalid("vectors", format!("must be a JSON array of arrays of numbers: {e}"))
+                })?);
+            }
+            other => {
+                return Err(Error::bad_request(format!(
+                    "unknown field {other:?}: send camera, captured_at, and image or model and vectors"
+                ))
+                .into())
+            }
+        }
+    }
+    Ok(post)
+}
+
+/// The face an event's photo showed.
+async fn face(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Caller(user, _): Caller,
+) -> Result<Response, AppError> {
+    user.may(Permission::Read, "see events")?;
+    let jpeg = domain::monitoring::store::face(&state.pool, id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("event {id} has no face picture")))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/jpeg"),
+            (header::CACHE_CONTROL, "private, max-age=31536000, immutable"),
+        ],
+        Bytes::from(jpeg),
+    )
+        .into_response())
+}
+
+/// New events as server-sent events (`event: face`, the event as JSON), for the events page.
+async fn live(
+    State(state): State<AppState>,
+    Caller(user, _): Caller,
+) -> AppResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
+    user.may(Permission::Read, "see events")?;
+    let mut events = state.monitor.live.subscribe();
+    let stream = async_stream(move |tx| async move {
+        loop {
+            let next = match events.recv().await {
+                Ok(e) => SseEvent::default()
+                    .event("face")
+                    .json_data(&e)
+                    .unwrap_or_else(|_| SseEvent::default().event("missed")),
+                // The page fell behind: it reloads instead of showing a gap.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    SseEvent::default().event("missed").data("")
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            };
+            if tx.send(Ok(next)).await.is_err() {
+                break;
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// A stream fed by a task through a small channel; the task ends when the client goes.
+fn async_stream<F, Fut>(run: F) -> impl Stream<Item = Result<SseEvent, Infallible>>
+where
+    F: FnOnce(tokio::sync::mpsc::Sender<Result<SseEvent, Infallible>>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(run(tx));
+    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (e, rx)) })
+}

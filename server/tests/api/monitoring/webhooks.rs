@@ -1,0 +1,126 @@
+//! Webhooks: a match on a list with `notify` is posted to every webhook whose filters it passes,
+//! signed with the webhook's secret; a receiver that fails is tried again later and the log
+//! says what happened; a receiver that hangs does not hold ingest up.
+
+use super::{post_photo, watched};
+use crate::helpers::{serve, test_photo, TestApp};
+use axum::{body::Bytes, extract::State, http::HeaderMap, http::StatusCode, routing::post, Router};
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// What a receiver got: (signature header, body).
+type Received = Arc<Mutex<Vec<(String, Bytes)>>>;
+
+/// A receiver that answers 500 to the first `failures` posts, then 200.
+async fn receiver(failures: usize) -> (String, Received) {
+    let got: Received = Arc::default();
+    let router = Router::new()
+        .route(
+            "/hook",
+            post(|State((got, failures)): State<(Received, usize)>, headers: HeaderMap, body: Bytes| async move {
+                let mut got = got.lock().unwrap();
+                let signature = headers
+                    .get(domain::monitoring::webhooks::SIGNATURE_HEADER)
+                    .map(|v| v.to_str().unwrap().to_string())
+                    .unwrap_or_default();
+                got.push((signature, body));
+                if got.len() <= failures { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::OK }
+            }),
+        )
+        .with_state((got.clone(), failures));
+    let (url, _task) = serve(router).await;
+    (format!("{url}/hook"), got)
+}
+
+async fn wait_for(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let start = Instant::now();
+    while !done().await {
+        assert!(start.elapsed() < Duration::from_secs(30), "gave up waiting: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_match_is_posted_signed_and_retried_until_delivered(pool: sqlx::PgPool) {
+    let app = TestApp::with_faces(pool).await;
+    let sender = domain::monitoring::webhooks::sender::spawn(app.state.installation.clone());
+    let (list, dossier) = watched(&app, "Alerting", json!({"notify": true}), "obama.jpg").await;
+    let (quiet, _) = watched(&app, "Quiet", json!({}), "biden.jpg").await;
+    let (url, got) = receiver(1).await;
+    let secret = "a shared secret of the receiver";
+    let hook = app
+        .ok("webhooks/create", &app.admin, json!({"url": url, "secret": secret, "cameras": "gate-1"}))
+        .await;
+    assert_eq!(hook[1], secret);
+    // Only administrators manage webhooks; a bad URL is refused.
+    let refused = app.call("webhooks/create", Some(&app.operator), json!({"url": url})).await;
+    assert_eq!(refused.status, 403);
+    let bad = app.call("webhooks/create", Some(&app.admin), json!({"url": "ftp://x"})).await;
+    assert_eq!(bad.status, 400);
+
+    // A match of the list with notify, at the camera the webhook wants: posted.
+    let event = post_photo(&app, "gate-1", &test_photo("obama2.jpg")).await.json();
+    let event_id = event["events"][0]["id"].as_i64().unwrap();
+    // Not posted: a quiet list's match, another camera, an unmatched face.
+    post_photo(&app, "gate-1", &test_photo("biden.jpg")).await;
+    post_photo(&app, "gate-2", &test_photo("obama3.jpg")).await;
+    assert_eq!(app.count("webhook_deliveries").await, 1);
+
+    // The first attempt is answered 500; the retry (5 s later) is delivered.
+    wait_for("the retry delivered", async || {
+        let view = app.ok("webhooks/list", &app.admin, json!({})).await;
+        view["webhooks"][0][0]["delivered"] == 1
+    })
+    .await;
+    let got = got.lock().unwrap().clone();
+    assert_eq!(got.len(), 2);
+    let (signature, body) = &got[1];
+    assert_eq!(signature, &domain::monitoring::webhooks::store::sign(secret, body));
+    let payload: Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(payload["event"]["id"], event_id);
+    assert_eq!(payload["event"]["dossier"]["id"], dossier);
+    assert_eq!(payload["event"]["watch_list"]["id"], list);
+    assert_eq!(payload["event"]["watch_list"]["name"], "Alerting");
+    assert_eq!(payload["event"]["camera"], "gate-1");
+    let view = app.ok("webhooks/list", &app.admin, json!({})).await;
+    let delivery = &view["webhooks"][0][1][0];
+    assert_eq!(delivery["state"], "delivered");
+    assert_eq!(delivery["attempts"], 2);
+    let _ = quiet;
+    sender.abort();
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_receiver_that_hangs_does_not_slow_ingest(pool: sqlx::PgPool) {
+    let app = TestApp::with_faces(pool).await;
+    let sender = domain::monitoring::webhooks::sender::spawn(app.state.installation.clone());
+    watched(&app, "Alerting", json!({"notify": true}), "obama.jpg").await;
+    // Accepts connections and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let _hold = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            open.push(socket);
+        }
+    });
+    app.ok("webhooks/create", &app.admin, json!({"url": format!("http://{address}/hook")})).await;
+    let photo = test_photo("obama2.jpg");
+    for _ in 0..3 {
+        let start = Instant::now();
+        let answer = post_photo(&app, "gate", &photo).await;
+        assert_eq!(answer.status, 201);
+        assert!(start.elapsed() < Duration::from_secs(5), "ingest waited for the receiver");
+    }
+    // The sender gives up on each attempt after its timeout and records why.
+    wait_for("the timeouts recorded", async || {
+        let failed: i64 = sqlx::query_scalar("SELECT count(*) FROM webhook_deliveries WHERE last_error LIKE 'no answer%'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        failed == 3
+    })
+    .await;
+    sender.abort();
+}
