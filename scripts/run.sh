@@ -85,6 +85,12 @@ cat <<MSG
       -d '{"remote_dossier_list": $remote_list, "remote_url": "http://127.0.0.1:$leader_port", "slave_dossier_list": $local_list}' \\
       http://127.0.0.1:$subscriber_port/sync/dossier-lists/
 
+  Monitoring: once the list is replicated, post what a camera saw to the Subscriber (a token of
+  a user in the Camera group, or the admin's) and watch it arrive on its Events page:
+
+    curl -H "Authorization: Token <token>" -F camera=gate-1 \\
+      -F image=@data/test-photos/biden.jpg http://127.0.0.1:$subscriber_port/api/events/faces
+
 MSG
 # Until Ctrl-C, or until either installation stops.
 wait -n "$leader_pid" "$subscriber_pid"

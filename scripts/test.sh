@@ -13,6 +13,7 @@ echo "==> Rust tests"
 # Per package: a workspace-wide run would unify the ssr and hydrate features.
 cargo test -p domain
 cargo test -p face-engine
+cargo test --release -p face-index
 cargo test -p app --features ssr
 cargo test -p server
 
@@ -30,6 +31,8 @@ echo "==> benchmark smoke run"
 cargo build --release -p bench
 target/release/bench --dossiers 300 --small 100 --changes 20 --page-dossiers 3000 \
   --page-requests 200 --connections 8 --subscribers 2 --face-rounds 2 --backfill-photos 20 \
+  --index-faces 5000 --index-queries 200 --exact-queries 50 --monitor-dossiers 300 \
+  --ingest-events 200 --ingest-photos 4 --events 20000 --event-days 3 \
   --db-prefix bench_smoke \
   --out target/bench-smoke.md
 

@@ -67,6 +67,7 @@ pub async fn acknowledge_all_events(
 }
 
 /// The events view a form came from, or the first page: only this page's own addresses.
+#[cfg(feature = "ssr")]
 fn events_view(back: &str) -> String {
     if back.starts_with("/events?") && !back.contains("//") {
         back.to_string()
@@ -148,8 +149,8 @@ pub fn EventsPage() -> impl IntoView {
             .get()
             .or_else(|| last_error(acknowledge_all.value()).get())
     });
-    let can_acknowledge = crate::auth::use_current_user()
-        .is_some_and(|u| u.can(domain::access::Permission::Edit));
+    let can_acknowledge =
+        crate::auth::use_current_user().is_some_and(|u| u.can(domain::access::Permission::Edit));
     view! {
         <section class="page">
             <h1>"Events"</h1>

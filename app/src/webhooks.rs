@@ -12,6 +12,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Deliveries shown per webhook.
+#[cfg(feature = "ssr")]
 const RECENT: i64 = 20;
 
 /// What the page shows: every webhook with its recent deliveries, and a secret to offer.
@@ -69,7 +70,10 @@ pub async fn create_webhook(
     let min_confidence = match min_confidence.trim() {
         "" => 0.0,
         c => c.parse::<f32>().map_err(|_| {
-            domain::Error::invalid("min_confidence", format!("{c:?} is not a number from 0 to 1"))
+            domain::Error::invalid(
+                "min_confidence",
+                format!("{c:?} is not a number from 0 to 1"),
+            )
         })?,
     };
     let hook = domain::monitoring::webhooks::NewWebhook {
@@ -147,7 +151,13 @@ fn WebhookCard(
     deliveries: Vec<Delivery>,
     delete: ServerAction<DeleteWebhook>,
 ) -> impl IntoView {
-    let all_or = |v: Vec<String>| if v.is_empty() { "all".to_string() } else { v.join(", ") };
+    let all_or = |v: Vec<String>| {
+        if v.is_empty() {
+            "all".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
     let lists = all_or(webhook.watch_lists.iter().map(i64::to_string).collect());
     view! {
         <article class="card" data-testid="webhook">

@@ -181,7 +181,15 @@ pub struct Instance {
     child: Child,
 }
 
-impl Instance {
+/// What a load's workers need of an instance to send it requests, shareable among them.
+#[derive(Clone)]
+pub struct Remote {
+    pub url: String,
+    pub api_token: String,
+    pub http: reqwest::Client,
+}
+
+impl Remote {
     pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
         self.http
             .get(format!("{}{path}", self.url))
@@ -192,6 +200,24 @@ impl Instance {
         self.http
             .post(format!("{}{path}", self.url))
             .header("Authorization", format!("Token {}", self.api_token))
+    }
+}
+
+impl Instance {
+    pub fn remote(&self) -> Remote {
+        Remote {
+            url: self.url.clone(),
+            api_token: self.api_token.clone(),
+            http: self.http.clone(),
+        }
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.remote().get(path)
+    }
+
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.remote().post(path)
     }
 
     /// The server's process id.

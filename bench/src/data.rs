@@ -45,10 +45,6 @@ impl Rng {
     pub fn below(&mut self, n: u64) -> u64 {
         self.next_u64() % n
     }
-
-    fn unit(&mut self) -> f32 {
-        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
-    }
 }
 
 /// The display name of generated dossier `n`: a first and last name (so that a name filter
@@ -61,12 +57,21 @@ pub fn name(n: u64) -> String {
     )
 }
 
-/// A face feature vector for dossier `n` (unit length, as face models produce).
+/// The face vector of dossier `n`: a photo of the person numbered `n`, face-like (people's
+/// photos cluster as dlib's model clusters them; see `face_index::synthetic`).
 pub fn vector(n: u64, seed: u64) -> Vec<f32> {
-    let mut rng = Rng::new(seed ^ n.wrapping_mul(0x2545_F491_4F6C_DD1D));
-    let v: Vec<f32> = (0..VECTOR_LENGTH).map(|_| rng.unit() - 0.5).collect();
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    v.into_iter().map(|x| x / norm).collect()
+    photo_of(n, seed, 0)
+}
+
+/// Photo `k` of person `n`: near their other photos, far from everyone else's.
+pub fn photo_of(n: u64, seed: u64, k: u64) -> Vec<f32> {
+    let person = seed ^ n.wrapping_mul(0x2545_F491_4F6C_DD1D);
+    let centre = face_index::synthetic::Faces::new(person, VECTOR_LENGTH).identity();
+    face_index::synthetic::Faces::new(
+        person ^ (k + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        VECTOR_LENGTH,
+    )
+    .photo(&centre)
 }
 
 fn vector_literal(v: &[f32]) -> String {

@@ -62,6 +62,41 @@ pub struct Args {
     #[arg(long)]
     #[serde(skip)]
     pub faces_only: bool,
+    /// Sizes of P8's face index (comma-separated); a million takes minutes to build.
+    #[arg(long, value_delimiter = ',', default_value = "100000")]
+    pub index_faces: Vec<usize>,
+    /// P8's index tuning (edges per node, candidates kept while adding / searching); the
+    /// defaults are the server's.
+    #[arg(long, default_value_t = face_index::Tuning::default().connectivity)]
+    pub index_connectivity: usize,
+    #[arg(long, default_value_t = face_index::Tuning::default().expansion_add)]
+    pub index_expansion_add: usize,
+    #[arg(long, default_value_t = face_index::Tuning::default().expansion_search)]
+    pub index_expansion_search: usize,
+    /// P8's queries through the index, per size.
+    #[arg(long, default_value_t = 2000)]
+    pub index_queries: usize,
+    /// P8's queries also answered by the exact scan (its baseline and recall), per size.
+    #[arg(long, default_value_t = 300)]
+    pub exact_queries: usize,
+    /// Watched dossiers of P9 and P10's installation.
+    #[arg(long, default_value_t = 10_000)]
+    pub monitor_dossiers: u64,
+    /// P9's posts of one vector each.
+    #[arg(long, default_value_t = 6_000)]
+    pub ingest_events: usize,
+    /// P9's posts of a real photo each.
+    #[arg(long, default_value_t = 60)]
+    pub ingest_photos: usize,
+    /// Events in P10's database, and over how many days they spread.
+    #[arg(long, default_value_t = 10_000_000)]
+    pub events: u64,
+    #[arg(long, default_value_t = 30)]
+    pub event_days: u32,
+    /// Run only the monitoring measures (P8–P10), print their figures and write no report.
+    #[arg(long)]
+    #[serde(skip)]
+    pub monitoring_only: bool,
     /// Seed of the generated data.
     #[arg(long, default_value_t = 20_261_122)]
     pub seed: u64,
@@ -118,8 +153,15 @@ pub struct Args {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    if args.page_only || args.crowd_only || args.full_sync_only || args.faces_only {
-        let only = if args.faces_only {
+    if args.page_only
+        || args.crowd_only
+        || args.full_sync_only
+        || args.faces_only
+        || args.monitoring_only
+    {
+        let only = if args.monitoring_only {
+            measures::monitoring_only(&args).await
+        } else if args.faces_only {
             measures::faces_only(&args).await
         } else if args.page_only {
             measures::page_only(&args).await

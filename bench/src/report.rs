@@ -64,6 +64,60 @@ fn verdict(met: bool) -> &'static str {
     }
 }
 
+/// P8–P10: the face index against an exact scan, ingest, and the events page.
+fn monitoring_rows(s: &mut String, r: &Results) {
+    for p8 in &r.p8 {
+        let _ = writeln!(
+            s,
+            "| P8 | matching one face at {} faces ({} people; {} queries, a tenth strangers; 32 candidates re-ranked exactly): p50 / p99, recall@1 vs the exact scan; index built in {:.0} s on {} threads, {:.0} MB in memory, reloaded from its file in {:.1} s | {:.3} / {:.3} ms; recall@1 {:.4} | exact scan ({} queries): {:.1} / {:.1} ms | {:.0}× faster (p99) | recall@1 ≥ 0.99 and p99 ≥ 50× faster (at 1 M) | {} |",
+            p8.faces,
+            p8.identities,
+            p8.queries,
+            p8.build_seconds,
+            p8.threads,
+            p8.memory_bytes as f64 / 1e6,
+            p8.load_seconds,
+            p8.index_p50_ms,
+            p8.index_p99_ms,
+            p8.recall_at_1,
+            p8.exact_queries,
+            p8.exact_p50_ms,
+            p8.exact_p99_ms,
+            p8.p99_speedup,
+            verdict(p8.recall_at_1 >= 0.99 && (p8.faces < 1_000_000 || p8.p99_speedup >= 50.0))
+        );
+    }
+    let p9 = &r.p9;
+    let _ = writeln!(
+        s,
+        "| P9 | sustained ingest with matching against {} watched dossiers, {} connections: one vector per post ({:.0} % matched), p99 {:.1} ms; one real photo per post, p99 {:.0} ms | vectors {:.0} events/s; photos {:.1} events/s | the engine alone on the same photos (decoding included): {:.1} photos/s | photos at {:.2}× the engine alone | vectors ≥ 200 events/s; photos bound by extraction | {} |",
+        p9.gallery,
+        p9.connections,
+        p9.vector_matched * 100.0,
+        p9.vectors.p99_ms,
+        p9.photos.p99_ms,
+        p9.vectors.per_second,
+        p9.photos.per_second,
+        p9.extraction_per_second,
+        p9.photos.per_second / p9.extraction_per_second,
+        verdict(p9.vectors.per_second >= 200.0)
+    );
+    let p10 = &r.p10;
+    let _ = writeln!(
+        s,
+        "| P10 | events page (50 rows: newest, one camera's, matches only) at {} events over {} days, {} connections: p50 / p99 | {:.1} / {:.1} ms | SQL direct: {:.1} / {:.1} ms | {:.2}× (p99) | p99 ≤ 2× | {} |",
+        p10.events,
+        p10.days,
+        p10.connections,
+        p10.http.p50_ms,
+        p10.http.p99_ms,
+        p10.sql.p50_ms,
+        p10.sql.p99_ms,
+        p10.p99_ratio,
+        verdict(p10.p99_ratio <= 2.0)
+    );
+}
+
 pub fn render(args: &Args, r: &Results) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# Benchmarks\n");
@@ -215,6 +269,7 @@ pub fn render(args: &Args, r: &Results) -> String {
         p11.p50_ratio,
         verdict(p11.analysis.p50_ms <= 150.0)
     );
+    monitoring_rows(&mut s, r);
     let _ = writeln!(
         s,
         "\nP7 {}.",

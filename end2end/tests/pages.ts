@@ -105,6 +105,15 @@ export class Api {
     expect(answer.ok(), `photos/upload: ${await answer.text()}`).toBe(true);
   }
 
+  /** A camera's post of a test photo (the caller's group must may post events). */
+  async event(camera: string, photo: string) {
+    const answer = await this.http.post("/api/events/faces", {
+      multipart: { camera, image: testPhoto(photo) },
+    });
+    expect(answer.status(), `events/faces: ${await answer.text()}`).toBe(201);
+    return answer.json();
+  }
+
   async dispose() {
     await this.http.dispose();
   }

@@ -32,11 +32,14 @@ fn exact_nearest(entries: &[Entry], query: &[f32]) -> u64 {
 #[test]
 fn synthetic_faces_are_spread_like_the_real_model() {
     let mut faces = Faces::new(1, DIMENSIONS);
-    let (a, b) = (faces.identity(), faces.identity());
-    let same = distance(&faces.photo(&a), &faces.photo(&a));
-    let other = distance(&faces.photo(&a), &faces.photo(&b));
-    assert!((0.28..0.48).contains(&same), "same person {same}");
-    assert!((0.74..0.94).contains(&other), "two people {other}");
+    let (mut same, mut other) = (0.0, 0.0);
+    for _ in 0..200 {
+        let (a, b) = (faces.identity(), faces.identity());
+        same += distance(&faces.photo(&a), &faces.photo(&a)) / 200.0;
+        other += distance(&faces.photo(&a), &faces.photo(&b)) / 200.0;
+    }
+    assert!((0.33..0.43).contains(&same), "same person {same}");
+    assert!((0.78..0.90).contains(&other), "two people {other}");
 }
 
 #[test]
@@ -49,7 +52,9 @@ fn finds_what_an_exact_scan_finds() {
     for centre in centres.iter().take(300) {
         let query = faces.photo(centre);
         let candidates = index.nearest(&query, 16).unwrap();
-        assert!(candidates.windows(2).all(|w| w[0].distance <= w[1].distance));
+        assert!(candidates
+            .windows(2)
+            .all(|w| w[0].distance <= w[1].distance));
         let best = candidates
             .iter()
             .map(|n| (n.key, distance(&entries[n.key as usize - 1].vector, &query)))
@@ -69,23 +74,39 @@ fn a_group_is_replaced_as_a_whole() {
     index.replace_group(0, &[(500, moved.clone())]).unwrap();
     assert_eq!(index.len(), entries.len() - 1);
     let hits = index.nearest(&moved, 2).unwrap();
-    assert!(hits.iter().any(|n| n.key == 500 && n.distance < 1e-3), "{hits:?}");
-    assert!(index.nearest(&entries[0].vector, 3).unwrap().iter().all(|n| n.key != 1));
+    assert!(
+        hits.iter().any(|n| n.key == 500 && n.distance < 1e-3),
+        "{hits:?}"
+    );
+    assert!(index
+        .nearest(&entries[0].vector, 3)
+        .unwrap()
+        .iter()
+        .all(|n| n.key != 1));
     // A group emptied (a dossier deleted), twice.
     index.replace_group(0, &[]).unwrap();
     index.replace_group(0, &[]).unwrap();
     assert_eq!(index.len(), entries.len() - 2);
-    assert!(index.nearest(&moved, 5).unwrap().iter().all(|n| n.key != 500));
+    assert!(index
+        .nearest(&moved, 5)
+        .unwrap()
+        .iter()
+        .all(|n| n.key != 500));
     // Growing past the reserved capacity.
     for group in 1000..3000 {
-        index.replace_group(group, &[(group, entries[0].vector.clone())]).unwrap();
+        index
+            .replace_group(group, &[(group, entries[0].vector.clone())])
+            .unwrap();
     }
     assert_eq!(index.len(), entries.len() - 2 + 2000);
     index.remove_key(1500).unwrap();
     assert_eq!(index.len(), entries.len() - 3 + 2000);
     assert!(matches!(
         index.replace_group(5, &[(9, vec![0.0; 3])]),
-        Err(IndexError::Length { expected: 128, found: 3 })
+        Err(IndexError::Length {
+            expected: 128,
+            found: 3
+        })
     ));
 }
 

@@ -118,7 +118,9 @@ async fn multipart_post(mut form: Multipart, limit: usize) -> AppResult<Submissi
                 while let Some(chunk) = field.chunk().await.map_err(malformed)? {
                     if bytes.len() + chunk.len() > limit {
                         return Err(Error::TooLarge {
-                            message: format!("image: larger than the upload limit of {limit} bytes"),
+                            message: format!(
+                                "image: larger than the upload limit of {limit} bytes"
+                            ),
                         }
                         .into());
                     }
@@ -132,13 +134,16 @@ async fn multipart_post(mut form: Multipart, limit: usize) -> AppResult<Submissi
             "vectors" => {
                 let text = field.text().await.map_err(malformed)?;
                 post.vectors = Some(serde_json::from_str(&text).map_err(|e| {
-                    Error::invalid("vectors", format!("must be a JSON array of arrays of numbers: {e}"))
+                    Error::invalid(
+                        "vectors",
+                        format!("must be a JSON array of arrays of numbers: {e}"),
+                    )
                 })?);
             }
             other => {
                 return Err(Error::bad_request(format!(
-                    "unknown field {other:?}: send camera, captured_at, and image or model and vectors"
-                ))
+                "unknown field {other:?}: send camera, captured_at, and image or model and vectors"
+            ))
                 .into())
             }
         }
@@ -159,7 +164,10 @@ async fn face(
     Ok((
         [
             (header::CONTENT_TYPE, "image/jpeg"),
-            (header::CACHE_CONTROL, "private, max-age=31536000, immutable"),
+            (
+                header::CACHE_CONTROL,
+                "private, max-age=31536000, immutable",
+            ),
         ],
         Bytes::from(jpeg),
     )

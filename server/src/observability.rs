@@ -1,5 +1,6 @@
 //! Logs and metrics: one log line per request (route, status, latency), and the Prometheus
-//! text at `/metrics` (requests, latencies, database pool use, replication scheduler panics).
+//! text at `/metrics` (requests, latencies, database pool use, replication scheduler panics, the
+//! face index's size and revision).
 
 use axum::{
     extract::{MatchedPath, Request, State},
@@ -34,6 +35,8 @@ pub struct Metrics {
     pool_size: Gauge,
     pool_idle: Gauge,
     scheduler_panics: Gauge,
+    index_vectors: Gauge,
+    index_revision: Gauge,
 }
 
 impl Metrics {
@@ -70,7 +73,21 @@ impl Metrics {
             "Panics in the replication scheduler or its runs since start-up (each was logged, and the scheduler went on)",
             scheduler_panics.clone(),
         );
+        let index_vectors = Gauge::default();
+        let index_revision = Gauge::default();
+        registry.register(
+            "face_index_vectors",
+            "Face vectors in this process's monitoring index (0 until it is built)",
+            index_vectors.clone(),
+        );
+        registry.register(
+            "face_index_revision",
+            "The database revision this process's face index is current to",
+            index_revision.clone(),
+        );
         Arc::new(Self {
+            index_vectors,
+            index_revision,
             registry,
             requests,
             latency,
@@ -125,6 +142,9 @@ pub async fn metrics_text(
     metrics
         .scheduler_panics
         .set(inst.scheduler.panics().try_into().unwrap_or(i64::MAX));
+    let (vectors, revision) = inst.monitor.index.status().unwrap_or_default();
+    metrics.index_vectors.set(vectors as i64);
+    metrics.index_revision.set(revision);
     let mut text = String::new();
     if encode(&mut text, &metrics.registry).is_err() {
         return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, String::new()).into_response();

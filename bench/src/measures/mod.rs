@@ -3,6 +3,8 @@
 
 mod crowd;
 mod faces;
+mod index;
+mod monitoring;
 mod page;
 mod sync;
 
@@ -46,6 +48,64 @@ pub struct Results {
     pub p6: Bundle,
     pub p7: Crowd,
     pub p11: Faces,
+    pub p8: Vec<index::IndexRun>,
+    pub p9: monitoring::Ingest,
+    pub p10: monitoring::EventsPage,
+}
+
+/// P8, P9 and P10.
+pub struct Monitoring {
+    pub p8: Vec<index::IndexRun>,
+    pub p9: monitoring::Ingest,
+    pub p10: monitoring::EventsPage,
+}
+
+async fn monitoring_measures(
+    cluster: &Cluster,
+    photos: &Photos,
+    args: &Args,
+) -> BenchResult<Monitoring> {
+    let mut p8 = Vec::new();
+    for &size in &args.index_faces {
+        step(&format!(
+            "P8: the face index at {size} faces against an exact scan"
+        ));
+        let (queries, exact, seed) = (args.index_queries, args.exact_queries, args.seed);
+        let tuning = face_index::Tuning {
+            connectivity: args.index_connectivity,
+            expansion_add: args.index_expansion_add,
+            expansion_search: args.index_expansion_search,
+        };
+        p8.push(
+            tokio::task::spawn_blocking(move || index::run(size, tuning, queries, exact, seed))
+                .await??,
+        );
+    }
+    step(&format!(
+        "P9: sustained ingest with matching against {} watched dossiers",
+        args.monitor_dossiers
+    ));
+    let (instance, list) = monitoring::monitored(cluster, photos, args).await?;
+    let p9 = monitoring::ingest(&instance, args).await?;
+    step(&format!(
+        "P10: the events page at {} events, {} connections",
+        args.events, args.connections
+    ));
+    let p10 = monitoring::events_page(cluster, &instance, list, args).await?;
+    instance.stop();
+    if !args.keep {
+        cluster.drop_database("monitor").await?;
+    }
+    Ok(Monitoring { p8, p9, p10 })
+}
+
+/// P8–P10 alone.
+pub async fn monitoring_only(args: &Args) -> BenchResult<()> {
+    let cluster = cluster(args)?;
+    let photos = Photos::new(args.seed).await?;
+    let m = monitoring_measures(&cluster, &photos, args).await?;
+    println!("{}", serde_json::to_string_pretty(&(m.p8, m.p9, m.p10))?);
+    Ok(())
 }
 
 #[derive(Debug, Serialize)]
@@ -359,6 +419,7 @@ pub async fn run_all(args: &Args) -> BenchResult<Results> {
 
     step("P11: the face engine on real photos, and the backfill");
     let p11 = p11(&cluster, args).await?;
+    let monitoring = monitoring_measures(&cluster, &photos, args).await?;
 
     Ok(Results {
         started_at,
@@ -374,6 +435,9 @@ pub async fn run_all(args: &Args) -> BenchResult<Results> {
         p6,
         p7,
         p11,
+        p8: monitoring.p8,
+        p9: monitoring.p9,
+        p10: monitoring.p10,
     })
 }
 

@@ -137,6 +137,25 @@ impl MatchIndex {
     /// once, and otherwise replaces the dossiers changed since.
     pub async fn refresh(self: &Arc<Self>, inst: &Installation) -> Result<()> {
         let _one_at_a_time = self.refreshing.lock().await;
+        self.refresh_now(inst).await
+    }
+
+    /// Makes sure there is an index to match against: builds it now unless a build is already
+    /// under way, which is then said (503: try again shortly) rather than waited for.
+    pub async fn ensure_ready(self: &Arc<Self>, inst: &Installation) -> Result<()> {
+        if self.is_ready() {
+            return Ok(());
+        }
+        match self.refreshing.try_lock() {
+            Ok(_one_at_a_time) => self.refresh_now(inst).await,
+            Err(_) => Err(Error::Unavailable {
+                message: "the face index is being built; try again shortly".into(),
+                retry_after: 10,
+            }),
+        }
+    }
+
+    async fn refresh_now(self: &Arc<Self>, inst: &Installation) -> Result<()> {
         let (installation, epoch, counter) = identity(&inst.pool).await?;
         let database = format!("{installation}/{epoch}");
         let known = self
@@ -146,7 +165,9 @@ impl MatchIndex {
         match known {
             None => {
                 if let Some(dir) = &self.dir {
-                    let _ = self.file.set(dir.join(format!("faces-{installation}.usearch")));
+                    let _ = self
+                        .file
+                        .set(dir.join(format!("faces-{installation}.usearch")));
                 }
                 self.start(inst, database).await
             }

@@ -59,7 +59,10 @@ struct Faces {
 /// Checks, matches and records a post.
 pub async fn ingest(inst: &Installation, post: Submission) -> Result<Ingested> {
     let camera = check_camera(post.camera.as_deref().unwrap_or_default())?;
-    let captured_at = captured_at(post.captured_at.as_deref(), inst.settings.events_retention_days)?;
+    let captured_at = captured_at(
+        post.captured_at.as_deref(),
+        inst.settings.events_retention_days,
+    )?;
     let faces = match (post.image, post.vectors) {
         (Some(_), Some(_)) => {
             return Err(Error::invalid(
@@ -97,14 +100,19 @@ fn captured_at(text: Option<&str>, retention_days: i32) -> Result<DateTime<Utc>>
     if at > now + chrono::Duration::seconds(CLOCK_SKEW_SECONDS) {
         return Err(Error::invalid(
             "captured_at",
-            format!("{text} is in the future (the server's time is {})", now.to_rfc3339()),
+            format!(
+                "{text} is in the future (the server's time is {})",
+                now.to_rfc3339()
+            ),
         ));
     }
     let oldest = oldest_kept(retention_days);
     if at.date_naive() < oldest {
         return Err(Error::invalid(
             "captured_at",
-            format!("{text} is older than the events this installation keeps ({retention_days} days)"),
+            format!(
+                "{text} is older than the events this installation keeps ({retention_days} days)"
+            ),
         ));
     }
     Ok(at)
@@ -136,7 +144,10 @@ async fn photo_faces(inst: &Installation, image: Vec<u8>) -> Result<Faces> {
         if found.len() > MAX_FACES {
             return Err(Error::invalid(
                 "image",
-                format!("{} faces were found; one post may carry at most {MAX_FACES}", found.len()),
+                format!(
+                    "{} faces were found; one post may carry at most {MAX_FACES}",
+                    found.len()
+                ),
             ));
         }
         let mut faces = Faces {
@@ -145,7 +156,9 @@ async fn photo_faces(inst: &Installation, image: Vec<u8>) -> Result<Faces> {
             crops: Vec::new(),
         };
         for (bounds, vector) in found {
-            faces.crops.push(Some(face_thumbnail(&decoded.picture, &bounds)?));
+            faces
+                .crops
+                .push(Some(face_thumbnail(&decoded.picture, &bounds)?));
             faces.boxes.push(Some(bounds));
             faces.vectors.push(vector);
         }
@@ -161,7 +174,12 @@ fn vector_faces(inst: &Installation, model: Option<&str>, vectors: Vec<Vec<f32>>
     let model = model
         .map(str::trim)
         .filter(|m| !m.is_empty())
-        .ok_or_else(|| Error::invalid("model", "is required with vectors: the name of the model that made them"))?;
+        .ok_or_else(|| {
+            Error::invalid(
+                "model",
+                "is required with vectors: the name of the model that made them",
+            )
+        })?;
     if model != ours {
         return Err(Error::invalid(
             "model",
@@ -179,7 +197,11 @@ fn vector_faces(inst: &Installation, model: Option<&str>, vectors: Vec<Vec<f32>>
         if v.len() != length {
             return Err(Error::invalid(
                 "vectors",
-                format!("vector {} has {} numbers; vectors of {ours:?} have {length}", i + 1, v.len()),
+                format!(
+                    "vector {} has {} numbers; vectors of {ours:?} have {length}",
+                    i + 1,
+                    v.len()
+                ),
             ));
         }
         if v.iter().any(|x| !x.is_finite()) {
@@ -224,8 +246,14 @@ async fn record(
         .iter()
         .map(|m| m.as_ref().map(|m| m.dossier_name.clone()))
         .collect();
-    let confidences: Vec<Option<f32>> = matches.iter().map(|m| m.as_ref().map(|m| m.confidence)).collect();
-    let needs_ack: Vec<bool> = matches.iter().map(|m| m.as_ref().is_some_and(|m| m.needs_ack)).collect();
+    let confidences: Vec<Option<f32>> = matches
+        .iter()
+        .map(|m| m.as_ref().map(|m| m.confidence))
+        .collect();
+    let needs_ack: Vec<bool> = matches
+        .iter()
+        .map(|m| m.as_ref().is_some_and(|m| m.needs_ack))
+        .collect();
     // Boxes travel as "l,t,w,h" text: PostgreSQL's unnest cannot take an array of arrays of
     // different nullness.
     let boxes: Vec<Option<String>> = faces

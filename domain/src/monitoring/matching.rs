@@ -33,10 +33,7 @@ pub async fn best_matches(inst: &Installation, faces: &[Vec<f32>]) -> Result<Vec
         return Ok(Vec::new());
     }
     let index = &inst.monitor.index;
-    if !index.is_ready() {
-        // The first match after start-up: the background refresh may not have run yet.
-        index.refresh(inst).await?;
-    }
+    index.ensure_ready(inst).await?;
     let nearest = index.nearest(faces.to_vec(), CANDIDATES).await?;
     let mut keys: Vec<i64> = nearest.iter().flatten().map(|n| n.key as i64).collect();
     keys.sort_unstable();

@@ -31,8 +31,9 @@ pub const DEFAULT_RETENTION_DAYS: i32 = 30;
 pub const CLOCK_SKEW_SECONDS: i64 = 300;
 /// Events per page.
 pub const PAGE_SIZE: i64 = 50;
-/// Counting what awaits acknowledgement stops here ("10000+").
-pub const AWAITING_COUNT_CAP: i64 = 10_000;
+/// Counting what awaits acknowledgement stops here ("100+"): each page counts, and a count
+/// of thousands would cost more than the page.
+pub const AWAITING_COUNT_CAP: i64 = 100;
 /// Longest camera name.
 pub const MAX_CAMERA_LENGTH: usize = 128;
 
@@ -258,12 +259,17 @@ mod tests {
 
     #[test]
     fn filters_are_read_as_typed() {
-        let f = EventFilter::parse(" gate ", "3", "yes", "awaiting", "2026-11-24T08:00", "")
-            .unwrap();
+        let f =
+            EventFilter::parse(" gate ", "3", "yes", "awaiting", "2026-11-24T08:00", "").unwrap();
         assert_eq!(f.camera.as_deref(), Some("gate"));
-        assert_eq!((f.watch_list, f.matched, f.acknowledged), (Some(3), Some(true), Some(false)));
+        assert_eq!(
+            (f.watch_list, f.matched, f.acknowledged),
+            (Some(3), Some(true), Some(false))
+        );
         assert_eq!(f.from.unwrap().to_rfc3339(), "2026-11-24T08:00:00+00:00");
-        assert!(EventFilter::parse("", "", "", "", "", "").unwrap().is_empty());
+        assert!(EventFilter::parse("", "", "", "", "", "")
+            .unwrap()
+            .is_empty());
         assert!(EventFilter::parse("", "x", "", "", "", "").is_err());
         assert!(EventFilter::parse("", "", "maybe", "", "", "").is_err());
         assert!(EventFilter::parse("", "", "", "", "tomorrow", "").is_err());

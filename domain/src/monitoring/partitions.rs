@@ -16,7 +16,12 @@ impl KnownDays {
     /// Makes sure the day of `at` has its partition.
     pub async fn ensure(&self, pool: &PgPool, at: DateTime<Utc>) -> Result<()> {
         let day = at.date_naive();
-        if self.0.lock().unwrap_or_else(|e| e.into_inner()).contains(&day) {
+        if self
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&day)
+        {
             return Ok(());
         }
         sqlx::query!("SELECT events_partition($1)", day)

@@ -92,12 +92,18 @@ fn event_of(r: &sqlx::postgres::PgRow) -> Result<Event> {
     let matched = match dossier {
         Some(dossier_id) => Some(EventMatch {
             dossier_id,
-            dossier_name: r.try_get::<Option<String>, _>("dossier_name")?.unwrap_or_default(),
+            dossier_name: r
+                .try_get::<Option<String>, _>("dossier_name")?
+                .unwrap_or_default(),
             photo_sha256: r.try_get("photo_sha256")?,
-            watch_list_id: r.try_get::<Option<i64>, _>("watch_list_id")?.unwrap_or_default(),
+            watch_list_id: r
+                .try_get::<Option<i64>, _>("watch_list_id")?
+                .unwrap_or_default(),
             watch_list_name: r.try_get("list_name")?,
             color: r.try_get("color")?,
-            confidence: r.try_get::<Option<f32>, _>("confidence")?.unwrap_or_default(),
+            confidence: r
+                .try_get::<Option<f32>, _>("confidence")?
+                .unwrap_or_default(),
         }),
         None => None,
     };
@@ -112,7 +118,9 @@ fn event_of(r: &sqlx::postgres::PgRow) -> Result<Event> {
         needs_ack: r.try_get("needs_ack")?,
         acknowledged: match acknowledged_at {
             Some(at) => Some(Acknowledgement {
-                by: r.try_get::<Option<String>, _>("acknowledged_by")?.unwrap_or_default(),
+                by: r
+                    .try_get::<Option<String>, _>("acknowledged_by")?
+                    .unwrap_or_default(),
                 at,
             }),
             None => None,
@@ -157,7 +165,8 @@ pub async fn acknowledge(pool: &PgPool, id: i64, by: &str) -> Result<Acknowledge
 
 /// Acknowledges every event of `filter` that awaits it; returns how many.
 pub async fn acknowledge_all(pool: &PgPool, filter: &EventFilter, by: &str) -> Result<u64> {
-    let mut q = QueryBuilder::new("UPDATE events e SET acknowledged_at = now(), acknowledged_by = ");
+    let mut q =
+        QueryBuilder::new("UPDATE events e SET acknowledged_at = now(), acknowledged_by = ");
     q.push_bind(by.to_string())
         .push(" WHERE e.needs_ack AND e.acknowledged_at IS NULL");
     push_filter(&mut q, filter);

@@ -84,7 +84,7 @@ async fn an_operator_edits_but_does_not_manage_users(pool: sqlx::PgPool) {
         )
         .await;
     assert_eq!(answer.status, 403);
-    assert_eq!(app.count("users").await, 3);
+    assert_eq!(app.count("users").await, 4);
 }
 
 async fn login(app: &TestApp, username: &str, password: &str) -> Option<String> {
@@ -303,5 +303,5 @@ async fn a_refused_browser_form_gets_what_was_typed_back_but_no_password(pool: s
     );
     assert!(!location.contains("secret-secret"), "{location}");
     assert!(query.iter().any(|(k, _)| k == "__err"));
-    assert_eq!(app.count("users").await, 3);
+    assert_eq!(app.count("users").await, 4);
 }

@@ -54,7 +54,11 @@ pub fn spawn(inst: Installation) -> tokio::task::JoinHandle<()> {
 }
 
 /// Claims as many due deliveries as there are free slots and sends each on a task of its own.
-pub async fn send_due(inst: &Installation, client: &reqwest::Client, slots: &Arc<Semaphore>) -> Result<()> {
+pub async fn send_due(
+    inst: &Installation,
+    client: &reqwest::Client,
+    slots: &Arc<Semaphore>,
+) -> Result<()> {
     let free = slots.available_permits() as i64;
     if free == 0 {
         return Ok(());
@@ -83,7 +87,10 @@ pub async fn send_due(inst: &Installation, client: &reqwest::Client, slots: &Arc
             let outcome = client
                 .post(&delivery.url)
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .header(SIGNATURE_HEADER, sign(&delivery.secret, delivery.body.as_bytes()))
+                .header(
+                    SIGNATURE_HEADER,
+                    sign(&delivery.secret, delivery.body.as_bytes()),
+                )
                 .header("X-Dossier-Delivery", delivery.id.to_string())
                 .body(delivery.body)
                 .send()
@@ -94,8 +101,14 @@ pub async fn send_due(inst: &Installation, client: &reqwest::Client, slots: &Arc
                     Some(r.status().as_u16() as i32),
                     Some(format!("the receiver answered {}", r.status())),
                 ),
-                Err(e) if e.is_timeout() => (None, Some(format!("no answer within {}s", TIMEOUT.as_secs()))),
-                Err(e) => (None, Some(format!("cannot reach the receiver: {}", without_url(&e)))),
+                Err(e) if e.is_timeout() => (
+                    None,
+                    Some(format!("no answer within {}s", TIMEOUT.as_secs())),
+                ),
+                Err(e) => (
+                    None,
+                    Some(format!("cannot reach the receiver: {}", without_url(&e))),
+                ),
             };
             if let Err(e) = record(&pool, delivery.id, delivery.attempts, status, error).await {
                 tracing::warn!(error = %e, delivery = delivery.id, "cannot record a webhook delivery");
@@ -134,7 +147,11 @@ async fn record(
             .await?;
         }
         Some(error) => {
-            let state = if attempts >= MAX_ATTEMPTS { "failed" } else { "pending" };
+            let state = if attempts >= MAX_ATTEMPTS {
+                "failed"
+            } else {
+                "pending"
+            };
             sqlx::query!(
                 "UPDATE webhook_deliveries SET state = $2, last_status = $3, last_error = $4,
                         next_attempt_at = now() + make_interval(secs => $5) WHERE id = $1",

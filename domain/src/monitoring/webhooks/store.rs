@@ -120,16 +120,16 @@ pub async fn enqueue(db: &mut sqlx::PgConnection, events: &[Outgoing]) -> Result
     if events.is_empty() {
         return Ok(0);
     }
-    let hooks = sqlx::query!(
-        "SELECT id, watch_lists, cameras, min_confidence FROM webhooks WHERE active"
-    )
-    .fetch_all(&mut *db)
-    .await?;
+    let hooks =
+        sqlx::query!("SELECT id, watch_lists, cameras, min_confidence FROM webhooks WHERE active")
+            .fetch_all(&mut *db)
+            .await?;
     let (mut webhook_ids, mut event_ids, mut bodies) = (Vec::new(), Vec::new(), Vec::new());
     for event in events {
         let body = serde_json::to_string(&event.payload).map_err(|_| Error::internal())?;
         for hook in &hooks {
-            let list_ok = hook.watch_lists.is_empty() || hook.watch_lists.contains(&event.watch_list);
+            let list_ok =
+                hook.watch_lists.is_empty() || hook.watch_lists.contains(&event.watch_list);
             let camera_ok = hook.cameras.is_empty() || hook.cameras.contains(&event.camera);
             if list_ok && camera_ok && event.confidence >= hook.min_confidence {
                 webhook_ids.push(hook.id);

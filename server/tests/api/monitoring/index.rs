@@ -2,7 +2,7 @@
 //! a saved index is reloaded (and caught up) at the next start instead of rebuilt, and one saved
 //! against another database is not used.
 
-use super::{post_json, watched};
+use super::{indexed, post_json, watched};
 use crate::helpers::TestApp;
 use domain::Installation;
 use serde_json::{json, Value};
@@ -20,7 +20,12 @@ async fn matched(app: &TestApp, vector: &[f32]) -> Value {
         json!({"camera": "door", "model": face_engine::MODEL_NAME, "vectors": [vector]}),
     )
     .await;
-    assert_eq!(answer.status, 201, "{}", String::from_utf8_lossy(&answer.body));
+    assert_eq!(
+        answer.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
     answer.json()["events"][0]["matched"].clone()
 }
 
@@ -31,15 +36,16 @@ async fn the_index_follows_deletions_and_additions(pool: sqlx::PgPool) {
     let vector = stored_vector(&app).await;
     assert_eq!(matched(&app, &vector).await["dossier_id"], dossier);
 
-    app.ok("dossiers/delete", &app.operator, json!({"id": dossier})).await;
-    app.state.monitor.index.refresh(&app.state.installation).await.unwrap();
+    app.ok("dossiers/delete", &app.operator, json!({"id": dossier}))
+        .await;
+    indexed(&app).await;
     assert_eq!(matched(&app, &vector).await, Value::Null);
     assert_eq!(app.state.monitor.index.status().unwrap().0, 0);
 
     let again = app.dossier("Back again", &[list]).await;
     let photo = crate::faces::upload(&app, again, &crate::helpers::test_photo("obama.jpg")).await;
     assert_eq!(photo.status, 200);
-    app.state.monitor.index.refresh(&app.state.installation).await.unwrap();
+    indexed(&app).await;
     assert_eq!(matched(&app, &vector).await["dossier_id"], again);
 }
 
@@ -54,7 +60,10 @@ async fn a_saved_index_is_reloaded_and_caught_up(pool: sqlx::PgPool) {
     first.monitor.index.refresh(&first).await.unwrap();
     let (faces, revision) = first.monitor.index.status().unwrap();
     assert_eq!(faces, 1);
-    let saved: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let saved: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(saved.len(), 3, "{saved:?}");
 
     // While the server is down, one more dossier arrives.

@@ -4,6 +4,7 @@
 //! Webhooks are in `webhooks`; the index kept current, saved and reloaded in `index`.
 
 mod index;
+mod replica;
 mod webhooks;
 
 use crate::helpers::{multipart_request, test_photo, TestApp};
@@ -23,13 +24,28 @@ pub(super) async fn watched(app: &TestApp, name: &str, settings: Value, photo: &
         .unwrap();
     let dossier = app.dossier(&format!("{name} person"), &[list]).await;
     let uploaded = crate::faces::upload(app, dossier, &test_photo(photo)).await;
-    assert_eq!(uploaded.status, 200, "{}", String::from_utf8_lossy(&uploaded.body));
-    app.state.monitor.index.refresh(&app.state.installation).await.unwrap();
+    assert_eq!(
+        uploaded.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&uploaded.body)
+    );
+    indexed(app).await;
     (list, dossier)
 }
 
+/// The face index brought up to date now (a server does it every second).
+pub(super) async fn indexed(app: &TestApp) {
+    let inst = &app.state.installation;
+    inst.monitor.index.refresh(inst).await.unwrap();
+}
+
 /// A camera's post of a photo, as multipart.
-pub(super) async fn post_photo(app: &TestApp, camera: &str, photo: &[u8]) -> crate::helpers::Answer {
+pub(super) async fn post_photo(
+    app: &TestApp,
+    camera: &str,
+    photo: &[u8],
+) -> crate::helpers::Answer {
     app.send(multipart_request(
         "/api/events/faces",
         &app.camera,
@@ -59,14 +75,23 @@ fn created(answer: &crate::helpers::Answer) -> Value {
 #[sqlx::test(migrations = "../migrations")]
 async fn a_camera_photo_of_a_watched_person_is_a_match_and_a_stranger_is_not(pool: sqlx::PgPool) {
     let app = TestApp::with_faces(pool).await;
-    let (list, dossier) = watched(&app, "Wanted", json!({"acknowledge": true, "color": "#d0021b"}), "obama.jpg").await;
+    let (list, dossier) = watched(
+        &app,
+        "Wanted",
+        json!({"acknowledge": true, "color": "#d0021b"}),
+        "obama.jpg",
+    )
+    .await;
 
     let seen = created(&post_photo(&app, "gate-1", &test_photo("obama2.jpg")).await);
     let event = &seen["events"][0];
     assert_eq!(seen["events"].as_array().unwrap().len(), 1);
     assert_eq!(event["matched"]["dossier_id"], dossier);
     assert_eq!(event["matched"]["watch_list_id"], list);
-    assert!(event["matched"]["confidence"].as_f64().unwrap() > 0.9, "{event}");
+    assert!(
+        event["matched"]["confidence"].as_f64().unwrap() > 0.9,
+        "{event}"
+    );
     assert!(event["face_box"]["width"].as_u64().unwrap() > 50);
 
     let stranger = created(&post_photo(&app, "gate-2", &test_photo("biden.jpg")).await);
@@ -85,7 +110,9 @@ async fn a_camera_photo_of_a_watched_person_is_a_match_and_a_stranger_is_not(poo
     assert!(matched["photo_sha256"].is_string());
     assert_eq!(listed[1]["needs_ack"], true);
     assert_eq!(page["awaiting"], 1);
-    let face = app.get(&format!("/events/{}/face", event["id"]), Some(&app.user)).await;
+    let face = app
+        .get(&format!("/events/{}/face", event["id"]), Some(&app.user))
+        .await;
     assert_eq!(face.status, 200);
     assert_eq!(face.headers[axum::http::header::CONTENT_TYPE], "image/jpeg");
 
@@ -99,15 +126,34 @@ async fn a_camera_photo_of_a_watched_person_is_a_match_and_a_stranger_is_not(poo
 
     // Acknowledging: not for a reader, recorded with who and when, once.
     let id = event["id"].as_i64().unwrap();
-    let refused = app.call("events/acknowledge", Some(&app.user), json!({"id": id})).await;
+    let refused = app
+        .call("events/acknowledge", Some(&app.user), json!({"id": id}))
+        .await;
     assert_eq!(refused.status, 403);
-    let done = app.ok("events/acknowledge", &app.operator, json!({"id": id})).await;
+    let done = app
+        .ok("events/acknowledge", &app.operator, json!({"id": id}))
+        .await;
     assert_eq!(done["by"], "operator");
-    let again = app.call("events/acknowledge", Some(&app.operator), json!({"id": id})).await;
+    let again = app
+        .call("events/acknowledge", Some(&app.operator), json!({"id": id}))
+        .await;
     assert_eq!(again.status, 409);
-    assert!(again.json()["message"].as_str().unwrap().contains("by operator"), "{}", again.json());
+    assert!(
+        again.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("by operator"),
+        "{}",
+        again.json()
+    );
     let unmatched = listed[0]["id"].as_i64().unwrap();
-    let needless = app.call("events/acknowledge", Some(&app.operator), json!({"id": unmatched})).await;
+    let needless = app
+        .call(
+            "events/acknowledge",
+            Some(&app.operator),
+            json!({"id": unmatched}),
+        )
+        .await;
     assert_eq!(needless.status, 409);
     let page = events(&app, json!({"acknowledged": "done"})).await;
     assert_eq!(page["events"][0]["acknowledged"]["by"], "operator");
@@ -125,7 +171,11 @@ async fn a_camera_may_post_and_nothing_else(pool: sqlx::PgPool) {
     assert_eq!(page.status, 403);
     // Nor may a reader post events.
     let answer = app
-        .post("/api/events/faces", Some(&app.user), json!({"camera": "x", "model": "m", "vectors": [[0.0]]}))
+        .post(
+            "/api/events/faces",
+            Some(&app.user),
+            json!({"camera": "x", "model": "m", "vectors": [[0.0]]}),
+        )
         .await;
     assert_eq!(answer.status, 403);
     let anonymous = app.post("/api/events/faces", None, json!({})).await;
@@ -135,31 +185,72 @@ async fn a_camera_may_post_and_nothing_else(pool: sqlx::PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn vectors_match_by_each_lists_threshold_and_activity(pool: sqlx::PgPool) {
     let app = TestApp::with_faces(pool).await;
-    let (list, dossier) = watched(&app, "Strict", json!({"confidence_threshold": 0.99}), "obama.jpg").await;
+    let (list, dossier) = watched(
+        &app,
+        "Strict",
+        json!({"confidence_threshold": 0.99}),
+        "obama.jpg",
+    )
+    .await;
     let stored: Vec<f32> = sqlx::query_scalar("SELECT face_vector FROM photos")
         .fetch_one(&app.pool)
         .await
         .unwrap();
     let model = face_engine::MODEL_NAME;
-    let post = |v: Vec<f32>| post_json(&app, json!({"camera": "lobby", "model": model, "vectors": [v]}));
+    let post = |v: Vec<f32>| {
+        post_json(
+            &app,
+            json!({"camera": "lobby", "model": model, "vectors": [v]}),
+        )
+    };
 
     let same = created(&post(stored.clone()).await);
     assert_eq!(same["events"][0]["matched"]["dossier_id"], dossier);
     assert_eq!(same["events"][0]["face_box"], Value::Null);
     // Moved 0.45 away: confidence ≈ 0.92, below this list's 0.99.
-    let near: Vec<f32> = stored.iter().enumerate().map(|(i, x)| if i == 0 { x + 0.45 } else { *x }).collect();
+    let near: Vec<f32> = stored
+        .iter()
+        .enumerate()
+        .map(|(i, x)| if i == 0 { x + 0.45 } else { *x })
+        .collect();
     let below = created(&post(near.clone()).await);
     assert_eq!(below["events"][0]["matched"], Value::Null);
     // Under the installation's default (0.75) it matches.
-    app.ok("watch-lists/update", &app.operator, json!({"id": list, "name": "Strict", "active": true})).await;
+    app.ok(
+        "watch-lists/update",
+        &app.operator,
+        json!({"id": list, "name": "Strict", "active": true}),
+    )
+    .await;
     let default = created(&post(near).await);
     assert_eq!(default["events"][0]["matched"]["dossier_id"], dossier);
     // A deactivated list, or a deactivated dossier, matches nothing.
-    app.ok("watch-lists/update", &app.operator, json!({"id": list, "name": "Strict", "active": false})).await;
-    assert_eq!(created(&post(stored.clone()).await)["events"][0]["matched"], Value::Null);
-    app.ok("watch-lists/update", &app.operator, json!({"id": list, "name": "Strict", "active": true})).await;
-    app.ok("dossiers/update", &app.operator, json!({"id": dossier, "name": "Strict person", "active": false, "watch_lists": [list]})).await;
-    assert_eq!(created(&post(stored).await)["events"][0]["matched"], Value::Null);
+    app.ok(
+        "watch-lists/update",
+        &app.operator,
+        json!({"id": list, "name": "Strict", "active": false}),
+    )
+    .await;
+    assert_eq!(
+        created(&post(stored.clone()).await)["events"][0]["matched"],
+        Value::Null
+    );
+    app.ok(
+        "watch-lists/update",
+        &app.operator,
+        json!({"id": list, "name": "Strict", "active": true}),
+    )
+    .await;
+    app.ok(
+        "dossiers/update",
+        &app.operator,
+        json!({"id": dossier, "name": "Strict person", "active": false, "watch_lists": [list]}),
+    )
+    .await;
+    assert_eq!(
+        created(&post(stored).await)["events"][0]["matched"],
+        Value::Null
+    );
     assert_eq!(app.count("events").await, 5);
 }
 
@@ -171,21 +262,70 @@ async fn bad_posts_say_what_is_wrong_and_store_nothing(pool: sqlx::PgPool) {
     let cases: Vec<(Value, u16, &str)> = vec![
         (json!({"model": model, "vectors": [v]}), 400, "camera"),
         (json!({"camera": "x"}), 400, "send a photo"),
-        (json!({"camera": "x", "model": "other-model", "vectors": [v]}), 400, "other-model"),
-        (json!({"camera": "x", "vectors": [v]}), 400, "the name of the model"),
-        (json!({"camera": "x", "model": model, "vectors": [[1.0, 2.0]]}), 400, "has 2 numbers"),
-        (json!({"camera": "x", "model": model, "vectors": []}), 400, "1 to 64"),
-        (json!({"camera": "x", "model": model, "vectors": [v], "image": "AAAA"}), 400, "not both"),
-        (json!({"camera": "x", "model": model, "vectors": [v], "captured_at": "yesterday"}), 400, "RFC 3339"),
-        (json!({"camera": "x", "model": model, "vectors": [v], "captured_at": "2999-01-01T00:00:00Z"}), 400, "future"),
-        (json!({"camera": "x", "model": model, "vectors": [v], "captured_at": "2001-01-01T00:00:00Z"}), 400, "older than"),
-        (json!({"camera": "x", "model": model, "vectors": [v], "colour": "red"}), 400, "unknown field"),
-        (json!({"camera": "x", "image": "not base64!"}), 400, "base64"),
-        (json!({"camera": "x", "model": model, "vectors": [["a"]]}), 400, "malformed JSON"),
+        (
+            json!({"camera": "x", "model": "other-model", "vectors": [v]}),
+            400,
+            "other-model",
+        ),
+        (
+            json!({"camera": "x", "vectors": [v]}),
+            400,
+            "the name of the model",
+        ),
+        (
+            json!({"camera": "x", "model": model, "vectors": [[1.0, 2.0]]}),
+            400,
+            "has 2 numbers",
+        ),
+        (
+            json!({"camera": "x", "model": model, "vectors": []}),
+            400,
+            "1 to 64",
+        ),
+        (
+            json!({"camera": "x", "model": model, "vectors": [v], "image": "AAAA"}),
+            400,
+            "not both",
+        ),
+        (
+            json!({"camera": "x", "model": model, "vectors": [v], "captured_at": "yesterday"}),
+            400,
+            "RFC 3339",
+        ),
+        (
+            json!({"camera": "x", "model": model, "vectors": [v], "captured_at": "2999-01-01T00:00:00Z"}),
+            400,
+            "future",
+        ),
+        (
+            json!({"camera": "x", "model": model, "vectors": [v], "captured_at": "2001-01-01T00:00:00Z"}),
+            400,
+            "older than",
+        ),
+        (
+            json!({"camera": "x", "model": model, "vectors": [v], "colour": "red"}),
+            400,
+            "unknown field",
+        ),
+        (
+            json!({"camera": "x", "image": "not base64!"}),
+            400,
+            "base64",
+        ),
+        (
+            json!({"camera": "x", "model": model, "vectors": [["a"]]}),
+            400,
+            "malformed JSON",
+        ),
     ];
     for (body, status, says) in cases {
         let answer = post_json(&app, body.clone()).await;
-        assert_eq!(answer.status.as_u16(), status, "{body}: {}", String::from_utf8_lossy(&answer.body));
+        assert_eq!(
+            answer.status.as_u16(),
+            status,
+            "{body}: {}",
+            String::from_utf8_lossy(&answer.body)
+        );
         // The field and what is wrong with it.
         let error = answer.json().to_string();
         assert!(error.contains(says), "{body}: {error}");
@@ -200,7 +340,10 @@ async fn bad_posts_say_what_is_wrong_and_store_nothing(pool: sqlx::PgPool) {
     };
     let no_face = post_photo(&app, "x", &blank).await;
     assert_eq!(no_face.status, 422);
-    assert!(no_face.json()["message"].as_str().unwrap().contains("no face"));
+    assert!(no_face.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("no face"));
     assert_eq!(post_photo(&app, "x", b"not an image").await.status, 400);
     let jpeg = test_photo("obama.jpg");
     assert_eq!(post_photo(&app, "x", &jpeg[..20_000]).await.status, 400);
@@ -222,8 +365,17 @@ async fn a_database_that_is_away_answers_503_with_retry_after(pool: sqlx::PgPool
     let app = TestApp::with_faces(pool).await;
     let model = face_engine::MODEL_NAME;
     app.pool.close().await;
-    let answer = post_json(&app, json!({"camera": "x", "model": model, "vectors": [vec![0.0_f32; 128]]})).await;
-    assert_eq!(answer.status, 503, "{}", String::from_utf8_lossy(&answer.body));
+    let answer = post_json(
+        &app,
+        json!({"camera": "x", "model": model, "vectors": [vec![0.0_f32; 128]]}),
+    )
+    .await;
+    assert_eq!(
+        answer.status,
+        503,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
     assert!(answer.headers.contains_key(axum::http::header::RETRY_AFTER));
 }
 
@@ -232,22 +384,44 @@ async fn events_page_in_keyset_pages_and_old_days_are_dropped(pool: sqlx::PgPool
     let app = TestApp::with_faces(pool).await;
     let model = face_engine::MODEL_NAME;
     let vectors: Vec<Vec<f32>> = (0..60).map(|i| vec![i as f32 / 100.0; 128]).collect();
-    created(&post_json(&app, json!({"camera": "lobby", "model": model, "vectors": vectors})).await);
+    created(
+        &post_json(
+            &app,
+            json!({"camera": "lobby", "model": model, "vectors": vectors}),
+        )
+        .await,
+    );
     let first = events(&app, json!({})).await;
     assert_eq!(first["events"].as_array().unwrap().len(), 50);
     let next = first["next"].as_str().unwrap();
     let second = events(&app, json!({"before": next})).await;
     assert_eq!(second["events"].as_array().unwrap().len(), 10);
     assert_eq!(second["next"], Value::Null);
-    let mut ids: Vec<i64> = first["events"].as_array().unwrap().iter().chain(second["events"].as_array().unwrap()).map(|e| e["id"].as_i64().unwrap()).collect();
+    let mut ids: Vec<i64> = first["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["events"].as_array().unwrap())
+        .map(|e| e["id"].as_i64().unwrap())
+        .collect();
     ids.dedup();
     assert_eq!(ids.len(), 60);
 
     // A day beyond the retention is dropped whole; today stays.
     let old = chrono::Utc::now() - chrono::Duration::days(40);
-    sqlx::query("SELECT events_partition($1::date)").bind(old.date_naive()).execute(&app.pool).await.unwrap();
-    sqlx::query("INSERT INTO events (captured_at, camera) VALUES ($1, 'old')").bind(old).execute(&app.pool).await.unwrap();
-    let dropped = domain::monitoring::partitions::tidy(&app.pool, &app.state.monitor.days, 30).await.unwrap();
+    sqlx::query("SELECT events_partition($1::date)")
+        .bind(old.date_naive())
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO events (captured_at, camera) VALUES ($1, 'old')")
+        .bind(old)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let dropped = domain::monitoring::partitions::tidy(&app.pool, &app.state.monitor.days, 30)
+        .await
+        .unwrap();
     assert_eq!(dropped, 1);
     assert_eq!(app.count("events").await, 60);
 }

@@ -18,15 +18,23 @@ async fn receiver(failures: usize) -> (String, Received) {
     let router = Router::new()
         .route(
             "/hook",
-            post(|State((got, failures)): State<(Received, usize)>, headers: HeaderMap, body: Bytes| async move {
-                let mut got = got.lock().unwrap();
-                let signature = headers
-                    .get(domain::monitoring::webhooks::SIGNATURE_HEADER)
-                    .map(|v| v.to_str().unwrap().to_string())
-                    .unwrap_or_default();
-                got.push((signature, body));
-                if got.len() <= failures { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::OK }
-            }),
+            post(
+                |State((got, failures)): State<(Received, usize)>,
+                 headers: HeaderMap,
+                 body: Bytes| async move {
+                    let mut got = got.lock().unwrap();
+                    let signature = headers
+                        .get(domain::monitoring::webhooks::SIGNATURE_HEADER)
+                        .map(|v| v.to_str().unwrap().to_string())
+                        .unwrap_or_default();
+                    got.push((signature, body));
+                    if got.len() <= failures {
+                        StatusCode::INTERNAL_SERVER_ERROR
+                    } else {
+                        StatusCode::OK
+                    }
+                },
+            ),
         )
         .with_state((got.clone(), failures));
     let (url, _task) = serve(router).await;
@@ -36,7 +44,10 @@ async fn receiver(failures: usize) -> (String, Received) {
 async fn wait_for(what: &str, mut done: impl AsyncFnMut() -> bool) {
     let start = Instant::now();
     while !done().await {
-        assert!(start.elapsed() < Duration::from_secs(30), "gave up waiting: {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "gave up waiting: {what}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -50,17 +61,31 @@ async fn a_match_is_posted_signed_and_retried_until_delivered(pool: sqlx::PgPool
     let (url, got) = receiver(1).await;
     let secret = "a shared secret of the receiver";
     let hook = app
-        .ok("webhooks/create", &app.admin, json!({"url": url, "secret": secret, "cameras": "gate-1"}))
+        .ok(
+            "webhooks/create",
+            &app.admin,
+            json!({"url": url, "secret": secret, "cameras": "gate-1"}),
+        )
         .await;
     assert_eq!(hook[1], secret);
     // Only administrators manage webhooks; a bad URL is refused.
-    let refused = app.call("webhooks/create", Some(&app.operator), json!({"url": url})).await;
+    let refused = app
+        .call("webhooks/create", Some(&app.operator), json!({"url": url}))
+        .await;
     assert_eq!(refused.status, 403);
-    let bad = app.call("webhooks/create", Some(&app.admin), json!({"url": "ftp://x"})).await;
+    let bad = app
+        .call(
+            "webhooks/create",
+            Some(&app.admin),
+            json!({"url": "ftp://x"}),
+        )
+        .await;
     assert_eq!(bad.status, 400);
 
     // A match of the list with notify, at the camera the webhook wants: posted.
-    let event = post_photo(&app, "gate-1", &test_photo("obama2.jpg")).await.json();
+    let event = post_photo(&app, "gate-1", &test_photo("obama2.jpg"))
+        .await
+        .json();
     let event_id = event["events"][0]["id"].as_i64().unwrap();
     // Not posted: a quiet list's match, another camera, an unmatched face.
     post_photo(&app, "gate-1", &test_photo("biden.jpg")).await;
@@ -76,7 +101,10 @@ async fn a_match_is_posted_signed_and_retried_until_delivered(pool: sqlx::PgPool
     let got = got.lock().unwrap().clone();
     assert_eq!(got.len(), 2);
     let (signature, body) = &got[1];
-    assert_eq!(signature, &domain::monitoring::webhooks::store::sign(secret, body));
+    assert_eq!(
+        signature,
+        &domain::monitoring::webhooks::store::sign(secret, body)
+    );
     let payload: Value = serde_json::from_slice(body).unwrap();
     assert_eq!(payload["event"]["id"], event_id);
     assert_eq!(payload["event"]["dossier"]["id"], dossier);
@@ -105,20 +133,30 @@ async fn a_receiver_that_hangs_does_not_slow_ingest(pool: sqlx::PgPool) {
             open.push(socket);
         }
     });
-    app.ok("webhooks/create", &app.admin, json!({"url": format!("http://{address}/hook")})).await;
+    app.ok(
+        "webhooks/create",
+        &app.admin,
+        json!({"url": format!("http://{address}/hook")}),
+    )
+    .await;
     let photo = test_photo("obama2.jpg");
     for _ in 0..3 {
         let start = Instant::now();
         let answer = post_photo(&app, "gate", &photo).await;
         assert_eq!(answer.status, 201);
-        assert!(start.elapsed() < Duration::from_secs(5), "ingest waited for the receiver");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "ingest waited for the receiver"
+        );
     }
     // The sender gives up on each attempt after its timeout and records why.
     wait_for("the timeouts recorded", async || {
-        let failed: i64 = sqlx::query_scalar("SELECT count(*) FROM webhook_deliveries WHERE last_error LIKE 'no answer%'")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+        let failed: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM webhook_deliveries WHERE last_error LIKE 'no answer%'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
         failed == 3
     })
     .await;

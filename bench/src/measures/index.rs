@@ -1,0 +1,179 @@
+//! P8: monitoring's face index against an exact scan of the same vectors, in this process.
+//! Face-like data (identities with a few photos each, spread as dlib's model spreads one
+//! person's photos; `face_index::synthetic`), not uniform random vectors. Queries are new photos
+//! of people in the gallery and of strangers; a query's index answer is its 32 candidates
+//! re-ranked exactly, as matching does, and recall@1 is how often that answer's best photo is
+//! the exact scan's.
+
+use crate::cluster::BenchResult;
+use face_index::synthetic::{distance, Faces};
+use face_index::{Entry, FaceIndex, Tuning};
+use serde::Serialize;
+use std::time::Instant;
+
+/// Candidates the index proposes per query (as `domain::monitoring::matching` asks).
+const CANDIDATES: usize = 32;
+const DIMENSIONS: usize = 128;
+
+#[derive(Debug, Serialize)]
+pub struct IndexRun {
+    pub faces: usize,
+    pub connectivity: usize,
+    pub expansion_add: usize,
+    pub expansion_search: usize,
+    pub identities: usize,
+    pub threads: usize,
+    pub build_seconds: f64,
+    pub memory_bytes: usize,
+    pub save_seconds: f64,
+    pub load_seconds: f64,
+    pub file_bytes: u64,
+    pub queries: usize,
+    pub index_p50_ms: f64,
+    pub index_p99_ms: f64,
+    pub exact_queries: usize,
+    pub exact_p50_ms: f64,
+    pub exact_p99_ms: f64,
+    pub recall_at_1: f64,
+    pub p99_speedup: f64,
+}
+
+/// Builds, saves, reloads and queries an index of `faces` vectors.
+pub fn run(
+    faces: usize,
+    tuning: Tuning,
+    queries: usize,
+    exact_queries: usize,
+    seed: u64,
+) -> BenchResult<IndexRun> {
+    let mut generator = Faces::new(seed, DIMENSIONS);
+    // One to three photos per person, two on average.
+    let mut entries = Vec::with_capacity(faces);
+    let mut centres = Vec::new();
+    while entries.len() < faces {
+        let centre = generator.identity();
+        for _ in 0..(centres.len() % 3 + 1) {
+            if entries.len() < faces {
+                entries.push(Entry {
+                    key: entries.len() as u64,
+                    group: centres.len() as u64,
+                    vector: generator.photo(&centre),
+                });
+            }
+        }
+        centres.push(centre);
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let t = Instant::now();
+    let index = FaceIndex::build(DIMENSIONS, tuning, &entries, threads)?;
+    let build_seconds = t.elapsed().as_secs_f64();
+    println!(
+        "  {faces} faces: built in {build_seconds:.1} s on {threads} threads, {} MB",
+        index.memory_bytes() / 1_000_000
+    );
+
+    let dir = std::env::temp_dir().join(format!("bench-face-index-{}", std::process::id()));
+    let file = dir.join("faces.usearch");
+    let header = face_index::Header {
+        model: "bench".into(),
+        dimensions: DIMENSIONS,
+        database: "bench".into(),
+        revision: 0,
+        count: index.len(),
+    };
+    let t = Instant::now();
+    index.save(&file, &header)?;
+    let save_seconds = t.elapsed().as_secs_f64();
+    let file_bytes = std::fs::metadata(&file)?.len();
+    drop(index);
+    let t = Instant::now();
+    let (index, _) = FaceIndex::load(&file, "bench", DIMENSIONS, "bench", tuning)?
+        .ok_or("the saved index was not reloaded")?;
+    let load_seconds = t.elapsed().as_secs_f64();
+    std::fs::remove_dir_all(&dir)?;
+
+    // Nine in ten queries are new photos of someone in the gallery, one a stranger.
+    let probes: Vec<Vec<f32>> = (0..queries)
+        .map(|i| match i % 10 {
+            9 => {
+                let stranger = generator.identity();
+                generator.photo(&stranger)
+            }
+            _ => {
+                let who = (i * 7919) % centres.len();
+                generator.photo(&centres[who])
+            }
+        })
+        .collect();
+    let flat: Vec<f32> = entries
+        .iter()
+        .flat_map(|e| e.vector.iter().copied())
+        .collect();
+    let (mut index_ms, mut exact_ms, mut agree) = (Vec::new(), Vec::new(), 0);
+    for (i, probe) in probes.iter().enumerate() {
+        let t = Instant::now();
+        let best = index
+            .nearest(probe, CANDIDATES)?
+            .into_iter()
+            .map(|n| (n.key, distance(&entries[n.key as usize].vector, probe)))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(k, _)| k);
+        index_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        if i < exact_queries {
+            let t = Instant::now();
+            let exact = exact_scan(&flat, probe);
+            exact_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            agree += usize::from(best == Some(exact));
+        }
+    }
+    let (index_p50_ms, index_p99_ms) = percentiles(&mut index_ms);
+    let (exact_p50_ms, exact_p99_ms) = percentiles(&mut exact_ms);
+    let run = IndexRun {
+        faces,
+        connectivity: tuning.connectivity,
+        expansion_add: tuning.expansion_add,
+        expansion_search: tuning.expansion_search,
+        identities: centres.len(),
+        threads,
+        build_seconds,
+        memory_bytes: index.memory_bytes(),
+        save_seconds,
+        load_seconds,
+        file_bytes,
+        queries,
+        index_p50_ms,
+        index_p99_ms,
+        exact_queries: exact_ms.len(),
+        exact_p50_ms,
+        exact_p99_ms,
+        recall_at_1: agree as f64 / exact_ms.len().max(1) as f64,
+        p99_speedup: exact_p99_ms / index_p99_ms,
+    };
+    println!(
+        "  index p50 {:.3} ms p99 {:.3} ms; exact p50 {:.1} ms p99 {:.1} ms; recall@1 {:.4}; load {:.1} s",
+        run.index_p50_ms, run.index_p99_ms, run.exact_p50_ms, run.exact_p99_ms, run.recall_at_1, run.load_seconds
+    );
+    Ok(run)
+}
+
+/// The nearest stored vector by brute force: every vector, one after the other.
+fn exact_scan(flat: &[f32], probe: &[f32]) -> u64 {
+    let mut best = (0, f32::INFINITY);
+    for (i, v) in flat.chunks_exact(DIMENSIONS).enumerate() {
+        let d: f32 = v.iter().zip(probe).map(|(a, b)| (a - b) * (a - b)).sum();
+        if d < best.1 {
+            best = (i as u64, d);
+        }
+    }
+    best.0
+}
+
+fn percentiles(ms: &mut [f64]) -> (f64, f64) {
+    ms.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        ms.get(((ms.len() as f64 * q) as usize).min(ms.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    (at(0.5), at(0.99))
+}
