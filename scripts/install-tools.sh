@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing the dossier database needs, each piece only when missing:
 # the wasm target, cargo-leptos, the wasm-bindgen CLI at the version in Cargo.lock, sqlx-cli,
-# npm packages (wasm-opt from `binaryen`, Playwright), Debian's Chromium and dlib, and the face
-# models and test photos (scripts/face-data.sh). Everything comes from crates.io,
+# cargo-deb (the Debian package), npm packages (wasm-opt from `binaryen`, Playwright), Debian's
+# Chromium and dlib, and the face models and test photos (scripts/face-data.sh). Everything
+# comes from crates.io,
 # npm or Debian: cargo-leptos would otherwise download wasm-bindgen and wasm-opt from GitHub,
 # which these machines cannot reach, so they must be on PATH before it runs (see env.sh).
 set -euo pipefail
@@ -55,6 +56,12 @@ have=$(sqlx --version 2>/dev/null | awk '{print $2}' || true)
 if [ "$have" != "$want" ]; then
   say "building sqlx-cli $want (about 4 minutes)"
   cargo install sqlx-cli --version "$want" --no-default-features --features postgres,rustls --locked --force
+fi
+
+# cargo-deb packs the Debian package (scripts/package.sh, and the package test).
+if [ "$(cargo deb --version 2>/dev/null | awk '{print $2}')" != "3.8.0" ]; then
+  say "building cargo-deb 3.8.0 (about 2 minutes)"
+  cargo install cargo-deb --version 3.8.0 --locked
 fi
 
 if [ ! -x end2end/node_modules/.bin/wasm-opt ] || [ ! -d end2end/node_modules/@playwright/test ]; then

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: Rust unit and integration tests against a real PostgreSQL (a fresh database
-# per test), then the Playwright browser tests against a real server in Debian's Chromium.
+# per test), the Debian package installed and run, then the Playwright browser tests against a
+# real server in Debian's Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -24,6 +25,9 @@ port="${E2E_PORT:-3917}"
 export LEPTOS_SITE_ADDR="127.0.0.1:$port"
 # The release build, as scripts/run.sh serves it: what the browser tests pass on is what users get.
 cargo leptos build --release
+
+echo "==> the Debian package, installed and run as an operator would"
+scripts/test-package.sh
 
 # The benchmark at tiny sizes, so that it keeps working: it checks every replica against the
 # Leader but asserts no timing (scripts/bench.sh runs it at full size).

@@ -37,7 +37,7 @@ pub(crate) mod multipart {
     //! Reading an upload's multipart fields, stopping as soon as the image passes the limit.
 
     use crate::error::AppResult;
-    use domain::photos::UploadFields;
+    use domain::photos::{ImageUpload, UploadFields};
     use domain::Error;
     use server_fn::codec::MultipartData;
 
@@ -55,19 +55,11 @@ pub(crate) mod multipart {
             let name = field.name().unwrap_or_default().to_string();
             match name.as_str() {
                 "image" => {
-                    let mut bytes = Vec::new();
+                    let mut image = ImageUpload::new(limit);
                     while let Some(chunk) = field.chunk().await.map_err(malformed)? {
-                        if bytes.len() + chunk.len() > limit {
-                            return Err(Error::TooLarge {
-                                message: format!(
-                                    "image: larger than the upload limit of {limit} bytes"
-                                ),
-                            }
-                            .into());
-                        }
-                        bytes.extend_from_slice(&chunk);
+                        image.push(&chunk)?;
                     }
-                    fields.image = Some(bytes);
+                    fields.image = Some(image.into_bytes());
                 }
                 "dossier_id" => fields.dossier_id = Some(field.text().await.map_err(malformed)?),
                 "vector" => fields.vector = Some(field.text().await.map_err(malformed)?),

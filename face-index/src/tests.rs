@@ -138,10 +138,24 @@ fn a_saved_index_is_reloaded_only_where_it_fits() {
     assert_eq!(again.len(), entries.len() - 2);
     assert!(load("other-model", "db-1").is_none());
     assert!(load("m", "db-2").is_none());
+    // A file of the earlier layout (float vectors, a header without `format`) is rebuilt.
+    let earlier = serde_json::to_vec(&header).unwrap();
+    std::fs::write(header_path(&file), earlier).unwrap();
+    assert!(load("m", "db-1").is_none());
     // A graph torn by a crash while the old header stayed.
     index.save(&file, &header).unwrap();
     let bytes = std::fs::read(&file).unwrap();
     std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
     assert!(load("m", "db-1").is_none());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn vectors_are_quantised_to_the_nearest_step_and_clamped() {
+    assert_eq!(
+        quantise(&[0.0, 0.5, -0.25, 1.0, -1.0]),
+        [0, 64, -32, 127, -127]
+    );
+    // Outside ±1 (no face descriptor is) the byte saturates instead of wrapping around.
+    assert_eq!(quantise(&[3.0, -3.0, f32::NAN]), [127, -127, 0]);
 }

@@ -20,6 +20,7 @@ use axum::{
 use base64::Engine as _;
 use domain::access::Permission;
 use domain::monitoring::ingest::{ingest, Submission};
+use domain::photos::ImageUpload;
 use domain::Error;
 use futures_util::Stream;
 use serde::Deserialize;
@@ -114,19 +115,11 @@ async fn multipart_post(mut form: Multipart, limit: usize) -> AppResult<Submissi
         let name = field.name().unwrap_or_default().to_string();
         match name.as_str() {
             "image" => {
-                let mut bytes = Vec::new();
+                let mut image = ImageUpload::new(limit);
                 while let Some(chunk) = field.chunk().await.map_err(malformed)? {
-                    if bytes.len() + chunk.len() > limit {
-                        return Err(Error::TooLarge {
-                            message: format!(
-                                "image: larger than the upload limit of {limit} bytes"
-                            ),
-                        }
-                        .into());
-                    }
-                    bytes.extend_from_slice(&chunk);
+                    image.push(&chunk)?;
                 }
-                post.image = Some(bytes);
+                post.image = Some(image.into_bytes());
             }
             "camera" => post.camera = Some(field.text().await.map_err(malformed)?),
             "captured_at" => post.captured_at = Some(field.text().await.map_err(malformed)?),

@@ -5,6 +5,7 @@ pub mod api;
 pub mod demo;
 pub mod events_api;
 pub mod faces;
+pub mod layout;
 pub mod observability;
 pub mod settings;
 pub mod sync_api;
@@ -56,12 +57,17 @@ pub async fn is_migrated(pool: &PgPool) -> Result<bool, sqlx::Error> {
 }
 
 /// Leptos options for this site; the output name must match the workspace metadata.
-pub fn leptos_options() -> LeptosOptions {
+/// The Leptos options from the environment `cargo leptos` sets; the site is the `layout`'s
+/// where `LEPTOS_SITE_ROOT` does not say.
+pub fn leptos_options(layout: &layout::Layout) -> LeptosOptions {
     let mut options = get_configuration(None)
         .map(|c| c.leptos_options)
         .unwrap_or_else(|_| LeptosOptions::builder().output_name("dossier").build());
     if options.output_name.is_empty() {
         options.output_name = "dossier".into();
+    }
+    if std::env::var_os("LEPTOS_SITE_ROOT").is_none() {
+        options.site_root = layout.site_root.to_string_lossy().into();
     }
     options
 }

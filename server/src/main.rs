@@ -1,6 +1,7 @@
 //! `dossier`: the one binary of the dossier database.
 
 use clap::{Parser, Subcommand};
+use server::layout::Layout;
 use server::settings::Settings;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,7 +16,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(name = "dossier", version, about = "Distributed dossier database")]
 struct Cli {
     /// Settings file (TOML, the keys in capitals as in the environment). Environment
-    /// variables override it.
+    /// variables override it. Installed from the Debian package, /etc/dossier/dossier.toml
+    /// when not given.
     #[arg(long, env = "DOSSIER_CONFIG", global = true)]
     config: Option<PathBuf>,
     /// What to do; `serve` when omitted (as `cargo leptos serve` runs it).
@@ -90,7 +92,9 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
-    let settings = Settings::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
+    let layout = Layout::of_this_binary();
+    let config = cli.config.or_else(|| layout.config.clone());
+    let settings = Settings::load(config.as_deref(), &layout).map_err(|e| e.to_string())?;
     let pool = server::connect(settings.database_url.expose())
         .await
         .map_err(|e| format!("cannot connect to the database (DATABASE_URL): {e}"))?;
@@ -155,12 +159,12 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Faces {
             action: FacesCommand::Backfill { batch_size },
         } => server::faces::backfill(&settings, &pool, batch_size).await?,
-        Command::Serve => serve(settings, pool).await?,
+        Command::Serve => serve(settings, &layout, pool).await?,
     }
     Ok(())
 }
 
-async fn serve(settings: Settings, pool: sqlx::PgPool) -> Result<(), String> {
+async fn serve(settings: Settings, layout: &Layout, pool: sqlx::PgPool) -> Result<(), String> {
     if !server::is_migrated(&pool).await.unwrap_or(false) {
         return Err("the database is not migrated: run `dossier migrate` first".into());
     }
@@ -176,7 +180,11 @@ async fn serve(settings: Settings, pool: sqlx::PgPool) -> Result<(), String> {
         "replication history"
     );
     let faces = server::faces::engine(&settings).await?;
-    let mut state = server::app_state(pool, settings.domain_settings(), server::leptos_options());
+    let mut state = server::app_state(
+        pool,
+        settings.domain_settings(),
+        server::leptos_options(layout),
+    );
     state.installation.faces = faces;
     state.installation = state
         .installation

@@ -14,10 +14,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
 
-/// `FACE_MODELS_DIR` when not set: where `scripts/install-tools.sh` puts the models, relative
-/// to the directory the server starts in (the checkout, for `scripts/run.sh`).
-pub const DEFAULT_FACE_MODELS_DIR: &str = "data/face-models";
-pub const DEFAULT_FACE_INDEX_DIR: &str = "data/face-index";
+use crate::layout::Layout;
 
 /// Every key, as written in the file or the environment.
 pub const KEYS: &[&str] = &[
@@ -106,8 +103,9 @@ fn bad(key: &'static str, message: impl Into<String>) -> SettingError {
 }
 
 impl Settings {
-    /// Reads the file (if given and present) and the environment; the environment wins.
-    pub fn load(file: Option<&Path>) -> Result<Self, SettingError> {
+    /// Reads the file (if given and present) and the environment; the environment wins. Paths
+    /// neither sets are the `layout`'s.
+    pub fn load(file: Option<&Path>, layout: &Layout) -> Result<Self, SettingError> {
         let mut builder = config::Config::builder();
         if let Some(file) = file {
             if !file.exists() {
@@ -127,15 +125,26 @@ impl Settings {
         let config = builder
             .build()
             .map_err(|e| bad("config file", e.to_string()))?;
-        let values: HashMap<&'static str, String> = KEYS
+        let mut values: HashMap<&'static str, String> = KEYS
             .iter()
             .filter_map(|k| {
+                // The environment's keys arrive lower-cased, the file's as written (in
+                // capitals, as documented): the environment's first, so that it wins.
                 config
                     .get_string(&k.to_ascii_lowercase())
+                    .or_else(|_| config.get_string(k))
                     .ok()
                     .map(|v| (*k, v))
             })
             .collect();
+        for (key, path) in [
+            ("FACE_MODELS_DIR", &layout.face_models_dir),
+            ("FACE_INDEX_DIR", &layout.face_index_dir),
+        ] {
+            values
+                .entry(key)
+                .or_insert_with(|| path.to_string_lossy().into_owned());
+        }
         Self::from_values(&values)
     }
 
@@ -268,10 +277,9 @@ impl Settings {
                 ),
             ));
         }
-        let face_models_dir =
-            std::path::PathBuf::from(get("FACE_MODELS_DIR").unwrap_or(DEFAULT_FACE_MODELS_DIR));
-        let face_index_dir =
-            std::path::PathBuf::from(get("FACE_INDEX_DIR").unwrap_or(DEFAULT_FACE_INDEX_DIR));
+        let checkout = Layout::checkout();
+        let face_models_dir = get("FACE_MODELS_DIR").map_or(checkout.face_models_dir, Into::into);
+        let face_index_dir = get("FACE_INDEX_DIR").map_or(checkout.face_index_dir, Into::into);
         let face_threshold = match get("FACE_THRESHOLD") {
             None => domain::monitoring::DEFAULT_THRESHOLD,
             Some(v) => v

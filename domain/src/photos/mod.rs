@@ -44,6 +44,41 @@ pub struct UploadFields {
     pub extra: std::collections::HashMap<String, String>,
 }
 
+/// An uploaded image as its chunks arrive, refused as soon as it passes the upload limit, so
+/// that an oversized body is never held whole.
+#[derive(Debug)]
+pub struct ImageUpload {
+    limit: usize,
+    bytes: Vec<u8>,
+}
+
+impl ImageUpload {
+    pub fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            bytes: Vec::new(),
+        }
+    }
+
+    /// Appends the next chunk; too large once the image passes the limit.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), crate::Error> {
+        if self.bytes.len() + chunk.len() > self.limit {
+            return Err(crate::Error::TooLarge {
+                message: format!(
+                    "image: larger than the upload limit of {} bytes",
+                    self.limit
+                ),
+            });
+        }
+        self.bytes.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
 /// A photo upload, read and checked, not yet stored.
 #[cfg(feature = "store")]
 pub struct NewPhoto {

@@ -98,3 +98,33 @@ fn sizes_take_units() {
     assert_eq!(parse_size("1048576"), Some(1048576));
     assert_eq!(parse_size("0"), None);
 }
+
+#[test]
+fn the_file_is_read_and_the_paths_it_leaves_out_are_the_layouts() {
+    let dir = std::env::temp_dir().join(format!("dossier-settings-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("dossier.toml");
+    std::fs::write(
+        &file,
+        "DATABASE_URL = \"postgres://postgres@127.0.0.1/dossier\"\nSITE_NAME = \"Gate 4\"\n",
+    )
+    .unwrap();
+    let installed = Settings::load(Some(&file), &Layout::installed()).unwrap();
+    assert_eq!(installed.site_name, "Gate 4", "the file's keys are read");
+    assert_eq!(
+        installed.face_models_dir,
+        Path::new("/usr/share/dossier/face-models")
+    );
+    assert_eq!(
+        installed.face_index_dir,
+        Path::new("/var/lib/dossier/face-index")
+    );
+    std::fs::write(
+        &file,
+        "DATABASE_URL = \"postgres://postgres@127.0.0.1/dossier\"\nFACE_INDEX_DIR = \"/srv/faces\"\n",
+    )
+    .unwrap();
+    let chosen = Settings::load(Some(&file), &Layout::installed()).unwrap();
+    assert_eq!(chosen.face_index_dir, Path::new("/srv/faces"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -107,7 +107,7 @@ pub async fn send_due(
                 ),
                 Err(e) => (
                     None,
-                    Some(format!("cannot reach the receiver: {}", without_url(&e))),
+                    Some(format!("cannot reach the receiver: {}", describe(e))),
                 ),
             };
             if let Err(e) = record(&pool, delivery.id, delivery.attempts, status, error).await {
@@ -119,11 +119,16 @@ pub async fn send_due(
     Ok(())
 }
 
-/// reqwest names the URL in its errors; the page shows the URL already.
-fn without_url(e: &reqwest::Error) -> String {
+/// A failed request in words: reqwest's error without the URL (the page shows it already),
+/// followed by its causes ("connection refused" is in the cause, not the error).
+fn describe(e: reqwest::Error) -> String {
+    let e = e.without_url();
     let mut text = e.to_string();
-    if let Some(url) = e.url() {
-        text = text.replace(&format!(" ({url})"), "");
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
     }
     text
 }
