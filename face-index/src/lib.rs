@@ -191,9 +191,10 @@ impl FaceIndex {
 
     /// Insertions made at the same time can leave a vector that no edge of the graph leads to,
     /// so that no search ever finds it: a person on a watch list who would never match. (Seen
-    /// in about one build in three of 6 000 faces on two threads; never single-threaded.) Every
-    /// vector is looked up once (at a small expansion: it is its own nearest neighbour), and
-    /// those not found are inserted again one at a time, until all are found.
+    /// in about one build in three of 6 000 faces on two threads; not seen single-threaded.)
+    /// Every vector is looked up once (at a small expansion: it is its own nearest neighbour),
+    /// and those not found are inserted again one at a time and looked up again, for up to
+    /// three rounds (one has always been enough).
     fn reconnect(
         &mut self,
         entries: &[Entry],

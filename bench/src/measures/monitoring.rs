@@ -209,9 +209,14 @@ pub(super) async fn ingest(instance: &Instance, args: &Args) -> BenchResult<Inge
     })
 }
 
-/// Loads `events` events spread over `days` days into the installation's database, as bulk SQL.
+/// Loads `events` events spread over `days` days into the installation's database, as bulk SQL:
+/// over today (UTC) so far and the `days - 1` days before, the days whose partitions it makes.
+/// (Spreading them over `days` × 24 hours back from now would touch one day more, a day with no
+/// partition, or one past the retention.)
 async fn load_events(pool: &PgPool, list: i64, events: u64, days: u32) -> BenchResult<()> {
+    use chrono::Timelike as _;
     let now = chrono::Utc::now();
+    let span = i64::from(days.max(1) - 1) * 86_400 + i64::from(now.num_seconds_from_midnight()) + 1;
     for day in 0..days {
         sqlx::query("SELECT events_partition(($1::timestamptz - make_interval(days => $2))::date)")
             .bind(now)
@@ -226,7 +231,7 @@ async fn load_events(pool: &PgPool, list: i64, events: u64, days: u32) -> BenchR
         // Newest first in time as ids grow; a tenth matched, a third of those awaiting.
         sqlx::query(
             "INSERT INTO events (captured_at, camera, dossier_id, dossier_name, watch_list_id, confidence, needs_ack)
-             SELECT $1::timestamptz - make_interval(secs => (($2 + g) % ($3::bigint * 86400 - 60))::float8),
+             SELECT $1::timestamptz - make_interval(secs => (($2 + g) % $3::bigint)::float8),
                     'camera-' || (g % 20),
                     CASE WHEN g % 10 = 0 THEN 1 + g % 1000 END,
                     CASE WHEN g % 10 = 0 THEN 'Person ' || g % 1000 END,
@@ -237,7 +242,7 @@ async fn load_events(pool: &PgPool, list: i64, events: u64, days: u32) -> BenchR
         )
         .bind(now)
         .bind(done as i64)
-        .bind(days as i64)
+        .bind(span)
         .bind(list)
         .bind(n as i64)
         .execute(pool)
