@@ -56,9 +56,8 @@ pub async fn is_migrated(pool: &PgPool) -> Result<bool, sqlx::Error> {
     Ok(applied.unwrap_or(0) as usize >= MIGRATOR.iter().count())
 }
 
-/// Leptos options for this site; the output name must match the workspace metadata.
-/// The Leptos options from the environment `cargo leptos` sets; the site is the `layout`'s
-/// where `LEPTOS_SITE_ROOT` does not say.
+/// The Leptos options from the environment `cargo leptos` sets (the output name must match the
+/// workspace metadata); the site is the `layout`'s where `LEPTOS_SITE_ROOT` does not say.
 pub fn leptos_options(layout: &layout::Layout) -> LeptosOptions {
     let mut options = get_configuration(None)
         .map(|c| c.leptos_options)
