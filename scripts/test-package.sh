@@ -3,7 +3,7 @@
 # (systemd-analyze verify), installs it with dpkg, configures /etc/dossier/dossier.toml for a
 # fresh database, runs the seed's steps (`dossier migrate`, `dossier create-groups`, plus an
 # administrator), starts the unit's ExecStart as its service user (this machine has no running
-# systemd), and checks /healthz, a login and one replication from the installed server (the
+# systemd), and checks /healthz, /api-docs, a login and one replication from the installed server (the
 # Leader) to a second instance built from the checkout. Then reinstalling keeps the edited
 # settings, removing leaves the database, and purging removes the files and the account.
 # Needs root (dpkg), as the test command runs here; otherwise it asks sudo.
@@ -97,6 +97,16 @@ done
 echo "==> the installed server answers /healthz"
 ps -o user= -p "$(pgrep -f "^/usr/bin/dossier serve" | head -n 1)" | grep -qx dossier \
   || fail "the installed server does not run as the dossier account"
+
+# The API reference, as an integrator finds it on the installed server: the page lists the
+# server functions and the replication routes, and the document is OpenAPI.
+reference=$(curl -fsS "$leader/api-docs") || fail "$leader/api-docs does not answer"
+for endpoint in "POST /api/dossiers/create" "GET /sync/leader/info" "POST /api/events/faces"; do
+  grep -qF "$endpoint" <<<"$reference" || fail "/api-docs does not list $endpoint"
+done
+curl -fsS "$leader/api-docs/openapi.json" | grep -q '"openapi": "3.1' \
+  || fail "/api-docs/openapi.json is not an OpenAPI 3.1 document"
+echo "==> the installed server serves its API reference at /api-docs"
 
 J='Content-Type: application/json'
 login() { # base URL, cookie jar

@@ -11,7 +11,7 @@ use leptos_router::hooks::use_query_map;
 
 /// A page of the audit log; every filter is optional (empty means any). `before` pages back
 /// from an entry id; `limit` is 1 to 500 (50 when omitted).
-#[server(prefix = "/api", endpoint = "audit/entries")]
+#[server(prefix = "/api", endpoint = "audit/entries", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn audit_entries(
     #[server(default)] actor: String,
     #[server(default)] action: String,

@@ -7,7 +7,7 @@ pub use domain::access::{CurrentUser, Permission, GROUPS};
 use leptos::prelude::*;
 
 /// The caller of the current request, if logged in.
-#[server(prefix = "/api", endpoint = "auth/me")]
+#[server(prefix = "/api", endpoint = "auth/me", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn me() -> AppResult<Option<CurrentUser>> {
     let state = crate::state::app_state()?;
     crate::caller::user_of(&crate::caller::request_parts()?, &state).await
@@ -15,7 +15,7 @@ pub async fn me() -> AppResult<Option<CurrentUser>> {
 
 /// Logs in, unless the account or the address is locked by failed logins (429, saying when to
 /// try again). A failed attempt is answered after the throttle's delay.
-#[server(prefix = "/api", endpoint = "auth/login")]
+#[server(prefix = "/api", endpoint = "auth/login", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn login(
     #[server(default)] username: String,
     #[server(default)] password: String,
@@ -105,7 +105,8 @@ fn set_session_cookie(state: &crate::state::AppState, token: &str) -> AppResult<
     Ok(())
 }
 
-#[server(prefix = "/api", endpoint = "auth/logout")]
+/// Ends the caller's session.
+#[server(prefix = "/api", endpoint = "auth/logout", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn logout() -> AppResult<()> {
     let state = crate::state::app_state()?;
     let parts = crate::caller::request_parts()?;
@@ -119,7 +120,7 @@ pub async fn logout() -> AppResult<()> {
 
 /// Ends every session of a user: yourself (no `id`, or your own), or, for an Administrator,
 /// anyone. Returns how many sessions ended.
-#[server(prefix = "/api", endpoint = "auth/logout-everywhere")]
+#[server(prefix = "/api", endpoint = "auth/logout-everywhere", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn logout_everywhere(#[server(default)] id: Option<i64>) -> AppResult<u64> {
     let (state, me) = crate::caller::require(Permission::Read, "log out").await?;
     let user = id.unwrap_or(me.id);

@@ -16,7 +16,7 @@ use leptos_router::hooks::use_query_map;
 /// A page of events. Every filter is optional (empty means any): `camera`, `watch_list` (id),
 /// `matched` (yes/no), `acknowledged` (awaiting/done), `from`/`to` (RFC 3339 or
 /// `YYYY-MM-DDTHH:MM`, UTC); `before` is the `next` of the previous page.
-#[server(prefix = "/api", endpoint = "events/list")]
+#[server(prefix = "/api", endpoint = "events/list", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn list_events(
     #[server(default)] camera: String,
     #[server(default)] watch_list: String,
@@ -37,7 +37,7 @@ pub async fn list_events(
 
 /// Acknowledges one event (an Operator's or Administrator's job); who and when are recorded.
 /// `back` is the events view to return to.
-#[server(prefix = "/api", endpoint = "events/acknowledge")]
+#[server(prefix = "/api", endpoint = "events/acknowledge", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn acknowledge_event(
     id: i64,
     #[server(default)] back: String,
@@ -49,7 +49,7 @@ pub async fn acknowledge_event(
 }
 
 /// Acknowledges every event of the filter that awaits it; returns how many.
-#[server(prefix = "/api", endpoint = "events/acknowledge-all")]
+#[server(prefix = "/api", endpoint = "events/acknowledge-all", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn acknowledge_all_events(
     #[server(default)] camera: String,
     #[server(default)] watch_list: String,

@@ -102,7 +102,7 @@ async fn search(
 }
 
 /// A kept search as its page shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SearchOutcome {
     pub found: Option<FaceSearchResult>,
     pub refused: Option<String>,
@@ -110,7 +110,7 @@ pub struct SearchOutcome {
 }
 
 /// The outcome of the caller's search `id` made from the page, while it is kept.
-#[server(prefix = "/api", endpoint = "faces/searched")]
+#[server(prefix = "/api", endpoint = "faces/searched", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn searched_faces(id: String) -> AppResult<Option<SearchOutcome>> {
     let (state, user) = crate::caller::require(Permission::Read, "search by photo").await?;
     Ok(state.recent_searches.get(user.id, &id).map(|kept| {

@@ -174,6 +174,7 @@ fn Nav() -> impl IntoView {
                 {replication.then(|| view! { <a href="/replication">"Replication"</a> })}
             </nav>
             <div class="me">
+                <a href="/api-docs" title="The API reference: every endpoint, for integrators">"API"</a>
                 {user.map(|u| view! { <span data-testid="whoami">{format!("{} ({})", u.username, u.group)}</span> })}
                 <ActionForm action=logout attr:class="inline-form">
                     <button type="submit" class="link">"Log out"</button>

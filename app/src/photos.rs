@@ -22,7 +22,8 @@ pub async fn upload_photo(data: MultipartData) -> AppResult<PhotoInfo> {
     Ok(store::get(&state.pool, id).await?)
 }
 
-#[server(prefix = "/api", endpoint = "photos/delete")]
+/// Deletes a photo of a dossier. Answers `null`.
+#[server(prefix = "/api", endpoint = "photos/delete", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn delete_photo(id: i64) -> AppResult<()> {
     use domain::photos::store;
     let (state, user) = crate::caller::require(Permission::Edit, "delete photos").await?;

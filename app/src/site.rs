@@ -6,7 +6,7 @@ use crate::error::AppResult;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Site {
     pub name: String,
     /// Lists replicated from a Leader; not told to strangers.
@@ -25,7 +25,8 @@ impl Site {
     }
 }
 
-#[server(prefix = "/api", endpoint = "site")]
+/// The installation's name and, for a logged-in caller, how many of its lists are replicas.
+#[server(prefix = "/api", endpoint = "site", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn site_info() -> AppResult<Site> {
     let state = crate::state::app_state()?;
     let parts = crate::caller::request_parts()?;

@@ -12,13 +12,16 @@ pub use domain::logins::LoginLock;
 pub use domain::users::UserAccount;
 use leptos::prelude::*;
 
-#[server(prefix = "/api", endpoint = "users/list")]
+/// Every account with its group and state. Administrator only.
+#[server(prefix = "/api", endpoint = "users/list", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn list_users() -> AppResult<Vec<UserAccount>> {
     let (state, _) = crate::caller::require(Permission::Admin, "manage users").await?;
     Ok(domain::users::store::list(&state.pool).await?)
 }
 
-#[server(prefix = "/api", endpoint = "users/create")]
+/// Creates an account in a group (`User`, `Operator`, `Administrator` or `Camera`).
+/// Administrator only.
+#[server(prefix = "/api", endpoint = "users/create", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn create_user(
     #[server(default)] username: String,
     #[server(default)] password: String,
@@ -34,7 +37,8 @@ pub async fn create_user(
     Ok(user)
 }
 
-#[server(prefix = "/api", endpoint = "users/set-group")]
+/// Moves an account to another group. Administrator only.
+#[server(prefix = "/api", endpoint = "users/set-group", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn set_user_group(id: i64, group: String) -> AppResult<UserAccount> {
     let (state, me) = crate::caller::require(Permission::Admin, "manage users").await?;
     if id == me.id {
@@ -52,7 +56,9 @@ pub async fn set_user_group(id: i64, group: String) -> AppResult<UserAccount> {
     Ok(domain::users::store::get(&state.pool, id).await?)
 }
 
-#[server(prefix = "/api", endpoint = "users/set-active")]
+/// Activates or deactivates an account; a deactivated one cannot log in or use its tokens.
+/// Administrator only.
+#[server(prefix = "/api", endpoint = "users/set-active", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn set_user_active(id: i64, #[server(default)] active: Flag) -> AppResult<UserAccount> {
     let (state, me) = crate::caller::require(Permission::Admin, "manage users").await?;
     if id == me.id && !active.0 {
@@ -69,7 +75,7 @@ pub async fn set_user_active(id: i64, #[server(default)] active: Flag) -> AppRes
 }
 
 /// A new API token for the user, shown once.
-#[server(prefix = "/api", endpoint = "users/issue-token")]
+#[server(prefix = "/api", endpoint = "users/issue-token", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn issue_api_token(id: i64) -> AppResult<String> {
     let (state, me) = crate::caller::require(Permission::Admin, "manage users").await?;
     domain::users::store::get(&state.pool, id).await?;
@@ -81,7 +87,7 @@ pub async fn issue_api_token(id: i64) -> AppResult<String> {
 }
 
 /// Accounts and addresses with recent failed logins, locked ones first.
-#[server(prefix = "/api", endpoint = "users/login-locks")]
+#[server(prefix = "/api", endpoint = "users/login-locks", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn login_locks() -> AppResult<Vec<LoginLock>> {
     let (state, _) = crate::caller::require(Permission::Admin, "manage users").await?;
     Ok(state.login_throttle.locks())
@@ -89,7 +95,7 @@ pub async fn login_locks() -> AppResult<Vec<LoginLock>> {
 
 /// Clears the failures and the lock of an account (`kind=account`, `key` the username) or an
 /// address (`kind=address`, `key` the IP address).
-#[server(prefix = "/api", endpoint = "users/clear-login-lock")]
+#[server(prefix = "/api", endpoint = "users/clear-login-lock", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn clear_login_lock(
     #[server(default)] kind: String,
     #[server(default)] key: String,

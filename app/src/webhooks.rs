@@ -16,13 +16,14 @@ use serde::{Deserialize, Serialize};
 const RECENT: i64 = 20;
 
 /// What the page shows: every webhook with its recent deliveries, and a secret to offer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WebhooksView {
     pub webhooks: Vec<(Webhook, Vec<Delivery>)>,
     pub suggested_secret: String,
 }
 
-#[server(prefix = "/api", endpoint = "webhooks/list")]
+/// The webhooks, each with its recent deliveries. Administrator only.
+#[server(prefix = "/api", endpoint = "webhooks/list", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn list_webhooks() -> AppResult<WebhooksView> {
     let (state, _) = crate::caller::require(Permission::Admin, "manage webhooks").await?;
     use domain::monitoring::webhooks::store;
@@ -48,7 +49,7 @@ pub async fn list_webhooks() -> AppResult<WebhooksView> {
 
 /// Adds a webhook. `watch_lists` (ids) and `cameras` are comma-separated, empty for all;
 /// `secret` may be left empty to have one made. Returns the webhook's id and its secret.
-#[server(prefix = "/api", endpoint = "webhooks/create")]
+#[server(prefix = "/api", endpoint = "webhooks/create", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn create_webhook(
     #[server(default)] url: String,
     #[server(default)] secret: String,
@@ -91,7 +92,8 @@ pub async fn create_webhook(
     Ok(created)
 }
 
-#[server(prefix = "/api", endpoint = "webhooks/delete")]
+/// Deletes a webhook and its delivery log. Answers `null`. Administrator only.
+#[server(prefix = "/api", endpoint = "webhooks/delete", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn delete_webhook(id: i64) -> AppResult<()> {
     let (state, me) = crate::caller::require(Permission::Admin, "manage webhooks").await?;
     crate::caller::write(&state, &me, async |db| {

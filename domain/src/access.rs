@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// What a group may do. Every server function checks one of these for its caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Permission {
     /// See watch lists, dossiers and photos.
@@ -48,7 +48,7 @@ pub const GROUPS: &[(&str, &[Permission])] = &[
 ];
 
 /// The logged-in user as the browser sees it (no secrets).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CurrentUser {
     pub id: i64,
     pub username: String,

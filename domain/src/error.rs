@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error, utoipa::ToSchema)]
 #[serde(tag = "error", rename_all = "snake_case")]
 pub enum Error {
     /// A field of the request is wrong; `field` names it so the UI can show it beside the input.

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// What failed logins count against: the account tried, and the address they came from.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", content = "key", rename_all = "snake_case")]
 pub enum LoginSubject {
     Account(String),
@@ -39,7 +39,7 @@ impl LoginSubject {
 }
 
 /// One account or address with recent failed logins.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LoginLock {
     pub subject: LoginSubject,
     /// Failures in a row, none older than the throttle's window.

@@ -48,6 +48,36 @@ fn cross_site(headers: &HeaderMap) -> Option<String> {
         .then(|| format!("request from origin {origin} refused: it is not this site ({host})"))
 }
 
+/// The server functions that read a multipart body (a photo). Their framework takes any other
+/// body for multipart and panics on it, so such a request is refused here first, with the same
+/// check (`multer::parse_boundary`).
+fn reads_multipart(path: &str) -> bool {
+    use leptos::server_fn::ServerFn;
+    [
+        <app::photos::UploadPhoto as ServerFn>::PATH,
+        <app::faces::SearchFaces as ServerFn>::PATH,
+    ]
+    .contains(&path)
+}
+
+pub async fn multipart_only(request: Request, next: Next) -> Response {
+    if reads_multipart(request.uri().path()) {
+        let content_type = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if multer::parse_boundary(content_type).is_err() {
+            return error_response(Error::bad_request(format!(
+                "{} takes multipart/form-data (with a boundary), not {:?}",
+                request.uri().path(),
+                content_type
+            )));
+        }
+    }
+    next.run(request).await
+}
+
 /// Server functions read form-encoded arguments; API callers may send JSON instead. A JSON
 /// object is rewritten into the same form fields a browser would send: scalars as text, arrays
 /// of scalars as `key[i]`, and nested objects (such as a dossier's `meta`) as JSON text.

@@ -14,8 +14,7 @@ use axum::{
         sse::{Event as SseEvent, KeepAlive, Sse},
         IntoResponse, Response,
     },
-    routing::{get, post},
-    Json, Router,
+    Json,
 };
 use base64::Engine as _;
 use domain::access::Permission;
@@ -25,25 +24,48 @@ use domain::Error;
 use futures_util::Stream;
 use serde::Deserialize;
 use std::convert::Infallible;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/events/faces", post(post_faces))
-        .route("/events/{id}/face", get(face))
-        .route("/events/live", get(live))
+/// Monitoring's routes, each added with its entry in the API reference.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(post_faces))
+        .routes(routes!(face))
+        .routes(routes!(live))
 }
 
 /// A post in JSON: `image` is the photo in base64; or `model` and `vectors`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct JsonPost {
+    /// The camera's name (letters, digits, `-`, `_`, `.`).
     camera: Option<String>,
+    /// When the camera saw it (RFC 3339); now when omitted.
     captured_at: Option<String>,
+    /// The photo, base64: the server finds every face in it.
     image: Option<String>,
+    /// The model that made `vectors`; it must be this installation's.
     model: Option<String>,
+    /// Ready face vectors, one per face, each of the model's length.
     vectors: Option<Vec<Vec<f32>>>,
 }
 
+/// A camera reports what it saw: a photo (every face in it is found) or ready vectors. Each
+/// face becomes an event, matched against the active watch lists. The same fields may come as
+/// `multipart/form-data`, with `image` a file and `vectors` JSON text. For users of the
+/// `Camera` group (or any group that may post events).
+#[utoipa::path(
+    post,
+    path = "/api/events/faces",
+    tag = "events",
+    security(("token" = []), ("session" = [])),
+    request_body(content = JsonPost, content_type = "application/json"),
+    responses(
+        (status = 201, description = "one event per face, with its match if any", body = domain::monitoring::ingest::Ingested),
+        (status = 503, description = "the database is away; nothing was stored: post again after `Retry-After` seconds", body = domain::Error),
+    )
+)]
 async fn post_faces(
     State(state): State<AppState>,
     Caller(user, _): Caller,
@@ -144,7 +166,15 @@ async fn multipart_post(mut form: Multipart, limit: usize) -> AppResult<Submissi
     Ok(post)
 }
 
-/// The face an event's photo showed.
+/// The face an event's photo showed (JPEG).
+#[utoipa::path(
+    get,
+    path = "/events/{id}/face",
+    tag = "events",
+    security(("session" = []), ("token" = [])),
+    params(("id" = i64, Path, description = "the event")),
+    responses((status = 200, description = "the face", content_type = "image/jpeg"))
+)]
 async fn face(
     State(state): State<AppState>,
     Path(id): Path<i64>,
@@ -168,6 +198,14 @@ async fn face(
 }
 
 /// New events as server-sent events (`event: face`, the event as JSON), for the events page.
+/// `event: missed` means the listener fell behind: reload the list.
+#[utoipa::path(
+    get,
+    path = "/events/live",
+    tag = "events",
+    security(("session" = []), ("token" = [])),
+    responses((status = 200, description = "the stream", content_type = "text/event-stream"))
+)]
 async fn live(
     State(state): State<AppState>,
     Caller(user, _): Caller,

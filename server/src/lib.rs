@@ -2,6 +2,7 @@
 //! `/api/`, photos, health and metrics) and start-up. `main.rs` is the command line around it.
 
 pub mod api;
+pub mod api_docs;
 pub mod demo;
 pub mod events_api;
 pub mod faces;
@@ -10,17 +11,17 @@ pub mod observability;
 pub mod settings;
 pub mod sync_api;
 
+use api_docs::ApiReference;
 use app::caller::Caller;
 use app::error::AppError;
 use app::state::AppState;
 use app::{shell, App};
 use axum::{
     body::Body,
-    extract::{Path, State},
+    extract::{Extension, Path, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
     middleware::{from_fn, from_fn_with_state},
     response::{IntoResponse, Response},
-    routing::get,
     Router,
 };
 use domain::images::Rendition;
@@ -29,8 +30,10 @@ use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use observability::Metrics;
 use sqlx::{postgres::PgPoolOptions, PgPool};
+use std::sync::Arc;
 use std::time::Duration;
 use tower_http::{limit::RequestBodyLimitLayer, set_header::SetResponseHeaderLayer};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
@@ -82,38 +85,51 @@ pub fn app_state(
     }
 }
 
-/// Every route of the server, with its middleware.
+/// Every route of the server, with its middleware. The REST routes are declared with their
+/// API reference entries (`routes!`); the reference is made from them, the server functions and
+/// the pages, once.
 pub fn router(state: AppState) -> Router {
     let metrics = Metrics::new();
     let upload_limit = state.settings.upload_limit;
-    let routes = generate_route_list(App);
-    let pages_and_api = Router::new()
-        .route("/photos/{sha256}", get(photo))
-        .route("/photos/{sha256}/{rendition}", get(smaller))
-        .route("/faces/previews/{id}", get(search_preview))
-        .route("/healthz", get(healthz))
+    let pages = generate_route_list(App);
+    let (rest, documented) = OpenApiRouter::new()
+        .routes(routes!(photo))
+        .routes(routes!(smaller))
+        .routes(routes!(search_preview))
+        .routes(routes!(healthz))
         .merge(sync_api::router())
         .merge(events_api::router())
-        .leptos_routes(&state, routes, {
+        .merge(api_docs::router())
+        .with_state(state.clone())
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(observability::metrics_text))
+                .with_state((metrics.clone(), state.installation.clone())),
+        )
+        .split_for_parts();
+    let page_paths: Vec<String> = pages.iter().map(|p| p.path().to_string()).collect();
+    let reference = Arc::new(ApiReference::new(
+        documented,
+        &page_paths,
+        &state.settings.sessions.cookie_name,
+    ));
+    let pages_and_api = Router::new()
+        .leptos_routes(&state, pages, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .with_state(state.clone());
-    Router::new()
-        .route(
-            "/metrics",
-            get(observability::metrics_text)
-                .with_state((metrics.clone(), state.installation.clone())),
-        )
-        .merge(pages_and_api)
+    rest.merge(pages_and_api)
+        .layer(Extension(reference))
         // Innermost first: the caller is looked up once per request, arguments with control
         // characters are refused (and a refused browser form gets what was typed back), JSON
-        // becomes form fields,
+        // becomes form fields, photo uploads must be multipart,
         // bodies are capped, cross-site writes are refused, and every request is logged.
         .layer(from_fn(app::caller::with_caller_cache))
         .layer(from_fn(api::form_arguments))
         .layer(from_fn(api::json_to_form))
+        .layer(from_fn(api::multipart_only))
         .layer(RequestBodyLimitLayer::new(upload_limit + BODY_SLACK))
         .layer(from_fn(api::same_origin_only))
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -137,7 +153,16 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn_with_state(metrics, observability::track))
 }
 
-/// Answers only while the database does.
+/// 200 only while the database answers: for load balancers and monitoring.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "`ok`", content_type = "text/plain"),
+        (status = 503, description = "the database does not answer", content_type = "text/plain"),
+    )
+)]
 async fn healthz(State(state): State<AppState>) -> Response {
     let check = tokio::time::timeout(
         Duration::from_secs(2),
@@ -150,7 +175,16 @@ async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// A photo's bytes, for a logged-in user.
+/// A photo's image, by content hash, for a logged-in user. Cached for a year (`immutable`):
+/// a hash's bytes never change.
+#[utoipa::path(
+    get,
+    path = "/photos/{sha256}",
+    tag = "photos",
+    security(("session" = []), ("token" = [])),
+    params(("sha256" = String, Path, description = "the image's SHA-256, hex")),
+    responses((status = 200, description = "the image, in its stored format"), (status = 304, description = "not modified (`If-None-Match`)"))
+)]
 async fn photo(
     state: State<AppState>,
     sha: Path<String>,
@@ -161,6 +195,17 @@ async fn photo(
 }
 
 /// A photo's thumbnail (`/thumbnail`) or the face found in it (`/face`), for a logged-in user.
+#[utoipa::path(
+    get,
+    path = "/photos/{sha256}/{rendition}",
+    tag = "photos",
+    security(("session" = []), ("token" = [])),
+    params(
+        ("sha256" = String, Path, description = "the image's SHA-256, hex"),
+        ("rendition" = String, Path, description = "`thumbnail` or `face`"),
+    ),
+    responses((status = 200, description = "the image", content_type = "image/jpeg"), (status = 304, description = "not modified (`If-None-Match`)"))
+)]
 async fn smaller(
     state: State<AppState>,
     Path((sha, which)): Path<(String, String)>,
@@ -176,6 +221,14 @@ async fn smaller(
 }
 
 /// The photo of a search made from the page, scaled down, for its results page.
+#[utoipa::path(
+    get,
+    path = "/faces/previews/{id}",
+    tag = "faces",
+    security(("session" = []), ("token" = [])),
+    params(("id" = String, Path, description = "the search, as `faces/search` named it")),
+    responses((status = 200, description = "the preview", content_type = "image/jpeg"))
+)]
 async fn search_preview(
     State(state): State<AppState>,
     Path(id): Path<String>,

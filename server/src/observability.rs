@@ -134,6 +134,13 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
     response
 }
 
+/// The server's metrics for Prometheus to scrape.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((status = 200, description = "Prometheus text: requests by route and status, latency histograms, database pool use, replication scheduler panics", content_type = "text/plain"))
+)]
 pub async fn metrics_text(
     State((metrics, inst)): State<(Arc<Metrics>, Installation)>,
 ) -> impl IntoResponse {

@@ -14,8 +14,7 @@ use axum::{
     extract::{Path, Query, State},
     http::{header, StatusCode},
     response::{IntoResponse, Response},
-    routing::{get, post},
-    Json, Router,
+    Json,
 };
 use domain::access::Permission;
 use domain::audit::Actor;
@@ -24,6 +23,8 @@ use domain::Error;
 use serde::Deserialize;
 use std::sync::OnceLock;
 use tokio::sync::{Semaphore, SemaphorePermit};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// Subscribers' feed requests (pages, images, digests) run at most this many at once: however
 /// many Subscribers sync together, the Leader's own users still find database connections and
@@ -38,31 +39,35 @@ async fn feed_slot() -> SemaphorePermit<'static> {
         .expect("the feed semaphore is never closed")
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/sync/leader/info", get(info))
-        .route("/sync/leader/dossier-lists/", get(offered_lists))
-        .route("/sync/leader/dossier-lists/{id}/changes", get(changes))
-        .route("/sync/leader/dossier-lists/{id}/digest", get(digest))
-        .route("/sync/leader/dossier-lists/{id}/members", get(members))
-        .route(
-            "/sync/leader/dossier-lists/{id}/dossiers",
-            post(chosen_dossiers),
-        )
-        .route("/sync/leader/images", post(images))
-        .route(
-            "/sync/dossier-lists/",
-            get(list_replicas).post(create_replica),
-        )
-        .route(
-            "/sync/dossier-lists/{id}/",
-            get(show_replica).delete(cancel_replica),
-        )
-        .route("/sync/dossier-lists/{id}/sync/", post(sync_now))
-        .route("/sync/dossier-lists/{id}/confirm/", post(confirm_hold))
-        .route("/sync/dossier-lists/{id}/reject/", post(reject_hold))
+/// Every replication route, each added with its entry in the API reference.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(info))
+        .routes(routes!(offered_lists))
+        .routes(routes!(changes))
+        .routes(routes!(digest))
+        .routes(routes!(members))
+        .routes(routes!(chosen_dossiers))
+        .routes(routes!(images))
+        .routes(routes!(list_replicas, create_replica))
+        .routes(routes!(show_replica, cancel_replica))
+        .routes(routes!(sync_now))
+        .routes(routes!(confirm_hold))
+        .routes(routes!(reject_hold))
 }
 
+/// The replica's id on this Subscriber.
+const REPLICA_ID: &str = "the replica's id: its local list's";
+
+/// Who this Leader is: its installation id, its epoch (which changes whenever its history may
+/// have gone back, such as a restore from a backup), its revision and its face model.
+#[utoipa::path(
+    get,
+    path = "/sync/leader/info",
+    tag = "sync",
+    security(("sync_token" = [])),
+    responses((status = 200, body = domain::sync::LeaderInfo))
+)]
 async fn info(State(state): State<AppState>, _: SyncPeer) -> AppResult<Json<LeaderInfo>> {
     let (installation_id, epoch, revision) = history::identity(&state.pool).await?;
     Ok(Json(LeaderInfo {
@@ -75,6 +80,14 @@ async fn info(State(state): State<AppState>, _: SyncPeer) -> AppResult<Json<Lead
     }))
 }
 
+/// The lists this Leader offers for replication.
+#[utoipa::path(
+    get,
+    path = "/sync/leader/dossier-lists/",
+    tag = "sync",
+    security(("sync_token" = [])),
+    responses((status = 200, body = Vec<domain::sync::RemoteList>))
+)]
 async fn offered_lists(
     State(state): State<AppState>,
     _: SyncPeer,
@@ -82,16 +95,35 @@ async fn offered_lists(
     Ok(Json(feed::lists(&state.pool).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ChangesQuery {
+    /// The revision the Subscriber has (0: from the start).
     #[serde(default)]
     since: i64,
+    /// The revision the run reads up to (the first page's `until`), so a run sees one state.
     until: Option<i64>,
+    /// The last dossier id of the previous page (keyset paging).
     #[serde(default)]
     after: i64,
+    /// Dossiers per page; 500 when omitted.
     limit: Option<i64>,
 }
 
+/// A page of a list's changes since a revision: dossiers as they are now (with photos and
+/// vectors) and removals. A cursor the Leader can no longer serve answers 410: the Subscriber
+/// then resyncs in full.
+#[utoipa::path(
+    get,
+    path = "/sync/leader/dossier-lists/{id}/changes",
+    tag = "sync",
+    security(("sync_token" = [])),
+    params(("id" = i64, Path, description = "the Leader's list"), ChangesQuery),
+    responses(
+        (status = 200, body = domain::sync::ChangePage),
+        (status = 410, description = "the cursor is older than the Leader's history: resync in full", body = domain::Error),
+    )
+)]
 async fn changes(
     State(state): State<AppState>,
     Path(list): Path<i64>,
@@ -136,6 +168,15 @@ async fn json_off_runtime<T: serde::Serialize + Send + 'static>(value: T) -> App
     Ok(([(header::CONTENT_TYPE, "application/json")], encoded).into_response())
 }
 
+/// A digest of a list's members as the Leader has them, to check a replica against.
+#[utoipa::path(
+    get,
+    path = "/sync/leader/dossier-lists/{id}/digest",
+    tag = "sync",
+    security(("sync_token" = [])),
+    params(("id" = i64, Path, description = "the Leader's list")),
+    responses((status = 200, body = domain::sync::ListDigest))
+)]
 async fn digest(
     State(state): State<AppState>,
     Path(list): Path<i64>,
@@ -146,6 +187,14 @@ async fn digest(
 }
 
 /// Every member id of a list, for the mass-removal guard of a Subscriber.
+#[utoipa::path(
+    get,
+    path = "/sync/leader/dossier-lists/{id}/members",
+    tag = "sync",
+    security(("sync_token" = [])),
+    params(("id" = i64, Path, description = "the Leader's list")),
+    responses((status = 200, description = "the members' dossier ids, ascending", body = Vec<i64>))
+)]
 async fn members(
     State(state): State<AppState>,
     Path(list): Path<i64>,
@@ -159,6 +208,15 @@ async fn members(
 const MAX_CHOSEN: usize = 2000;
 
 /// Chosen dossiers of a list as they are now: a Subscriber restoring what it deleted locally.
+#[utoipa::path(
+    post,
+    path = "/sync/leader/dossier-lists/{id}/dossiers",
+    tag = "sync",
+    security(("sync_token" = [])),
+    params(("id" = i64, Path, description = "the Leader's list")),
+    request_body(content = Vec<i64>, description = "dossier ids, at most 2000"),
+    responses((status = 200, description = "those dossiers as they are now; ids no longer in the list are removals", body = domain::sync::ChangePage))
+)]
 async fn chosen_dossiers(
     State(state): State<AppState>,
     Path(list): Path<i64>,
@@ -174,6 +232,17 @@ async fn chosen_dossiers(
     json_off_runtime(feed::dossiers(&state.pool, list, ids).await?).await
 }
 
+/// Images by content hash, in a simple binary framing: for each image the 32-byte SHA-256,
+/// then four length-prefixed fields (u32 big-endian lengths): content type, "WxH", the bytes,
+/// the thumbnail. Unknown hashes are skipped.
+#[utoipa::path(
+    post,
+    path = "/sync/leader/images",
+    tag = "sync",
+    security(("sync_token" = [])),
+    request_body(content = Vec<String>, description = "hex SHA-256 hashes, at most 1000"),
+    responses((status = 200, description = "the images", content_type = "application/octet-stream"))
+)]
 async fn images(State(state): State<AppState>, _: SyncPeer, body: Bytes) -> AppResult<Response> {
     let hashes: Vec<String> = serde_json::from_slice(&body).map_err(|e| {
         Error::bad_request(format!("expected a JSON array of hex SHA-256 hashes: {e}"))
@@ -193,15 +262,27 @@ fn admin(caller: Caller) -> AppResult<Actor> {
 }
 
 /// The seed's body; `subscriber_dossier_list` is accepted for `slave_dossier_list`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewReplicaBody {
+    /// The list's id on the Leader.
     remote_dossier_list: i64,
+    /// The Leader's address, such as `http://leader:3000`.
     remote_url: String,
+    /// The local list that becomes the replica; it must be empty.
     #[serde(alias = "subscriber_dossier_list")]
     slave_dossier_list: i64,
 }
 
+/// Makes an empty local list a replica of a Leader's list; the first run starts at once.
+#[utoipa::path(
+    post,
+    path = "/sync/dossier-lists/",
+    tag = "replication",
+    security(("session" = []), ("token" = [])),
+    request_body = NewReplicaBody,
+    responses((status = 201, body = Replica))
+)]
 async fn create_replica(
     State(state): State<AppState>,
     caller: Caller,
@@ -224,6 +305,14 @@ async fn create_replica(
     ))
 }
 
+/// This installation's replicas, with their state and last run.
+#[utoipa::path(
+    get,
+    path = "/sync/dossier-lists/",
+    tag = "replication",
+    security(("session" = []), ("token" = [])),
+    responses((status = 200, body = Vec<Replica>))
+)]
 async fn list_replicas(
     State(state): State<AppState>,
     caller: Caller,
@@ -232,6 +321,15 @@ async fn list_replicas(
     Ok(Json(replicas::replicas(&state.pool).await?))
 }
 
+/// One replica, with its state and last run.
+#[utoipa::path(
+    get,
+    path = "/sync/dossier-lists/{id}/",
+    tag = "replication",
+    security(("session" = []), ("token" = [])),
+    params(("id" = i64, Path, description = REPLICA_ID)),
+    responses((status = 200, body = Replica))
+)]
 async fn show_replica(
     State(state): State<AppState>,
     Path(id): Path<i64>,
@@ -241,6 +339,15 @@ async fn show_replica(
     Ok(Json(replicas::replica(&state.pool, id).await?))
 }
 
+/// Stops replicating; the local list and its dossiers stay, and become editable.
+#[utoipa::path(
+    delete,
+    path = "/sync/dossier-lists/{id}/",
+    tag = "replication",
+    security(("session" = []), ("token" = [])),
+    params(("id" = i64, Path, description = REPLICA_ID)),
+    responses((status = 204, description = "cancelled"))
+)]
 async fn cancel_replica(
     State(state): State<AppState>,
     Path(id): Path<i64>,
@@ -252,6 +359,14 @@ async fn cancel_replica(
 }
 
 /// Lets a held run go ahead: the new Leader is accepted, or the removals are.
+#[utoipa::path(
+    post,
+    path = "/sync/dossier-lists/{id}/confirm/",
+    tag = "replication",
+    security(("session" = []), ("token" = [])),
+    params(("id" = i64, Path, description = REPLICA_ID)),
+    responses((status = 202, description = "the run starts", body = Replica))
+)]
 async fn confirm_hold(
     State(state): State<AppState>,
     Path(id): Path<i64>,
@@ -265,6 +380,14 @@ async fn confirm_hold(
 }
 
 /// Keeps the replica as it is: the held run is dropped and the schedule tries again later.
+#[utoipa::path(
+    post,
+    path = "/sync/dossier-lists/{id}/reject/",
+    tag = "replication",
+    security(("session" = []), ("token" = [])),
+    params(("id" = i64, Path, description = REPLICA_ID)),
+    responses((status = 200, body = Replica))
+)]
 async fn reject_hold(
     State(state): State<AppState>,
     Path(id): Path<i64>,
@@ -274,6 +397,15 @@ async fn reject_hold(
     Ok(Json(hold::reject_hold(&state, &actor, id).await?))
 }
 
+/// Starts a run now ("sync now"); its progress shows in the replica's state.
+#[utoipa::path(
+    post,
+    path = "/sync/dossier-lists/{id}/sync/",
+    tag = "replication",
+    security(("session" = []), ("token" = [])),
+    params(("id" = i64, Path, description = REPLICA_ID)),
+    responses((status = 202, description = "the run starts", body = Replica))
+)]
 async fn sync_now(
     State(state): State<AppState>,
     Path(id): Path<i64>,

@@ -21,7 +21,10 @@ use domain::input::Flag;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-#[server(prefix = "/api", endpoint = "dossiers/search")]
+/// Searches dossiers by name (`q`), list (`watch_list`) and `active` ("true", "false" or
+/// empty), newest first. `limit` is 1 to 500 (50 when omitted); pass the answer's `next_after`
+/// as `after` for the next page.
+#[server(prefix = "/api", endpoint = "dossiers/search", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn search_dossiers(
     #[server(default)] q: String,
     #[server(default)] watch_list: Option<i64>,
@@ -34,18 +37,23 @@ pub async fn search_dossiers(
     Ok(domain::dossiers::store::search(&state.pool, &query).await?)
 }
 
-#[server(prefix = "/api", endpoint = "dossiers/get")]
+/// One dossier, with its `meta`, watch lists and photos.
+#[server(prefix = "/api", endpoint = "dossiers/get", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn get_dossier(id: i64) -> AppResult<Dossier> {
     let (state, _) = crate::caller::require(Permission::Read, "see dossiers").await?;
     Ok(domain::dossiers::store::get(&state.pool, id).await?)
 }
 
-#[server(prefix = "/api", endpoint = "dossiers/create")]
+/// Creates a dossier in one or more watch lists; `meta` is a JSON object of the case's own
+/// fields.
+#[server(prefix = "/api", endpoint = "dossiers/create", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn create_dossier(
     #[server(default)] name: String,
     #[server(default)] comment: String,
     #[server(default)] active: Flag,
-    #[server(default)] meta: String,
+    /// The case's own fields: a JSON object (or its text).
+    #[server(default)]
+    meta: String,
     #[server(default)] watch_lists: Vec<i64>,
 ) -> AppResult<Dossier> {
     let (state, user) = crate::caller::require(Permission::Edit, "create dossiers").await?;
@@ -59,13 +67,16 @@ pub async fn create_dossier(
     Ok(domain::dossiers::store::get(&state.pool, id).await?)
 }
 
-#[server(prefix = "/api", endpoint = "dossiers/update")]
+/// Replaces every field of a dossier (a replicated dossier is read-only).
+#[server(prefix = "/api", endpoint = "dossiers/update", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn update_dossier(
     id: i64,
     #[server(default)] name: String,
     #[server(default)] comment: String,
     #[server(default)] active: Flag,
-    #[server(default)] meta: String,
+    /// The case's own fields: a JSON object (or its text).
+    #[server(default)]
+    meta: String,
     #[server(default)] watch_lists: Vec<i64>,
 ) -> AppResult<Dossier> {
     let (state, user) = crate::caller::require(Permission::Edit, "edit dossiers").await?;
@@ -80,7 +91,8 @@ pub async fn update_dossier(
     Ok(domain::dossiers::store::get(&state.pool, id).await?)
 }
 
-#[server(prefix = "/api", endpoint = "dossiers/delete")]
+/// Deletes a dossier with its photos. Answers `null`.
+#[server(prefix = "/api", endpoint = "dossiers/delete", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn delete_dossier(id: i64) -> AppResult<()> {
     let (state, user) = crate::caller::require(Permission::Edit, "delete dossiers").await?;
     domain::sync::guard::dossier_deletable(&state, id).await?;
@@ -95,7 +107,7 @@ pub async fn delete_dossier(id: i64) -> AppResult<()> {
 /// Why this dossier may not be deleted now, or nothing if it may: a replicated dossier only
 /// while its Leader cannot be reached (the next successful sync brings it back). The pages offer
 /// Delete only when the server would allow it.
-#[server(prefix = "/api", endpoint = "dossiers/deletable")]
+#[server(prefix = "/api", endpoint = "dossiers/deletable", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn dossier_deletable(id: i64) -> AppResult<Option<String>> {
     let (state, _) = crate::caller::require(Permission::Edit, "delete dossiers").await?;
     domain::dossiers::store::get(&state.pool, id).await?;

@@ -18,7 +18,7 @@ use domain::sync::{RemoteList, Replica, ReplicaState, SyncRun};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReplicaView {
     pub replica: Replica,
     /// The next five times the schedule gives (the replica may also run sooner: "sync now",
@@ -28,7 +28,7 @@ pub struct ReplicaView {
     pub history: Vec<SyncRun>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReplicationStatus {
     pub web_ui: bool,
     pub token_set: bool,
@@ -43,7 +43,9 @@ pub struct ReplicationStatus {
     pub empty_lists: Vec<(i64, String)>,
 }
 
-#[server(prefix = "/api", endpoint = "replication/overview")]
+/// The replication page's data: the replicas, their state and last runs, and the lists that
+/// may become replicas.
+#[server(prefix = "/api", endpoint = "replication/overview", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn replication_overview() -> AppResult<ReplicationStatus> {
     use domain::sync::replicas;
     let (state, _) = crate::caller::require(Permission::Admin, "manage replication").await?;
@@ -71,7 +73,7 @@ pub async fn replication_overview() -> AppResult<ReplicationStatus> {
 }
 
 /// The lists a Leader offers, fetched live.
-#[server(prefix = "/api", endpoint = "replication/leader-lists")]
+#[server(prefix = "/api", endpoint = "replication/leader-lists", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn leader_lists(remote_url: String) -> AppResult<Vec<RemoteList>> {
     use domain::sync::{client::normalize_url, replicas};
     let (state, _) = crate::caller::require(Permission::Admin, "manage replication").await?;
@@ -79,7 +81,8 @@ pub async fn leader_lists(remote_url: String) -> AppResult<Vec<RemoteList>> {
     Ok(replicas::leader_lists(&state, &url).await?)
 }
 
-#[server(prefix = "/api", endpoint = "replication/create")]
+/// Makes an empty local list a replica of a Leader's list (as `POST /sync/dossier-lists/`).
+#[server(prefix = "/api", endpoint = "replication/create", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn create_replica(
     #[server(default)] remote_url: String,
     #[server(default)] remote_dossier_list: Option<i64>,
@@ -102,7 +105,7 @@ pub async fn create_replica(
 }
 
 /// Lets a held run go ahead (the new Leader, or the removals, are accepted).
-#[server(prefix = "/api", endpoint = "replication/confirm")]
+#[server(prefix = "/api", endpoint = "replication/confirm", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn confirm_replica_hold(id: i64) -> AppResult<Replica> {
     let (state, user) = crate::caller::require(Permission::Admin, "manage replication").await?;
     let actor = crate::caller::actor(&user)?;
@@ -112,7 +115,7 @@ pub async fn confirm_replica_hold(id: i64) -> AppResult<Replica> {
 }
 
 /// Keeps a held replica as it is until its next scheduled run.
-#[server(prefix = "/api", endpoint = "replication/reject")]
+#[server(prefix = "/api", endpoint = "replication/reject", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn reject_replica_hold(id: i64) -> AppResult<Replica> {
     let (state, user) = crate::caller::require(Permission::Admin, "manage replication").await?;
     let actor = crate::caller::actor(&user)?;
@@ -121,7 +124,8 @@ pub async fn reject_replica_hold(id: i64) -> AppResult<Replica> {
     Ok(replica)
 }
 
-#[server(prefix = "/api", endpoint = "replication/sync-now")]
+/// Starts a replica's run now.
+#[server(prefix = "/api", endpoint = "replication/sync-now", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn sync_replica_now(id: i64) -> AppResult<Replica> {
     let (state, user) = crate::caller::require(Permission::Admin, "manage replication").await?;
     let actor = crate::caller::actor(&user)?;
@@ -131,7 +135,7 @@ pub async fn sync_replica_now(id: i64) -> AppResult<Replica> {
 }
 
 /// How far a replica's current run is: what the progress cell polls while a run goes on.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RunProgress {
     pub items_done: i64,
     pub items_total: i64,
@@ -152,14 +156,16 @@ impl From<&Replica> for RunProgress {
     }
 }
 
-#[server(prefix = "/api", endpoint = "replication/progress")]
+/// How far a replica's running sync has come.
+#[server(prefix = "/api", endpoint = "replication/progress", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn replica_progress(id: i64) -> AppResult<RunProgress> {
     let (state, _) = crate::caller::require(Permission::Admin, "manage replication").await?;
     let replica = domain::sync::replicas::replica(&state.pool, id).await?;
     Ok(RunProgress::from(&replica))
 }
 
-#[server(prefix = "/api", endpoint = "replication/cancel")]
+/// Stops replicating a list; the list and its dossiers stay, and become editable.
+#[server(prefix = "/api", endpoint = "replication/cancel", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn cancel_replica(id: i64) -> AppResult<()> {
     let (state, user) = crate::caller::require(Permission::Admin, "manage replication").await?;
     let actor = crate::caller::actor(&user)?;

@@ -18,7 +18,8 @@ mod table;
 pub use edit::{DeleteWatchListPage, EditWatchListPage, NewWatchListPage};
 pub use table::WatchListsPage;
 
-#[server(prefix = "/api", endpoint = "watch-lists/list")]
+/// Every watch list, with how many dossiers it holds.
+#[server(prefix = "/api", endpoint = "watch-lists/list", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn list_watch_lists() -> AppResult<Vec<WatchList>> {
     let (state, _) = crate::caller::require(Permission::Read, "see watch lists").await?;
     Ok(domain::watch_lists::store::list(&state.pool).await?)
@@ -26,19 +27,22 @@ pub async fn list_watch_lists() -> AppResult<Vec<WatchList>> {
 
 /// The lists' labels without their dossier counts: every dossier page needs them, and counting
 /// the members of big lists on each page view would cost more than the page itself.
-#[server(prefix = "/api", endpoint = "watch-lists/labels")]
+#[server(prefix = "/api", endpoint = "watch-lists/labels", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn list_watch_list_labels() -> AppResult<Vec<WatchListLabel>> {
     let (state, _) = crate::caller::require(Permission::Read, "see watch lists").await?;
     Ok(domain::watch_lists::store::labels(&state.pool).await?)
 }
 
-#[server(prefix = "/api", endpoint = "watch-lists/get")]
+/// One watch list.
+#[server(prefix = "/api", endpoint = "watch-lists/get", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn get_watch_list(id: i64) -> AppResult<WatchList> {
     let (state, _) = crate::caller::require(Permission::Read, "see watch lists").await?;
     Ok(domain::watch_lists::store::get(&state.pool, id).await?)
 }
 
-#[server(prefix = "/api", endpoint = "watch-lists/create")]
+/// Creates a watch list: `color` as `#rrggbb`, `confidence_threshold` from 0 to 1 or empty
+/// for the installation's.
+#[server(prefix = "/api", endpoint = "watch-lists/create", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn create_watch_list(
     #[server(default)] name: String,
     #[server(default)] comment: String,
@@ -66,7 +70,8 @@ pub async fn create_watch_list(
     Ok(domain::watch_lists::store::get(&state.pool, id).await?)
 }
 
-#[server(prefix = "/api", endpoint = "watch-lists/update")]
+/// Replaces every setting of a watch list (a replicated list takes only `rename`).
+#[server(prefix = "/api", endpoint = "watch-lists/update", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn update_watch_list(
     id: i64,
     #[server(default)] name: String,
@@ -98,7 +103,7 @@ pub async fn update_watch_list(
 
 /// Renames a list. Unlike the other settings, the name of a replicated list is this
 /// installation's own: the rest follows the Leader's list.
-#[server(prefix = "/api", endpoint = "watch-lists/rename")]
+#[server(prefix = "/api", endpoint = "watch-lists/rename", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn rename_watch_list(id: i64, #[server(default)] name: String) -> AppResult<WatchList> {
     let (state, user) = crate::caller::require(Permission::Edit, "rename watch lists").await?;
     crate::caller::write(&state, &user, async |db| {
@@ -111,7 +116,7 @@ pub async fn rename_watch_list(id: i64, #[server(default)] name: String) -> AppR
 
 /// Deletes a watch list, and the dossiers that belong to no other list (a dossier always belongs
 /// to at least one list). Returns how many dossiers were deleted with it.
-#[server(prefix = "/api", endpoint = "watch-lists/delete")]
+#[server(prefix = "/api", endpoint = "watch-lists/delete", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn delete_watch_list(id: i64) -> AppResult<u64> {
     let (state, user) = crate::caller::require(Permission::Edit, "delete watch lists").await?;
     domain::sync::guard::lists_writable(&state.pool, &[id]).await?;
@@ -124,7 +129,7 @@ pub async fn delete_watch_list(id: i64) -> AppResult<u64> {
 }
 
 /// How many dossiers belong only to this list, and so would be deleted with it.
-#[server(prefix = "/api", endpoint = "watch-lists/exclusive-dossiers")]
+#[server(prefix = "/api", endpoint = "watch-lists/exclusive-dossiers", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn count_exclusive_dossiers(id: i64) -> AppResult<i64> {
     let (state, _) = crate::caller::require(Permission::Read, "see watch lists").await?;
     Ok(domain::watch_lists::store::exclusive_dossier_count(&state.pool, id).await?)

@@ -42,7 +42,7 @@ impl Actor {
 }
 
 /// One entry of the log, as the page and the API show it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     pub id: i64,
     #[serde(deserialize_with = "crate::time::rfc3339")]
@@ -118,7 +118,7 @@ impl AuditFilter {
 }
 
 /// A page of entries, newest first, and where the next (older) page starts.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditPage {
     pub entries: Vec<AuditEntry>,
     pub next_before: Option<i64>,

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// A row of the search results.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[cfg_attr(feature = "store", derive(sqlx::FromRow))]
 pub struct DossierSummary {
     pub id: i64,
@@ -27,13 +27,13 @@ pub struct DossierSummary {
 }
 
 /// One page of search results. `next_after` is the keyset cursor of the next page, if any.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DossierPage {
     pub dossiers: Vec<DossierSummary>,
     pub next_after: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Dossier {
     pub id: i64,
     pub name: String,

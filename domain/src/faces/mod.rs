@@ -15,7 +15,7 @@ pub mod search;
 use serde::{Deserialize, Serialize};
 
 /// Where a face is, in pixels of the upright photo.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FaceBox {
     pub left: u32,
     pub top: u32,
@@ -43,7 +43,7 @@ impl FaceBox {
 }
 
 /// A dossier whose photo resembles a searched face.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FaceMatch {
     pub dossier_id: i64,
     pub name: String,
@@ -59,14 +59,14 @@ pub struct FaceMatch {
 }
 
 /// A face found in a searched photo, with the dossiers it resembles, best first.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FoundFace {
     pub bounds: FaceBox,
     pub matches: Vec<FaceMatch>,
 }
 
 /// What a search by photo found: every face of the photo, largest first.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FaceSearchResult {
     /// The searched photo's size (upright), for drawing the boxes over it.
     pub width: u32,

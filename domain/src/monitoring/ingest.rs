@@ -28,12 +28,12 @@ pub struct Submission {
 }
 
 /// What was recorded: one event per face.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Ingested {
     pub events: Vec<IngestedEvent>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IngestedEvent {
     pub id: i64,
     pub captured_at: DateTime<Utc>,
@@ -41,7 +41,7 @@ pub struct IngestedEvent {
     pub matched: Option<IngestedMatch>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IngestedMatch {
     pub dossier_id: i64,
     pub dossier_name: String,

@@ -38,7 +38,7 @@ pub const AWAITING_COUNT_CAP: i64 = 100;
 pub const MAX_CAMERA_LENGTH: usize = 128;
 
 /// One face a camera saw, and what it matched.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Event {
     pub id: i64,
     #[serde(deserialize_with = "crate::time::rfc3339")]
@@ -58,7 +58,7 @@ pub struct Event {
 }
 
 /// The dossier an event's face matched, and the list that made it a match.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventMatch {
     pub dossier_id: i64,
     /// As it was when the event was made.
@@ -73,7 +73,7 @@ pub struct EventMatch {
     pub confidence: f32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Acknowledgement {
     pub by: String,
     #[serde(deserialize_with = "crate::time::rfc3339")]
@@ -213,7 +213,7 @@ impl std::fmt::Display for EventCursor {
 }
 
 /// A page of events, newest first, and where the next one starts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventPage {
     pub events: Vec<Event>,
     pub next: Option<String>,

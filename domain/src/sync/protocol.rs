@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// What a Leader says about itself (`GET /sync/leader/info`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LeaderInfo {
     /// Always "dossier-leader": tells a Leader from any other server answering JSON.
     pub kind: String,
@@ -25,7 +25,7 @@ pub struct LeaderInfo {
 pub const LEADER_KIND: &str = "dossier-leader";
 
 /// A watch list as the Leader offers it for replication.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RemoteList {
     pub id: i64,
     pub name: String,
@@ -38,7 +38,7 @@ pub struct RemoteList {
 }
 
 /// A list's settings as the Leader has them; a replica follows them (its name stays local).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ListSettings {
     /// The Leader's name for the list, which the Replication page shows (a Leader before this
     /// field sends none).
@@ -53,7 +53,7 @@ pub struct ListSettings {
 }
 
 /// One page of a list's changes (`GET /sync/leader/dossier-lists/{id}/changes`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChangePage {
     /// The watermark the run syncs to; every change up to it is committed on the Leader.
     pub until: i64,
@@ -74,7 +74,7 @@ pub struct ChangePage {
     pub next_after: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RemoteDossier {
     pub id: i64,
     pub name: String,
@@ -84,7 +84,7 @@ pub struct RemoteDossier {
     pub photos: Vec<RemotePhoto>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RemotePhoto {
     /// Hex SHA-256 of the image; the Subscriber fetches the bytes only if it lacks them.
     pub sha256: String,
@@ -121,7 +121,7 @@ pub fn decode_vector(text: &str) -> Option<Vec<f32>> {
 }
 
 /// A digest of a list's content at a watermark (`GET …/digest`), keyed by Leader ids.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ListDigest {
     pub until: i64,
     pub dossiers: i64,
@@ -129,7 +129,7 @@ pub struct ListDigest {
 }
 
 /// A replica as the Subscriber's API and pages show it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Replica {
     pub id: i64,
     pub remote_dossier_list: i64,
@@ -160,13 +160,13 @@ pub struct Replica {
 }
 
 /// A run stopped before changing anything, until an Administrator decides.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Hold {
     pub kind: HoldKind,
     pub message: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[cfg_attr(feature = "store", derive(sqlx::Type))]
 #[cfg_attr(feature = "store", sqlx(type_name = "text", rename_all = "snake_case"))]
 #[serde(rename_all = "snake_case")]
@@ -178,7 +178,7 @@ pub enum HoldKind {
 }
 
 /// One run of a replica, for the history.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SyncRun {
     pub id: i64,
     pub full_resync: bool,
@@ -200,7 +200,7 @@ pub struct SyncRun {
 }
 
 /// Where a replica stands; stored as text (`replicas.state`, checked by the migration).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[cfg_attr(feature = "store", derive(sqlx::Type))]
 #[cfg_attr(feature = "store", sqlx(type_name = "text", rename_all = "snake_case"))]
 #[serde(rename_all = "snake_case")]
@@ -213,7 +213,7 @@ pub enum ReplicaState {
 }
 
 /// How a run ended, or that it still goes on; stored as text (`sync_runs.outcome`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[cfg_attr(feature = "store", derive(sqlx::Type))]
 #[cfg_attr(feature = "store", sqlx(type_name = "text", rename_all = "snake_case"))]
 #[serde(rename_all = "snake_case")]

@@ -9,7 +9,7 @@ use crate::input::{multiline_text, required_text, Flag};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WatchList {
     pub id: i64,
     pub name: String,
@@ -123,7 +123,7 @@ impl WatchListInput {
 }
 
 /// What the dossier pages show of a list: its label, and whether it is a read-only replica.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WatchListLabel {
     pub id: i64,
     pub name: String,

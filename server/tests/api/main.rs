@@ -13,6 +13,7 @@ mod monitoring;
 mod operations;
 mod photos;
 mod property;
+mod reference;
 mod replication;
 mod resilience;
 mod scheduler;

@@ -181,3 +181,33 @@ async fn bad_uploads_are_refused_naming_the_reason_and_nothing_is_stored(pool: s
         .await;
     assert_eq!(user_upload.status, 403);
 }
+
+/// The photo endpoints read multipart bodies; anything else (JSON, a form, a multipart type
+/// without its boundary) is a 400 that says so, not a crash of the request.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_photo_endpoint_sent_something_else_than_multipart_says_so(pool: sqlx::PgPool) {
+    use axum::body::Body;
+    use axum::http::{header, Request};
+    let app = TestApp::new(pool).await;
+    let list = app.watch_list("L").await;
+    let dossier = app.dossier("Ann", &[list]).await;
+    for endpoint in ["photos/upload", "faces/search"] {
+        let json = app
+            .call(endpoint, Some(&app.admin), json!({"dossier_id": dossier}))
+            .await;
+        assert_eq!(json.status, 400, "{endpoint}");
+        let message = json.json()["message"].as_str().unwrap().to_string();
+        assert!(message.contains("multipart/form-data"), "{message}");
+        let no_boundary = app
+            .send(
+                Request::post(format!("/api/{endpoint}"))
+                    .header(header::AUTHORIZATION, format!("Token {}", app.admin))
+                    .header(header::CONTENT_TYPE, "multipart/form-data")
+                    .body(Body::from("--x\r\n"))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(no_boundary.status, 400, "{endpoint}");
+    }
+    assert_eq!(app.count("photos").await, 0);
+}

@@ -18,7 +18,7 @@ pub const SIGNATURE_HEADER: &str = "X-Dossier-Signature";
 pub const MAX_ATTEMPTS: i32 = 8;
 
 /// A webhook as the Administrator's page shows it (never its secret).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Webhook {
     pub id: i64,
     pub url: String,
@@ -34,7 +34,7 @@ pub struct Webhook {
 }
 
 /// One event sent (or being sent) to one webhook.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Delivery {
     pub id: i64,
     pub event_id: i64,
