@@ -80,6 +80,11 @@ impl Subscriber {
             .env("FACE_MODEL", "face-v1")
             .env("FACE_VECTOR_LENGTH", "4")
             .env("RUST_LOG", "warn")
+            // The saved face index goes where tests may write, not into the checkout.
+            .env(
+                "FACE_INDEX_DIR",
+                std::env::temp_dir().join(format!("dossier-face-index-{address}")),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
