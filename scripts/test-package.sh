@@ -104,8 +104,8 @@ reference=$(curl -fsS "$leader/api-docs") || fail "$leader/api-docs does not ans
 for endpoint in "POST /api/dossiers/create" "GET /sync/leader/info" "POST /api/events/faces"; do
   grep -qF "$endpoint" <<<"$reference" || fail "/api-docs does not list $endpoint"
 done
-curl -fsS "$leader/api-docs/openapi.json" | grep -q '"openapi": "3.1' \
-  || fail "/api-docs/openapi.json is not an OpenAPI 3.1 document"
+document=$(curl -fsS "$leader/api-docs/openapi.json") || fail "$leader/api-docs/openapi.json does not answer"
+grep -q '"openapi": "3.1' <<<"$document" || fail "/api-docs/openapi.json is not an OpenAPI 3.1 document"
 echo "==> the installed server serves its API reference at /api-docs"
 
 J='Content-Type: application/json'
