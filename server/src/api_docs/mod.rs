@@ -29,17 +29,17 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// Who may call an operation, as the reference states it.
 #[derive(Clone, Copy)]
-pub enum Access {
+enum Access {
     /// No credentials (logging in, the site's name, health).
     Anyone,
     /// A logged-in user (session cookie) or an API token; the group decides the rest.
     Member,
 }
 
-/// The security schemes' names in the document.
-pub const SESSION: &str = "session";
-pub const TOKEN: &str = "token";
-pub const SYNC_TOKEN: &str = "sync_token";
+/// The security schemes' names in the document (the routes' `#[utoipa::path]` spell them too).
+const SESSION: &str = "session";
+const TOKEN: &str = "token";
+const SYNC_TOKEN: &str = "sync_token";
 
 /// The document and the page, made once at start-up.
 pub struct ApiReference {
@@ -56,11 +56,6 @@ impl ApiReference {
             json: document.to_pretty_json().unwrap_or_default(),
             html: page::render(&document),
         }
-    }
-
-    /// The OpenAPI document's text.
-    pub fn json(&self) -> &str {
-        &self.json
     }
 }
 
@@ -246,7 +241,7 @@ fn tags() -> Vec<Tag> {
 }
 
 /// Security for an operation: none, or the session cookie or an API token.
-fn errors_and_security(operation: OperationBuilder, access: Access) -> OperationBuilder {
+fn secured(operation: OperationBuilder, access: Access) -> OperationBuilder {
     match access {
         Access::Anyone => operation,
         Access::Member => operation
@@ -307,7 +302,7 @@ fn add_pages(doc: &mut OpenApi, pages: &[String]) {
             .tag("pages")
             .summary(Some(format!("The page at {path}.")))
             .response("200", page);
-        let operation = errors_and_security(operation, Access::Member).build();
+        let operation = secured(operation, Access::Member).build();
         doc.paths
             .add_path_operation(path, vec![HttpMethod::Get], operation);
     }

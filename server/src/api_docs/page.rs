@@ -259,7 +259,7 @@ fn description(schema: &RefOr<Schema>) -> String {
 }
 
 /// A schema's type in words: `integer`, `string or null`, `array of Dossier`…
-pub fn type_name(schema: &RefOr<Schema>) -> String {
+fn type_name(schema: &RefOr<Schema>) -> String {
     match schema {
         RefOr::Ref(r) => r
             .ref_location

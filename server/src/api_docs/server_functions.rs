@@ -4,7 +4,7 @@
 //! list below names them; the reference's test compares it with the registry the router serves
 //! from, so a server function missing here fails the test suite.
 
-use super::{errors_and_security, Access};
+use super::{secured, Access};
 use app::{
     audit, auth, dossiers, events, faces, photos, replication, site, users, watch_lists, webhooks,
 };
@@ -223,7 +223,7 @@ fn operation<F: ServerFn>(description: Option<String>, access: Access) -> Operat
         .tag(tag)
         .summary(summary)
         .description(description);
-    errors_and_security(operation, access)
+    secured(operation, access)
 }
 
 fn insert<F: ServerFn>(
