@@ -12,6 +12,7 @@ mod page;
 mod server_functions;
 
 use axum::{
+    body::Bytes,
     extract::Extension,
     http::{header, HeaderMap, HeaderValue},
     response::{IntoResponse, Response},
@@ -41,10 +42,10 @@ const SESSION: &str = "session";
 const TOKEN: &str = "token";
 const SYNC_TOKEN: &str = "sync_token";
 
-/// The document and the page, made once at start-up.
+/// The document and the page, made once at start-up (as `Bytes`: each answer shares them).
 pub struct ApiReference {
-    json: String,
-    html: String,
+    json: Bytes,
+    html: Bytes,
 }
 
 impl ApiReference {
@@ -53,8 +54,8 @@ impl ApiReference {
     pub fn new(routes: OpenApi, pages: &[String], cookie_name: &str) -> Self {
         let document = document(routes, pages, cookie_name);
         Self {
-            json: document.to_pretty_json().unwrap_or_default(),
-            html: page::render(&document),
+            json: document.to_pretty_json().unwrap_or_default().into(),
+            html: page::render(&document).into(),
         }
     }
 }
