@@ -73,6 +73,11 @@ pub struct Args {
     pub index_expansion_add: usize,
     #[arg(long, default_value_t = face_index::Tuning::default().expansion_search)]
     pub index_expansion_search: usize,
+    /// More settings to measure P8's queries at, on the same index (comma-separated): a search
+    /// expansion, or an expansion and the candidates re-ranked (`128x64`); the trade-off
+    /// between speed and recall.
+    #[arg(long, value_delimiter = ',', value_parser = parse_sweep)]
+    pub index_sweep: Vec<(usize, usize)>,
     /// P8's queries through the index, per size.
     #[arg(long, default_value_t = 2000)]
     pub index_queries: usize,
@@ -93,6 +98,10 @@ pub struct Args {
     pub events: u64,
     #[arg(long, default_value_t = 30)]
     pub event_days: u32,
+    /// Run only P8 (the face index), print its figures and write no report.
+    #[arg(long)]
+    #[serde(skip)]
+    pub index_only: bool,
     /// Run only the monitoring measures (P8–P10), print their figures and write no report.
     #[arg(long)]
     #[serde(skip)]
@@ -150,6 +159,18 @@ pub struct Args {
     pub full_sync_only: bool,
 }
 
+/// `E` or `ExC`: a search expansion, and the candidates re-ranked (P8's own by default).
+fn parse_sweep(text: &str) -> Result<(usize, usize), String> {
+    let number = |t: &str| {
+        t.parse::<usize>()
+            .map_err(|_| format!("{text:?}: expected an expansion or EXPANSIONxCANDIDATES"))
+    };
+    match text.split_once('x') {
+        Some((e, c)) => Ok((number(e)?, number(c)?)),
+        None => Ok((number(text)?, measures::index::CANDIDATES)),
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
@@ -158,8 +179,11 @@ async fn main() {
         || args.full_sync_only
         || args.faces_only
         || args.monitoring_only
+        || args.index_only
     {
-        let only = if args.monitoring_only {
+        let only = if args.index_only {
+            measures::index_only(&args).await
+        } else if args.monitoring_only {
             measures::monitoring_only(&args).await
         } else if args.faces_only {
             measures::faces_only(&args).await

@@ -236,6 +236,11 @@ impl FaceIndex {
         self.len() == 0
     }
 
+    /// Changes how many candidates a search keeps (speed against recall).
+    pub fn set_expansion_search(&self, expansion: usize) {
+        self.inner.change_expansion_search(expansion);
+    }
+
     /// Bytes of memory the graph and its vectors take.
     pub fn memory_bytes(&self) -> usize {
         self.inner.memory_usage()

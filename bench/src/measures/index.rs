@@ -12,8 +12,10 @@ use serde::Serialize;
 use std::time::Instant;
 
 /// Candidates the index proposes per query (as `domain::monitoring::matching` asks).
-const CANDIDATES: usize = 32;
+pub const CANDIDATES: usize = 32;
 const DIMENSIONS: usize = 128;
+/// Every tenth query (this remainder) is a photo of a stranger.
+const STRANGER: usize = 9;
 
 #[derive(Debug, Serialize)]
 pub struct IndexRun {
@@ -35,7 +37,25 @@ pub struct IndexRun {
     pub exact_p50_ms: f64,
     pub exact_p99_ms: f64,
     pub recall_at_1: f64,
+    /// Recall@1 of the queries of people in the gallery, and of strangers (a tenth).
+    pub known_recall_at_1: f64,
+    pub stranger_recall_at_1: f64,
     pub p99_speedup: f64,
+    /// The same queries at other search expansions and candidates (`--index-sweep`).
+    pub sweep: Vec<SweepPoint>,
+}
+
+/// The index's queries at one search expansion.
+#[derive(Debug, Serialize)]
+pub struct SweepPoint {
+    pub expansion_search: usize,
+    /// Candidates asked of the index and re-ranked exactly.
+    pub candidates: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub recall_at_1: f64,
+    pub known_recall_at_1: f64,
+    pub stranger_recall_at_1: f64,
 }
 
 /// Builds, saves, reloads and queries an index of `faces` vectors.
@@ -44,6 +64,7 @@ pub fn run(
     tuning: Tuning,
     queries: usize,
     exact_queries: usize,
+    sweep: &[(usize, usize)],
     seed: u64,
 ) -> BenchResult<IndexRun> {
     let mut generator = Faces::new(seed, DIMENSIONS);
@@ -95,7 +116,7 @@ pub fn run(
     // Nine in ten queries are new photos of someone in the gallery, one a stranger.
     let probes: Vec<Vec<f32>> = (0..queries)
         .map(|i| match i % 10 {
-            9 => {
+            STRANGER => {
                 let stranger = generator.identity();
                 generator.photo(&stranger)
             }
@@ -109,25 +130,65 @@ pub fn run(
         .iter()
         .flat_map(|e| e.vector.iter().copied())
         .collect();
-    let (mut index_ms, mut exact_ms, mut agree) = (Vec::new(), Vec::new(), 0);
-    for (i, probe) in probes.iter().enumerate() {
-        let t = Instant::now();
-        let best = index
-            .nearest(probe, CANDIDATES)?
-            .into_iter()
-            .map(|n| (n.key, distance(&entries[n.key as usize].vector, probe)))
-            .min_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|(k, _)| k);
-        index_ms.push(t.elapsed().as_secs_f64() * 1000.0);
-        if i < exact_queries {
+    // Each side runs its queries back to back, as matching would: an exact scan between two
+    // index queries would evict the index from the caches and charge that to the index.
+    let mut exact_ms = Vec::new();
+    let exact: Vec<u64> = probes
+        .iter()
+        .take(exact_queries)
+        .map(|probe| {
             let t = Instant::now();
-            let exact = exact_scan(&flat, probe);
+            let best = exact_scan(&flat, probe);
             exact_ms.push(t.elapsed().as_secs_f64() * 1000.0);
-            agree += usize::from(best == Some(exact));
-        }
-    }
-    let (index_p50_ms, index_p99_ms) = percentiles(&mut index_ms);
+            best
+        })
+        .collect();
     let (exact_p50_ms, exact_p99_ms) = percentiles(&mut exact_ms);
+    let measured = |(expansion, candidates): (usize, usize)| -> BenchResult<SweepPoint> {
+        index.set_expansion_search(expansion);
+        let mut ms = Vec::with_capacity(probes.len());
+        let mut found = Vec::with_capacity(probes.len());
+        for probe in &probes {
+            let t = Instant::now();
+            let best = index
+                .nearest(probe, candidates)?
+                .into_iter()
+                .map(|n| (n.key, distance(&entries[n.key as usize].vector, probe)))
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(k, _)| k);
+            ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            found.push(best);
+        }
+        let recall = |strangers: Option<bool>| {
+            let checked: Vec<bool> = exact
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| strangers.is_none_or(|s| s == (i % 10 == STRANGER)))
+                .map(|(i, e)| found[i] == Some(*e))
+                .collect();
+            checked.iter().filter(|ok| **ok).count() as f64 / checked.len().max(1) as f64
+        };
+        let (p50_ms, p99_ms) = percentiles(&mut ms);
+        let point = SweepPoint {
+            expansion_search: expansion,
+            candidates,
+            p50_ms,
+            p99_ms,
+            recall_at_1: recall(None),
+            known_recall_at_1: recall(Some(false)),
+            stranger_recall_at_1: recall(Some(true)),
+        };
+        println!(
+            "  expansion {expansion}, {candidates} candidates: p50 {:.3} ms p99 {:.3} ms; recall@1 {:.4} (people in the gallery {:.4}, strangers {:.4})",
+            point.p50_ms, point.p99_ms, point.recall_at_1, point.known_recall_at_1, point.stranger_recall_at_1
+        );
+        Ok(point)
+    };
+    let sweep = sweep
+        .iter()
+        .map(|e| measured(*e))
+        .collect::<BenchResult<Vec<_>>>()?;
+    let chosen = measured((tuning.expansion_search, CANDIDATES))?;
     let run = IndexRun {
         faces,
         connectivity: tuning.connectivity,
@@ -141,13 +202,16 @@ pub fn run(
         load_seconds,
         file_bytes,
         queries,
-        index_p50_ms,
-        index_p99_ms,
+        index_p50_ms: chosen.p50_ms,
+        index_p99_ms: chosen.p99_ms,
         exact_queries: exact_ms.len(),
         exact_p50_ms,
         exact_p99_ms,
-        recall_at_1: agree as f64 / exact_ms.len().max(1) as f64,
-        p99_speedup: exact_p99_ms / index_p99_ms,
+        recall_at_1: chosen.recall_at_1,
+        known_recall_at_1: chosen.known_recall_at_1,
+        stranger_recall_at_1: chosen.stranger_recall_at_1,
+        p99_speedup: exact_p99_ms / chosen.p99_ms,
+        sweep,
     };
     println!(
         "  index p50 {:.3} ms p99 {:.3} ms; exact p50 {:.1} ms p99 {:.1} ms; recall@1 {:.4}; load {:.1} s",

@@ -3,7 +3,7 @@
 
 mod crowd;
 mod faces;
-mod index;
+pub mod index;
 mod monitoring;
 mod page;
 mod sync;
@@ -65,22 +65,7 @@ async fn monitoring_measures(
     photos: &Photos,
     args: &Args,
 ) -> BenchResult<Monitoring> {
-    let mut p8 = Vec::new();
-    for &size in &args.index_faces {
-        step(&format!(
-            "P8: the face index at {size} faces against an exact scan"
-        ));
-        let (queries, exact, seed) = (args.index_queries, args.exact_queries, args.seed);
-        let tuning = face_index::Tuning {
-            connectivity: args.index_connectivity,
-            expansion_add: args.index_expansion_add,
-            expansion_search: args.index_expansion_search,
-        };
-        p8.push(
-            tokio::task::spawn_blocking(move || index::run(size, tuning, queries, exact, seed))
-                .await??,
-        );
-    }
+    let p8 = index_runs(args).await?;
     step(&format!(
         "P9: sustained ingest with matching against {} watched dossiers",
         args.monitor_dossiers
@@ -97,6 +82,37 @@ async fn monitoring_measures(
         cluster.drop_database("monitor").await?;
     }
     Ok(Monitoring { p8, p9, p10 })
+}
+
+/// P8 at each of `--index-faces`.
+async fn index_runs(args: &Args) -> BenchResult<Vec<index::IndexRun>> {
+    let mut p8 = Vec::new();
+    for &size in &args.index_faces {
+        step(&format!(
+            "P8: the face index at {size} faces against an exact scan"
+        ));
+        let (queries, exact, seed) = (args.index_queries, args.exact_queries, args.seed);
+        let sweep = args.index_sweep.clone();
+        let tuning = face_index::Tuning {
+            connectivity: args.index_connectivity,
+            expansion_add: args.index_expansion_add,
+            expansion_search: args.index_expansion_search,
+        };
+        p8.push(
+            tokio::task::spawn_blocking(move || {
+                index::run(size, tuning, queries, exact, &sweep, seed)
+            })
+            .await??,
+        );
+    }
+    Ok(p8)
+}
+
+/// P8 alone.
+pub async fn index_only(args: &Args) -> BenchResult<()> {
+    let p8 = index_runs(args).await?;
+    println!("{}", serde_json::to_string_pretty(&p8)?);
+    Ok(())
 }
 
 /// P8–P10 alone.
@@ -119,6 +135,8 @@ pub struct FullSync {
     pub ratio: f64,
     /// Every pair, in the order run: (copy seconds, sync seconds).
     pub pairs: Vec<(f64, f64)>,
+    /// For each pair: seconds from the sync's end until the Subscriber's face index held it.
+    pub index_seconds: Vec<f64>,
     pub leader_peak_rss_bytes: Option<u64>,
     pub subscriber_peak_rss_bytes: Option<u64>,
     /// CPU time of the two server processes during the sync (PostgreSQL's is not included).

@@ -8,9 +8,16 @@
 //! next start reloads it and catches up from that revision, instead of rebuilding: at a million
 //! faces a build takes minutes. A database restored from a backup has a new epoch, so a saved
 //! index of its past is not reused. While an index is rebuilt the old one keeps answering.
+//!
+//! A replica's full sync is indexed when it ends, in one build, not page by page: following it
+//! would insert into the graph as fast as the pages commit (a core's worth of work, taken from
+//! the database writing those pages) and hold searches off at every step. Meanwhile changes
+//! outside the lists being filled are still indexed within a second. Builds run at a lower CPU
+//! priority than requests and the database, so an index that takes minutes never slows them.
 
 use crate::error::{Error, Result};
 use crate::sync::history::{identity, watermark};
+use crate::sync::run::lists_being_filled;
 use crate::Installation;
 use face_index::{Entry, FaceIndex, Header, Neighbour, Tuning};
 use std::path::PathBuf;
@@ -19,10 +26,12 @@ use std::time::{Duration, Instant};
 
 /// Vectors read per query while building.
 const BUILD_BATCH: i64 = 20_000;
-/// More changed dossiers than this at once (a replica's first sync) rebuild the index instead:
-/// the build runs beside the old index, which keeps answering; changes one by one would hold
-/// searches off while they are written.
+/// More changed dossiers than this at once, and than a quarter of the faces the index holds (a
+/// replica's first sync), build a new index instead: the build runs on every core beside the
+/// old index, which keeps answering. Fewer are written into the index in place.
 const REBUILD_ABOVE: usize = 5_000;
+/// Changed dossiers written into the index under one lock: searches wait for these at most.
+const REPLACE_CHUNK: usize = 200;
 /// The index is saved after this many changes since the last save, or this long after one.
 const SAVE_AFTER_CHANGES: usize = 1_000;
 const SAVE_AFTER: Duration = Duration::from_secs(600);
@@ -34,6 +43,9 @@ struct Current {
     database: String,
     /// Every change up to this revision is in `faces`.
     revision: i64,
+    /// Changes to dossiers outside the lists a full sync is filling are in `faces` up to this
+    /// revision (at least `revision`).
+    outside: i64,
 }
 
 /// The index and what keeping it current needs.
@@ -176,7 +188,14 @@ impl MatchIndex {
                 self.rebuild(inst, database).await
             }
             Some((_, revision)) if revision == counter => self.remove_stale(),
-            Some((_, revision)) => self.catch_up(inst, database, revision).await,
+            Some((_, revision)) => {
+                let filling = lists_being_filled(&inst.pool).await?;
+                if filling.is_empty() {
+                    self.catch_up(inst, database, revision).await
+                } else {
+                    self.catch_up_outside(inst, &filling, counter).await
+                }
+            }
         }
     }
 
@@ -219,6 +238,7 @@ impl MatchIndex {
                     faces,
                     database: database.clone(),
                     revision: header.revision,
+                    outside: header.revision,
                 });
                 self.catch_up(inst, database, header.revision).await
             }
@@ -257,13 +277,12 @@ impl MatchIndex {
         }
         let (length, tuning) = (inst.settings.face_vector_length, self.tuning);
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let faces = tokio::task::spawn_blocking(move || {
+        let faces = in_background(move || {
             // Vectors of another length (stored before the setting changed) cannot be compared.
             entries.retain(|e| e.vector.len() == length);
             FaceIndex::build(length, tuning, &entries, threads)
         })
-        .await
-        .map_err(|_| Error::internal())?
+        .await?
         .map_err(|e| {
             tracing::error!(error = %e, "cannot build the face index");
             Error::internal()
@@ -277,6 +296,7 @@ impl MatchIndex {
             faces,
             database,
             revision,
+            outside: revision,
         });
         self.save().await;
         Ok(())
@@ -298,9 +318,60 @@ impl MatchIndex {
         )
         .fetch_all(&inst.pool)
         .await?;
-        if changed.len() > REBUILD_ABOVE {
+        let held = self.read().as_ref().map_or(0, |c| c.faces.len());
+        if changed.len() > REBUILD_ABOVE && changed.len() * 4 > held {
             return self.rebuild(inst, database).await;
         }
+        self.replace(inst, changed, Some(until)).await
+    }
+
+    /// While full syncs fill `filling`: replaces the dossiers of other lists changed since the
+    /// last such step, up to `counter`, and leaves the filled lists for [`Self::catch_up`] after
+    /// the sync (`revision` stays where it was). The counter, not the watermark, bounds the step,
+    /// so that it does not wait for the sync's page in flight; a change committed late under it
+    /// is caught up with the rest after the sync.
+    async fn catch_up_outside(
+        self: &Arc<Self>,
+        inst: &Installation,
+        filling: &[i64],
+        counter: i64,
+    ) -> Result<()> {
+        let Some(since) = self.read().as_ref().map(|c| c.outside) else {
+            return Ok(());
+        };
+        if since >= counter {
+            return self.remove_stale();
+        }
+        let changed: Vec<i64> = sqlx::query_scalar!(
+            r#"SELECT d.id AS "id!" FROM dossiers d
+               WHERE d.revision > $1 AND d.revision <= $2
+                 AND NOT EXISTS (SELECT 1 FROM dossier_watch_lists m
+                                 WHERE m.dossier_id = d.id AND m.watch_list_id = ANY($3))
+               UNION SELECT dossier_id FROM sync_tombstones WHERE revision > $1 AND revision <= $2"#,
+            since,
+            counter,
+            filling
+        )
+        .fetch_all(&inst.pool)
+        .await?;
+        // So many are left for the catch-up after the sync, which rebuilds.
+        if changed.len() <= REBUILD_ABOVE {
+            self.replace(inst, changed, None).await?;
+        }
+        if let Some(current) = self.write().as_mut() {
+            current.outside = current.outside.max(counter);
+        }
+        Ok(())
+    }
+
+    /// Makes each of the `changed` dossiers' photos in the index what the database has now;
+    /// `until`: the revision the index is then current to, if it is.
+    async fn replace(
+        self: &Arc<Self>,
+        inst: &Installation,
+        changed: Vec<i64>,
+        until: Option<i64>,
+    ) -> Result<()> {
         let rows = sqlx::query!(
             r#"SELECT id, dossier_id, face_vector AS "vector!" FROM photos
                WHERE dossier_id = ANY($1) AND face_model = $2 AND face_vector IS NOT NULL"#,
@@ -321,14 +392,20 @@ impl MatchIndex {
         let index = self.clone();
         let count = by_dossier.len();
         tokio::task::spawn_blocking(move || {
-            let mut current = index.write();
-            let Some(current) = current.as_mut() else {
-                return Ok(());
-            };
-            for (dossier, photos) in &by_dossier {
-                current.faces.replace_group(*dossier as u64, photos)?;
+            let by_dossier: Vec<_> = by_dossier.into_iter().collect();
+            for chunk in by_dossier.chunks(REPLACE_CHUNK) {
+                let mut current = index.write();
+                let Some(current) = current.as_mut() else {
+                    return Ok(());
+                };
+                for (dossier, photos) in chunk {
+                    current.faces.replace_group(*dossier as u64, photos)?;
+                }
             }
-            current.revision = current.revision.max(until);
+            if let (Some(until), Some(current)) = (until, index.write().as_mut()) {
+                current.revision = current.revision.max(until);
+                current.outside = current.outside.max(until);
+            }
             Ok::<_, face_index::IndexError>(())
         })
         .await
@@ -396,6 +473,44 @@ impl MatchIndex {
         }
     }
 }
+
+/// Runs `work` (a build) on a thread of its own at a lower CPU priority than the server's
+/// workers and the database's backends, so that under load it takes what they leave; the threads
+/// it starts inherit the priority. (Not on the blocking pool: a thread's priority, once lowered,
+/// cannot be raised again without privileges, and the pool reuses its threads.)
+async fn in_background<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    let (done, result) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("face-index-build".into())
+        .spawn(move || {
+            lower_priority();
+            let _ = done.send(work());
+        })
+        .map_err(|e| {
+            tracing::error!(error = %e, "cannot start the face index's build thread");
+            Error::internal()
+        })?;
+    result.await.map_err(|_| Error::internal())
+}
+
+/// Lowers the calling thread's CPU priority (nice 10: about a tenth of a core's share against
+/// a busy thread at the default priority). On Linux a thread's nice value is its own.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: setpriority and gettid only read their integer arguments.
+        let failed = unsafe {
+            libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, BUILD_NICE)
+        } != 0;
+        if failed {
+            tracing::debug!("cannot lower the face index build's priority");
+        }
+    }
+}
+
+/// The nice value of index builds.
+#[cfg(target_os = "linux")]
+const BUILD_NICE: libc::c_int = 10;
 
 /// Keeps the index current for the life of the server: a refresh every second (cheap when
 /// nothing changed: one query), logged and retried when the database is away.

@@ -395,6 +395,21 @@ pub async fn close_interrupted_runs(pool: &PgPool) -> Result<()> {
     Ok(())
 }
 
+/// The local lists a full sync is filling at this moment, in any process sharing the database:
+/// replicas whose run is a full one and whose claim a live session holds (a run that died
+/// does not count, even before its replica is marked).
+pub async fn lists_being_filled(pool: &PgPool) -> Result<Vec<i64>> {
+    let lists = sqlx::query_scalar(&format!(
+        "SELECT r.watch_list_id FROM replicas r
+         WHERE r.run_full AND r.run_id IS NOT NULL
+           AND EXISTS (SELECT 1 FROM pg_locks l WHERE {})",
+        locks::claim_held("r.id")
+    ))
+    .fetch_all(pool)
+    .await?;
+    Ok(lists)
+}
+
 #[cfg(test)]
 mod tests {
     use super::backoff;

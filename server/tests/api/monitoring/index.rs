@@ -1,6 +1,7 @@
 //! The face index follows the database: a dossier deleted stops matching, one added starts,
 //! a saved index is reloaded (and caught up) at the next start instead of rebuilt, and one saved
-//! against another database is not used.
+//! against another database is not used. A replica's full sync is indexed when it ends, while
+//! other lists' changes are indexed meanwhile.
 
 use super::{indexed, post_json, watched};
 use crate::helpers::TestApp;
@@ -86,4 +87,79 @@ async fn a_saved_index_is_reloaded_and_caught_up(pool: sqlx::PgPool) {
     restored.monitor.index.refresh(&restored).await.unwrap();
     assert_eq!(restored.monitor.index.status().unwrap().0, 2);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_full_sync_is_indexed_when_it_ends_and_other_lists_meanwhile(pool: sqlx::PgPool) {
+    let app = TestApp::with_faces(pool).await;
+    let (here, _) = watched(&app, "Here", json!({}), "obama.jpg").await;
+    let (faces, revision) = app.state.monitor.index.status().unwrap();
+    assert_eq!(faces, 1);
+
+    // "There" is a replica whose first sync is under way: its run is a full one and a live
+    // session holds its claim (what `sync::run` does while it pulls pages).
+    let there = app
+        .ok(
+            "watch-lists/create",
+            &app.operator,
+            json!({"name": "There", "active": true}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let synced = app.dossier("Arrived by sync", &[there]).await;
+    let photo = crate::faces::upload(&app, synced, &crate::helpers::test_photo("biden.jpg")).await;
+    assert_eq!(photo.status, 200);
+    let replica: i64 = sqlx::query_scalar(
+        "INSERT INTO replicas (watch_list_id, remote_url, remote_list_id, run_id, run_full, state)
+         VALUES ($1, 'http://leader.invalid', 7, 1, TRUE, 'running') RETURNING id",
+    )
+    .bind(there)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let mut claim = app.pool.acquire().await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(replica)
+        .execute(&mut *claim)
+        .await
+        .unwrap();
+
+    // Meanwhile a dossier is added to a list of this installation's own.
+    let local = app.dossier("Added here", &[here]).await;
+    let photo = crate::faces::upload(&app, local, &crate::helpers::test_photo("biden.jpg")).await;
+    assert_eq!(photo.status, 200);
+    indexed(&app).await;
+    let (faces, during) = app.state.monitor.index.status().unwrap();
+    assert_eq!(
+        faces, 2,
+        "the local dossier is indexed, the one the sync wrote is not yet"
+    );
+    assert_eq!(
+        during, revision,
+        "the index is not current until the sync is in it"
+    );
+    let biden: Vec<f32> =
+        sqlx::query_scalar("SELECT face_vector FROM photos WHERE dossier_id = $1")
+            .bind(local)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(matched(&app, &biden).await["dossier_id"], local);
+
+    // The sync ends (its claim released): everything it wrote is indexed at the next refresh.
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(replica)
+        .execute(&mut *claim)
+        .await
+        .unwrap();
+    indexed(&app).await;
+    let (faces, after) = app.state.monitor.index.status().unwrap();
+    assert_eq!(faces, 3);
+    assert!(after > revision);
+    let counter: i64 = sqlx::query_scalar("SELECT last_value FROM sync_revision")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(after, counter);
 }
