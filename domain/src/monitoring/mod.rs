@@ -5,6 +5,8 @@
 //! the installation's [`webhooks`].
 
 #[cfg(feature = "store")]
+mod background;
+#[cfg(feature = "store")]
 pub mod index;
 #[cfg(feature = "store")]
 pub mod ingest;
