@@ -159,15 +159,11 @@ async fn quiet_disk(pool: &PgPool) -> BenchResult<()> {
 /// Waits until an installation's face index holds everything its database does (a Subscriber
 /// indexes a full sync after it ends, in one build) and returns the seconds that took, so that
 /// the measure after it does not run beside the build.
-pub(super) async fn index_caught_up(sub: &Instance) -> BenchResult<f64> {
+pub(super) async fn index_caught_up(inst: &Instance) -> BenchResult<f64> {
     let started = Instant::now();
     loop {
-        let counter: i64 = sqlx::query_scalar(
-            "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM sync_revision",
-        )
-        .fetch_one(&sub.pool)
-        .await?;
-        let metrics = sub.get("/metrics").send().await?.text().await?;
+        let (_, _, counter) = domain::sync::history::identity(&inst.pool).await?;
+        let metrics = inst.get("/metrics").send().await?.text().await?;
         let revision = metrics
             .lines()
             .find_map(|l| l.strip_prefix("dossier_face_index_revision "))
