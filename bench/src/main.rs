@@ -78,6 +78,12 @@ pub struct Args {
     /// between speed and recall.
     #[arg(long, value_delimiter = ',', value_parser = parse_sweep)]
     pub index_sweep: Vec<(usize, usize)>,
+    /// Keep P8's built index in this directory and reuse it when its size, seed and tuning
+    /// match: for measuring other search settings without a build of many minutes. A reused
+    /// index reports no build time.
+    #[arg(long)]
+    #[serde(skip)]
+    pub index_keep: Option<PathBuf>,
     /// P8's queries through the index, per size.
     #[arg(long, default_value_t = 2000)]
     pub index_queries: usize,

@@ -15,8 +15,10 @@
 //! is saved with a [`Header`] saying which vectors it holds (model, database, the revision it is
 //! current to) and reloaded at the next start when the header still fits.
 
+mod huge_pages;
 pub mod synthetic;
 
+use huge_pages::Mappings;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -163,6 +165,7 @@ impl FaceIndex {
         entries: &[Entry],
         threads: usize,
     ) -> Result<Self, IndexError> {
+        let before = Mappings::now();
         let mut index = Self::new(dimensions, tuning)?;
         if let Some(bad) = entries.iter().find(|e| e.vector.len() != dimensions) {
             return Err(IndexError::Length {
@@ -186,6 +189,7 @@ impl FaceIndex {
             index.groups.entry(e.group).or_default().push(e.key);
         }
         index.reconnect(entries, threads, tuning)?;
+        Mappings::advise_since(&before);
         Ok(index)
     }
 
@@ -382,6 +386,7 @@ impl FaceIndex {
         let Ok(groups) = std::fs::read(with_suffix(file, ".groups")) else {
             return Ok(None);
         };
+        let before = Mappings::now();
         let mut index = Self::new(dimensions, tuning)?;
         if index.inner.load(text).is_err()
             || index.inner.size() != header.count
@@ -400,6 +405,7 @@ impl FaceIndex {
             .inner
             .reserve_capacity_and_threads(index.inner.size().max(1024), SEARCHERS)
             .map_err(native)?;
+        Mappings::advise_since(&before);
         Ok(Some((index, header)))
     }
 }

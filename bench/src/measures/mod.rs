@@ -93,6 +93,7 @@ async fn index_runs(args: &Args) -> BenchResult<Vec<index::IndexRun>> {
         ));
         let (queries, exact, seed) = (args.index_queries, args.exact_queries, args.seed);
         let sweep = args.index_sweep.clone();
+        let keep = args.index_keep.clone();
         let tuning = face_index::Tuning {
             connectivity: args.index_connectivity,
             expansion_add: args.index_expansion_add,
@@ -100,7 +101,7 @@ async fn index_runs(args: &Args) -> BenchResult<Vec<index::IndexRun>> {
         };
         p8.push(
             tokio::task::spawn_blocking(move || {
-                index::run(size, tuning, queries, exact, &sweep, seed)
+                index::run(size, tuning, queries, exact, &sweep, seed, keep.as_deref())
             })
             .await??,
         );
