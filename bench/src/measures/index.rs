@@ -124,7 +124,8 @@ pub fn run(
     index.save(&file, &header)?;
     let save_seconds = t.elapsed().as_secs_f64();
     let file_bytes = std::fs::metadata(&file)?.len();
-    if let Some(k) = &kept {
+    // Kept for later runs only when built now (a reused one is on disk already).
+    if let (Some(k), false) = (&kept, build_seconds.is_nan()) {
         index.save(
             &k.file,
             &face_index::Header {
