@@ -9,11 +9,12 @@
 //! faces a build takes minutes. A database restored from a backup has a new epoch, so a saved
 //! index of its past is not reused. While an index is rebuilt the old one keeps answering.
 //!
-//! A replica's full sync is indexed when it ends, in one build, not page by page: following it
-//! would insert into the graph as fast as the pages commit (a core's worth of work, taken from
-//! the database writing those pages) and hold searches off at every step. Meanwhile changes
-//! outside the lists being filled are still indexed within a second. Builds run at a lower CPU
-//! priority than requests and the database, so an index that takes minutes never slows them.
+//! A replica's full sync is indexed when it ends (its verification included), in one build, not
+//! page by page: following it would insert into the graph as fast as the pages commit (a core's
+//! worth of work, taken from the database writing those pages) and hold searches off at every
+//! step. Meanwhile changes outside the lists being filled are still indexed within a second.
+//! Builds run at a lower CPU priority than requests and the database, so an index that takes
+//! minutes never slows them.
 
 use super::background::in_background;
 use crate::error::{Error, Result};

@@ -396,13 +396,18 @@ pub async fn close_interrupted_runs(pool: &PgPool) -> Result<()> {
 }
 
 /// The local lists a full sync is filling at this moment, in any process sharing the database:
-/// replicas whose run is a full one and whose claim a live session holds (a run that died
-/// does not count, even before its replica is marked).
+/// replicas whose claim a live session holds (a run that died does not count, even before its
+/// replica is marked) and whose run under that claim is a full one. The run is the replica's
+/// latest: from its start to its verification, which reads the whole list on both sides and
+/// may find the replica diverged and start over, so an index of it is worth building only
+/// after that.
 pub async fn lists_being_filled(pool: &PgPool) -> Result<Vec<i64>> {
     let lists = sqlx::query_scalar(&format!(
         "SELECT r.watch_list_id FROM replicas r
-         WHERE r.run_full AND r.run_id IS NOT NULL
-           AND EXISTS (SELECT 1 FROM pg_locks l WHERE {})",
+         WHERE EXISTS (SELECT 1 FROM pg_locks l WHERE {})
+           AND (r.run_full AND r.run_id IS NOT NULL
+                OR (SELECT s.full_resync FROM sync_runs s WHERE s.replica_id = r.id
+                    ORDER BY s.id DESC LIMIT 1))",
         locks::claim_held("r.id")
     ))
     .fetch_all(pool)

@@ -1,7 +1,7 @@
 //! The face index follows the database: a dossier deleted stops matching, one added starts,
 //! a saved index is reloaded (and caught up) at the next start instead of rebuilt, and one saved
-//! against another database is not used. A replica's full sync is indexed when it ends, while
-//! other lists' changes are indexed meanwhile.
+//! against another database is not used. A replica's full sync is indexed when it ends (after
+//! its verification), while other lists' changes are indexed meanwhile.
 
 use super::{indexed, post_json, watched};
 use crate::helpers::TestApp;
@@ -118,6 +118,13 @@ async fn a_full_sync_is_indexed_when_it_ends_and_other_lists_meanwhile(pool: sql
     .fetch_one(&app.pool)
     .await
     .unwrap();
+    sqlx::query(
+        "INSERT INTO sync_runs (replica_id, full_resync, cursor_from) VALUES ($1, TRUE, 0)",
+    )
+    .bind(replica)
+    .execute(&app.pool)
+    .await
+    .unwrap();
     let mut claim = app.pool.acquire().await.unwrap();
     sqlx::query("SELECT pg_advisory_lock($1)")
         .bind(replica)
@@ -147,7 +154,30 @@ async fn a_full_sync_is_indexed_when_it_ends_and_other_lists_meanwhile(pool: sql
             .unwrap();
     assert_eq!(matched(&app, &biden).await["dossier_id"], local);
 
-    // The sync ends (its claim released): everything it wrote is indexed at the next refresh.
+    // Its last page is in and the run is verifying the replica against the Leader (it still
+    // holds its claim): a divergence found now would start it over, so it is not indexed yet.
+    sqlx::query(
+        "UPDATE replicas SET run_id = NULL, run_full = FALSE, state = 'idle' WHERE id = $1",
+    )
+    .bind(replica)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "UPDATE sync_runs SET outcome = 'success', finished_at = now() WHERE replica_id = $1",
+    )
+    .bind(replica)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    indexed(&app).await;
+    assert_eq!(
+        app.state.monitor.index.status().unwrap().0,
+        2,
+        "a full sync being verified is not indexed yet"
+    );
+
+    // The run ends (its claim released): everything it wrote is indexed at the next refresh.
     sqlx::query("SELECT pg_advisory_unlock($1)")
         .bind(replica)
         .execute(&mut *claim)
