@@ -1,6 +1,7 @@
 //! BENCHMARKS.md: the machine, the versions, the sizes, a table of each measure against its
 //! baseline and goal, the findings (kept by hand in `bench/FINDINGS.md`), and the raw JSON.
 
+use crate::measures::index::IndexRun;
 use crate::measures::Results;
 use crate::Args;
 use std::fmt::Write;
@@ -64,17 +65,28 @@ fn verdict(met: bool) -> &'static str {
     }
 }
 
+/// How P8's index came to be: built by this run, or kept from an earlier one.
+fn built(p8: &IndexRun) -> String {
+    match (p8.build_reused, p8.build_seconds.is_finite()) {
+        (false, _) => format!("built in {:.0} s on {} threads", p8.build_seconds, p8.threads),
+        (true, true) => format!(
+            "built in {:.0} s on {} threads by an earlier run of the benchmark (kept with `--index-keep`)",
+            p8.build_seconds, p8.threads
+        ),
+        (true, false) => "built by an earlier run of the benchmark (kept with `--index-keep`; its build time was not recorded)".into(),
+    }
+}
+
 /// P8–P10: the face index against an exact scan, ingest, and the events page.
 fn monitoring_rows(s: &mut String, r: &Results) {
     for p8 in &r.p8 {
         let _ = writeln!(
             s,
-            "| P8 | matching one face at {} faces ({} people; {} queries, a tenth strangers, each side's queries back to back; 32 candidates re-ranked exactly): p50 / p99, recall@1 vs the exact scan (people in the gallery / strangers); index built in {:.0} s on {} threads, {:.0} MB in memory ({:.0} MB of the process in huge pages), reloaded from its file in {:.1} s | {:.3} / {:.3} ms; recall@1 {:.4} ({:.4} / {:.4}) | exact scan ({} queries): {:.1} / {:.1} ms | {:.0}× faster (p99) | recall@1 ≥ 0.99 and p99 ≥ 50× faster (at 1 M) | {} |",
+            "| P8 | matching one face at {} faces ({} people; {} queries, a tenth strangers, each side's queries back to back; 32 candidates re-ranked exactly): p50 / p99, recall@1 vs the exact scan (people in the gallery / strangers); index {}, {:.0} MB in memory ({:.0} MB of the process in huge pages), reloaded from its file in {:.1} s | {:.3} / {:.3} ms; recall@1 {:.4} ({:.4} / {:.4}) | exact scan ({} queries): {:.1} / {:.1} ms | {:.0}× faster (p99) | recall@1 ≥ 0.99 and p99 ≥ 50× faster (at 1 M) | {} |",
             p8.faces,
             p8.identities,
             p8.queries,
-            p8.build_seconds,
-            p8.threads,
+            built(p8),
             p8.memory_bytes as f64 / 1e6,
             p8.huge_page_bytes as f64 / 1e6,
             p8.load_seconds,

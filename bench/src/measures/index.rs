@@ -27,6 +27,9 @@ pub struct IndexRun {
     pub identities: usize,
     pub threads: usize,
     pub build_seconds: f64,
+    /// The index was built by an earlier run and kept (`--index-keep`); `build_seconds` and
+    /// `threads` are that build's.
+    pub build_reused: bool,
     pub memory_bytes: usize,
     pub save_seconds: f64,
     pub load_seconds: f64,
@@ -88,26 +91,37 @@ pub fn run(
         }
         centres.push(centre);
     }
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let kept = Kept::new(keep, faces, seed, tuning);
     let reused = match &kept {
         Some(k) => FaceIndex::load(&k.file, "bench", DIMENSIONS, &k.tag, tuning)?,
         None => None,
     };
-    let (index, build_seconds) = match reused {
+    let (index, build, build_reused) = match reused {
         Some((index, _)) => {
-            println!("  {faces} faces: the index kept by an earlier run, reused");
-            (index, f64::NAN)
+            let build = kept.as_ref().and_then(Kept::build).unwrap_or(Build {
+                seconds: f64::NAN,
+                threads: 0,
+            });
+            println!(
+                "  {faces} faces: the index kept by an earlier run (built in {:.1} s on {} threads), reused",
+                build.seconds, build.threads
+            );
+            (index, build, true)
         }
         None => {
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
             let t = Instant::now();
             let index = FaceIndex::build(DIMENSIONS, tuning, &entries, threads)?;
-            let build_seconds = t.elapsed().as_secs_f64();
+            let build = Build {
+                seconds: t.elapsed().as_secs_f64(),
+                threads,
+            };
             println!(
-                "  {faces} faces: built in {build_seconds:.1} s on {threads} threads, {} MB",
+                "  {faces} faces: built in {:.1} s on {threads} threads, {} MB",
+                build.seconds,
                 index.memory_bytes() / 1_000_000
             );
-            (index, build_seconds)
+            (index, build, false)
         }
     };
 
@@ -125,7 +139,7 @@ pub fn run(
     let save_seconds = t.elapsed().as_secs_f64();
     let file_bytes = std::fs::metadata(&file)?.len();
     // Kept for later runs only when built now (a reused one is on disk already).
-    if let (Some(k), false) = (&kept, build_seconds.is_nan()) {
+    if let (Some(k), false) = (&kept, build_reused) {
         index.save(
             &k.file,
             &face_index::Header {
@@ -133,6 +147,7 @@ pub fn run(
                 ..header
             },
         )?;
+        std::fs::write(k.build_file(), serde_json::to_vec(&build)?)?;
     }
     drop(index);
     let t = Instant::now();
@@ -224,8 +239,9 @@ pub fn run(
         expansion_add: tuning.expansion_add,
         expansion_search: tuning.expansion_search,
         identities: centres.len(),
-        threads,
-        build_seconds,
+        threads: build.threads,
+        build_seconds: build.seconds,
+        build_reused,
         memory_bytes: index.memory_bytes(),
         save_seconds,
         load_seconds,
@@ -251,6 +267,13 @@ pub fn run(
     Ok(run)
 }
 
+/// How long building an index took, and on how many threads.
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize)]
+struct Build {
+    seconds: f64,
+    threads: usize,
+}
+
 /// Where `--index-keep` keeps an index, and the tag saying which data and tuning it holds.
 struct Kept {
     file: PathBuf,
@@ -267,6 +290,15 @@ impl Kept {
             file: dir.join(format!("{tag}.usearch")),
             tag,
         })
+    }
+
+    /// Beside the index: how long its build took, so that a run reusing it can report that.
+    fn build_file(&self) -> PathBuf {
+        self.file.with_extension("build.json")
+    }
+
+    fn build(&self) -> Option<Build> {
+        serde_json::from_slice(&std::fs::read(self.build_file()).ok()?).ok()
     }
 }
 
