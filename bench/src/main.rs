@@ -80,7 +80,7 @@ pub struct Args {
     pub index_sweep: Vec<(usize, usize)>,
     /// Keep P8's built index in this directory and reuse it when its size, seed and tuning
     /// match: for measuring other search settings without a build of many minutes. A reused
-    /// index reports no build time.
+    /// index reports the build time of the run that built it.
     #[arg(long)]
     #[serde(skip)]
     pub index_keep: Option<PathBuf>,
