@@ -82,9 +82,13 @@ fn advise(start: usize, len: usize) {
     // SAFETY: both advices keep the range's contents and mapping as they are; only the pages
     // backing it change. The range lies inside a mapping this process holds.
     unsafe {
-        let at = start as *mut libc::c_void;
-        libc::madvise(at, len, libc::MADV_HUGEPAGE);
-        libc::madvise(at, len, libc::MADV_COLLAPSE);
+        libc::madvise(start as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
+        // One huge page at a time: the kernel stops collapsing a range at the first huge page
+        // of it nothing was written to (usearch maps each arena whole and fills it in part),
+        // which left most of a million faces' graph in small pages.
+        for page in (start..start + len).step_by(HUGE_PAGE) {
+            libc::madvise(page as *mut libc::c_void, HUGE_PAGE, libc::MADV_COLLAPSE);
+        }
     }
 }
 
