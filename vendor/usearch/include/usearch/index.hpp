@@ -4291,6 +4291,15 @@ class index_gt {
     inline node_t node_at_(std::size_t idx) const noexcept { return nodes_[idx]; }
     inline neighbors_ref_t neighbors_base_(node_t node) const noexcept { return {node.neighbors_tape()}; }
 
+    /// Patched (face_index): asks for the cache lines of a node's base-layer neighbours before
+    /// they are read, so that the wait for them overlaps other work.
+    inline void prefetch_base_(compressed_slot_t slot) const noexcept {
+        byte_t const* tape = nodes_[slot].tape();
+        std::size_t const bytes = node_head_bytes_() + pre_.neighbors_base_bytes;
+        for (std::size_t offset = 0; offset < bytes; offset += 64)
+            usearch_prefetch_m(tape + offset);
+    }
+
     inline neighbors_ref_t neighbors_non_base_(node_t node, level_t level) const noexcept {
         usearch_assert_m(level > 0 && level <= node.level(), "Linking to missing level");
         return {node.neighbors_tape() + pre_.neighbors_base_bytes + (level - 1) * pre_.neighbors_bytes};
@@ -4756,6 +4765,10 @@ class index_gt {
 
             next.pop();
             context.iteration_cycles++;
+            // Patched (face_index): the best candidate left is most often the one expanded
+            // next; its node arrives while this one's neighbours are measured.
+            if (!next.empty())
+                prefetch_base_(next.top().slot);
 
             neighbors_ref_t candidate_neighbors = neighbors_base_(node_at_(candidate.slot));
 

@@ -2261,7 +2261,14 @@ class index_dense_gt {
         search_config.exact = exact;
 
         vector_key_t free_key_copy = free_key_;
-        if (std::is_same<typename std::decay<predicate_at>::type, dummy_predicate_t>::value) {
+        // Patched (face_index): with nothing removed, no member carries the free key, and
+        // asking each candidate for its key reads its node, a cache miss per candidate.
+        if (std::is_same<typename std::decay<predicate_at>::type, dummy_predicate_t>::value &&
+            free_keys_.size() == 0) {
+            auto typed_result =
+                typed_->search(vector_data, wanted, metric_proxy_t{*this}, search_config, dummy_predicate_t{});
+            return search_result_t{std::move(typed_result), std::move(lock)};
+        } else if (std::is_same<typename std::decay<predicate_at>::type, dummy_predicate_t>::value) {
             auto allow = [free_key_copy](member_cref_t const& member) noexcept {
                 return (vector_key_t)member.key != free_key_copy;
             };
