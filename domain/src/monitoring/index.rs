@@ -15,10 +15,13 @@
 //! step. Meanwhile changes outside the lists being filled are still indexed within a second.
 //! Builds run at a lower CPU priority than requests and the database, so an index that takes
 //! minutes never slows them.
+//!
+//! A match does not wait for the next refresh: a camera that sees someone a moment after their
+//! photo was enrolled matches them (see [`MatchIndex::take_in_committed`]).
 
 use super::background::in_background;
 use crate::error::{Error, Result};
-use crate::sync::history::{identity, watermark};
+use crate::sync::history::{identity, last_revision, watermark};
 use crate::sync::run::lists_being_filled;
 use crate::Installation;
 use face_index::{Entry, FaceIndex, Header, Neighbour, Tuning};
@@ -37,6 +40,9 @@ const REPLACE_CHUNK: usize = 200;
 /// The index is saved after this many changes since the last save, or this long after one.
 const SAVE_AFTER_CHANGES: usize = 1_000;
 const SAVE_AFTER: Duration = Duration::from_secs(600);
+/// How long a match waits for the index to take in the changes committed before it. Catching
+/// up a few dossiers takes milliseconds; this bounds the wait when the database is slow.
+const TAKE_IN_WAIT: Duration = Duration::from_secs(2);
 
 /// What the index holds, and up to when.
 struct Current {
@@ -66,8 +72,11 @@ pub struct MatchIndex {
     /// Bounds the searches running at once to the contexts the index keeps.
     searchers: tokio::sync::Semaphore,
     saved: std::sync::Mutex<(Instant, usize)>,
-    /// One refresh at a time (the background one, or a first match that cannot wait for it).
-    refreshing: tokio::sync::Mutex<()>,
+    /// One refresh at a time (the background one, or a match that cannot wait for it).
+    refreshing: Arc<tokio::sync::Mutex<()>>,
+    /// The revision up to which every change (outside lists a full sync is filling) is in the
+    /// index, as each refresh leaves it: what matches wait on.
+    taken_in: tokio::sync::watch::Sender<i64>,
 }
 
 impl MatchIndex {
@@ -81,7 +90,8 @@ impl MatchIndex {
             stale: Default::default(),
             searchers: tokio::sync::Semaphore::new(face_index::SEARCHERS),
             saved: std::sync::Mutex::new((Instant::now(), 0)),
-            refreshing: tokio::sync::Mutex::new(()),
+            refreshing: Default::default(),
+            taken_in: tokio::sync::watch::Sender::new(0),
         }
     }
 
@@ -150,8 +160,8 @@ impl MatchIndex {
     /// time, rebuilds it when the database's epoch changed (a restore) or too much changed at
     /// once, and otherwise replaces the dossiers changed since.
     pub async fn refresh(self: &Arc<Self>, inst: &Installation) -> Result<()> {
-        let _one_at_a_time = self.refreshing.lock().await;
-        self.refresh_now(inst).await
+        let one_at_a_time = self.refreshing.clone().lock_owned().await;
+        self.refresh_holding(one_at_a_time, inst).await
     }
 
     /// Makes sure there is an index to match against: builds it now unless a build is already
@@ -160,13 +170,67 @@ impl MatchIndex {
         if self.is_ready() {
             return Ok(());
         }
-        match self.refreshing.try_lock() {
-            Ok(_one_at_a_time) => self.refresh_now(inst).await,
+        match self.refreshing.clone().try_lock_owned() {
+            Ok(one_at_a_time) => self.refresh_holding(one_at_a_time, inst).await,
             Err(_) => Err(Error::Unavailable {
                 message: "the face index is being built; try again shortly".into(),
                 retry_after: 10,
             }),
         }
+    }
+
+    /// Makes sure a match sees every change committed before it arrived, so that a photo
+    /// enrolled a moment ago matches at once: when the index is behind, a refresh starts now
+    /// (unless one is under way) and the match waits for it, at most [`TAKE_IN_WAIT`]. Never for
+    /// a rebuild: that far behind, the match goes on against the index as it is.
+    pub async fn take_in_committed(self: &Arc<Self>, inst: &Installation) -> Result<()> {
+        let committed = last_revision(&inst.pool).await?;
+        let mut taken_in = self.taken_in.subscribe();
+        let behind = committed - *taken_in.borrow_and_update();
+        if behind <= 0 || behind > REBUILD_ABOVE as i64 {
+            return Ok(());
+        }
+        let caught_up = async {
+            loop {
+                // A refresh that began before `committed` was read may stop short of it; the
+                // next one, begun after, waits for the writers in flight and reaches it.
+                self.refresh_soon(inst);
+                if taken_in.changed().await.is_err() || *taken_in.borrow_and_update() >= committed {
+                    return;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(TAKE_IN_WAIT, caught_up).await;
+        Ok(())
+    }
+
+    /// Starts a refresh on a task of its own unless one is under way (a match that gives up
+    /// waiting does not cut it short).
+    fn refresh_soon(self: &Arc<Self>, inst: &Installation) {
+        let Ok(one_at_a_time) = self.refreshing.clone().try_lock_owned() else {
+            return;
+        };
+        let (index, inst) = (self.clone(), inst.clone());
+        tokio::spawn(async move {
+            if let Err(e) = index.refresh_holding(one_at_a_time, &inst).await {
+                tracing::warn!(error = %e, "cannot refresh the face index for a match");
+            }
+        });
+    }
+
+    /// Refreshes, lets go of the lock, then tells the matches waiting how far the index has come
+    /// (in that order, so that a match still behind can start the next refresh).
+    async fn refresh_holding(
+        self: &Arc<Self>,
+        one_at_a_time: tokio::sync::OwnedMutexGuard<()>,
+        inst: &Installation,
+    ) -> Result<()> {
+        let refreshed = self.refresh_now(inst).await;
+        drop(one_at_a_time);
+        if let Some(current) = self.read().as_ref() {
+            self.taken_in.send_replace(current.outside);
+        }
+        refreshed
     }
 
     async fn refresh_now(self: &Arc<Self>, inst: &Installation) -> Result<()> {

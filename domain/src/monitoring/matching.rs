@@ -34,6 +34,7 @@ pub async fn best_matches(inst: &Installation, faces: &[Vec<f32>]) -> Result<Vec
     }
     let index = &inst.monitor.index;
     index.ensure_ready(inst).await?;
+    index.take_in_committed(inst).await?;
     let nearest = index.nearest(faces.to_vec(), CANDIDATES).await?;
     let mut keys: Vec<i64> = nearest.iter().flatten().map(|n| n.key as i64).collect();
     keys.sort_unstable();

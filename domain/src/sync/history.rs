@@ -65,6 +65,15 @@ pub async fn installation_id(pool: &PgPool) -> Result<String> {
         .await?)
 }
 
+/// The last revision handed out, committed or not: one row read, no lock taken.
+pub async fn last_revision(pool: &PgPool) -> Result<i64> {
+    Ok(sqlx::query_scalar!(
+        r#"SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS "revision!" FROM sync_revision"#
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
 /// The highest revision below which every change is committed, and the epoch it belongs to.
 /// Taking the writers' lock exclusively waits for the transactions in flight; new ones wait
 /// an instant for us.

@@ -1,4 +1,5 @@
-//! The face index follows the database: a dossier deleted stops matching, one added starts,
+//! The face index follows the database: a dossier deleted stops matching, one added starts
+//! (at once: a camera's post does not wait for the next refresh to see it),
 //! a saved index is reloaded (and caught up) at the next start instead of rebuilt, and one saved
 //! against another database is not used. A replica's full sync is indexed when it ends (after
 //! its verification), while other lists' changes are indexed meanwhile.
@@ -10,6 +11,14 @@ use serde_json::{json, Value};
 
 async fn stored_vector(app: &TestApp) -> Vec<f32> {
     sqlx::query_scalar("SELECT face_vector FROM photos ORDER BY id LIMIT 1")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+async fn vector_of(app: &TestApp, dossier: i64) -> Vec<f32> {
+    sqlx::query_scalar("SELECT face_vector FROM photos WHERE dossier_id = $1")
+        .bind(dossier)
         .fetch_one(&app.pool)
         .await
         .unwrap()
@@ -48,6 +57,21 @@ async fn the_index_follows_deletions_and_additions(pool: sqlx::PgPool) {
     assert_eq!(photo.status, 200);
     indexed(&app).await;
     assert_eq!(matched(&app, &vector).await["dossier_id"], again);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_photo_enrolled_a_moment_before_a_post_is_matched_by_it(pool: sqlx::PgPool) {
+    let app = TestApp::with_faces(pool).await;
+    let (list, _) = watched(&app, "Wanted", json!({}), "obama.jpg").await;
+
+    // No refresh in between (a server does one every second): the post itself catches up.
+    let enrolled = app.dossier("Just enrolled", &[list]).await;
+    let photo =
+        crate::faces::upload(&app, enrolled, &crate::helpers::test_photo("biden.jpg")).await;
+    assert_eq!(photo.status, 200);
+    let biden = vector_of(&app, enrolled).await;
+    assert_eq!(matched(&app, &biden).await["dossier_id"], enrolled);
+    assert_eq!(app.state.monitor.index.status().unwrap().0, 2);
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -146,12 +170,7 @@ async fn a_full_sync_is_indexed_when_it_ends_and_other_lists_meanwhile(pool: sql
         during, revision,
         "the index is not current until the sync is in it"
     );
-    let biden: Vec<f32> =
-        sqlx::query_scalar("SELECT face_vector FROM photos WHERE dossier_id = $1")
-            .bind(local)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let biden = vector_of(&app, local).await;
     assert_eq!(matched(&app, &biden).await["dossier_id"], local);
 
     // Its last page is in and the run is verifying the replica against the Leader (it still
