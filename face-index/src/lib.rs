@@ -61,7 +61,8 @@ pub struct Tuning {
 /// later index: 192 found it in 98.9 % (people in the gallery 99.4 %), 224 in 99.1 % (99.6 %,
 /// p99 0.84 ms), 256 in 99.3 % (99.7 %, 0.97 ms). 224 is the least expansion that finds the
 /// best photo in 99 % of queries; most of those it misses are strangers, whose nearest photo
-/// matches no one anyway.
+/// matches no one anyway. Connectivity 24 (at expansion 288) and 48 (at 128) reach 99 % at a
+/// million in the same time as 32 at 224, within a run's spread (`bench/FINDINGS.md`).
 impl Default for Tuning {
     fn default() -> Self {
         Self {
