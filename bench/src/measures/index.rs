@@ -5,6 +5,7 @@
 //! re-ranked exactly, as matching does, and recall@1 is how often that answer's best photo is
 //! the exact scan's.
 
+use super::tail::{self, MemoryTail};
 use crate::cluster::BenchResult;
 use face_index::synthetic::{distance, Faces};
 use face_index::{Entry, FaceIndex, Tuning};
@@ -56,6 +57,11 @@ pub struct IndexRun {
     pub known_p99_ms: f64,
     pub stranger_p99_ms: f64,
     pub p99_speedup: f64,
+    /// Of the slowest hundredth of the queries, the share among the slowest hundredth again
+    /// when the same queries run a second time (`tail::slowest_again`).
+    pub slowest_again: f64,
+    /// The machine's own tail, in windows as long as the median query (`tail::memory`).
+    pub memory_tail: MemoryTail,
     /// The same queries at other search expansions and candidates (`--index-sweep`).
     pub sweep: Vec<SweepPoint>,
 }
@@ -216,8 +222,8 @@ pub fn run(
         }
     }
     let (lanes_p50_ms, lanes_p99_ms) = percentiles(&mut lanes_ms);
-    let measured = |(expansion, candidates): (usize, usize)| -> BenchResult<SweepPoint> {
-        index.set_expansion_search(expansion);
+    // Each query's time and best photo, at the index's search expansion as last set.
+    let queried = |candidates: usize| -> BenchResult<(Vec<f64>, Vec<Option<u64>>)> {
         let mut ms = Vec::with_capacity(probes.len());
         let mut found = Vec::with_capacity(probes.len());
         for probe in &probes {
@@ -231,6 +237,11 @@ pub fn run(
             ms.push(t.elapsed().as_secs_f64() * 1000.0);
             found.push(best);
         }
+        Ok((ms, found))
+    };
+    let point = |(expansion, candidates): (usize, usize),
+                 mut ms: Vec<f64>,
+                 found: &[Option<u64>]| {
         let recall = |strangers: Option<bool>| {
             let checked: Vec<bool> = exact
                 .iter()
@@ -266,13 +277,32 @@ pub fn run(
             "  expansion {expansion}, {candidates} candidates: p50 {:.3} ms p99 {:.3} ms (people in the gallery {:.3}, strangers {:.3}); recall@1 {:.4} (people in the gallery {:.4}, strangers {:.4})",
             point.p50_ms, point.p99_ms, point.known_p99_ms, point.stranger_p99_ms, point.recall_at_1, point.known_recall_at_1, point.stranger_recall_at_1
         );
-        Ok(point)
+        point
     };
     let sweep = sweep
         .iter()
-        .map(|e| measured(*e))
+        .map(|&(expansion, candidates)| {
+            index.set_expansion_search(expansion);
+            let (ms, found) = queried(candidates)?;
+            Ok(point((expansion, candidates), ms, &found))
+        })
         .collect::<BenchResult<Vec<_>>>()?;
-    let chosen = measured((tuning.expansion_search, CANDIDATES))?;
+    index.set_expansion_search(tuning.expansion_search);
+    let (ms, found) = queried(CANDIDATES)?;
+    let (again, _) = queried(CANDIDATES)?;
+    let slowest_again = tail::slowest_again(&ms, &again);
+    let chosen = point((tuning.expansion_search, CANDIDATES), ms, &found);
+    let memory_tail = tail::memory(index.memory_bytes(), chosen.p50_ms, probes.len());
+    println!(
+        "  the slowest 1 % of queries, run again: {:.0} % of them among the slowest again; the machine's memory ({} MB, {:.0} ns a read) in windows of a median query: p50 {:.3} ms p99 {:.3} ms, p99/p50 {:.2} (the index's {:.2})",
+        slowest_again * 100.0,
+        memory_tail.bytes / 1_000_000,
+        memory_tail.nanoseconds_per_read,
+        memory_tail.p50_ms,
+        memory_tail.p99_ms,
+        memory_tail.p99_over_p50(),
+        chosen.p99_ms / chosen.p50_ms
+    );
     let run = IndexRun {
         faces,
         connectivity: tuning.connectivity,
@@ -301,6 +331,8 @@ pub fn run(
         known_p99_ms: chosen.known_p99_ms,
         stranger_p99_ms: chosen.stranger_p99_ms,
         p99_speedup: exact_p99_ms / chosen.p99_ms,
+        slowest_again,
+        memory_tail,
         sweep,
     };
     println!(
@@ -390,7 +422,7 @@ fn exact_scan_in_lanes(flat: &[f32], probe: &[f32]) -> u64 {
     best.0
 }
 
-fn percentiles(ms: &mut [f64]) -> (f64, f64) {
+pub(super) fn percentiles(ms: &mut [f64]) -> (f64, f64) {
     ms.sort_by(f64::total_cmp);
     let at = |q: f64| {
         ms.get(((ms.len() as f64 * q) as usize).min(ms.len().saturating_sub(1)))

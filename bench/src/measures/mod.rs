@@ -7,6 +7,7 @@ pub mod index;
 mod monitoring;
 mod page;
 mod sync;
+mod tail;
 
 use crowd::*;
 pub use faces::Faces;
