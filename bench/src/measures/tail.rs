@@ -85,7 +85,9 @@ pub fn memory(bytes: usize, window_ms: f64, windows: usize) -> MemoryTail {
 #[cfg(target_os = "linux")]
 fn ask_for_huge_pages(memory: &mut Vec<u64>) {
     let start = (memory.as_mut_ptr() as usize).next_multiple_of(HUGE_PAGE);
-    let end = (memory.as_mut_ptr() as usize + memory.capacity() * 8) / HUGE_PAGE * HUGE_PAGE;
+    let end = (memory.as_mut_ptr() as usize + memory.capacity() * std::mem::size_of::<u64>())
+        / HUGE_PAGE
+        * HUGE_PAGE;
     if end > start {
         // SAFETY: the range lies inside the vector's allocation, which nothing has written to
         // yet; the advice changes only which pages will back it.
