@@ -73,6 +73,9 @@ pub struct Args {
     pub index_expansion_add: usize,
     #[arg(long, default_value_t = face_index::Tuning::default().expansion_search)]
     pub index_expansion_search: usize,
+    /// Principal axes P8's graph holds of each vector (0: whole vectors).
+    #[arg(long, default_value_t = face_index::Tuning::default().projected_dimensions)]
+    pub index_projection: usize,
     /// More settings to measure P8's queries at, on the same index (comma-separated): a search
     /// expansion, or an expansion and the candidates re-ranked (`128x64`); the trade-off
     /// between speed and recall.

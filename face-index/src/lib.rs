@@ -8,21 +8,30 @@
 //! An HNSW graph is approximate: the caller asks for a few more neighbours than it needs and
 //! re-ranks them exactly. The graph holds each vector quantised to one signed byte per float
 //! ([`quantise`]): a quarter of the memory, so a million faces' walk through the graph touches
-//! a quarter of the cache lines, and integer distances the compiler vectorises. The order it
-//! proposes is approximate anyway; the exact distance of the caller's re-rank decides.
+//! a quarter of the cache lines, and integer distances the compiler vectorises. A built index
+//! of many faces holds less: the vectors' coordinates along their first principal axes
+//! ([`projection`]), one cache line instead of two, and the whole quantised vectors beside the
+//! graph ([`wholes`]), by which the search's candidates are re-ranked before they are returned.
+//! The order it proposes is approximate anyway; the exact distance of the caller's re-rank
+//! decides.
 //!
-//! Building one is slow (each insertion searches the graph), so an index
-//! is saved with a [`Header`] saying which vectors it holds (model, database, the revision it is
-//! current to) and reloaded at the next start when the header still fits.
+//! Building one is slow (each insertion searches the graph), so an index is saved with a
+//! [`Header`] saying which vectors it holds (model, database, the revision it is current to)
+//! and reloaded at the next start when the header still fits ([`saved`]).
 
 mod huge_pages;
+mod projection;
+mod saved;
 pub mod synthetic;
+mod wholes;
 
 use huge_pages::Mappings;
-use serde::{Deserialize, Serialize};
+use projection::Projection;
+pub use saved::Header;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
+use wholes::Wholes;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -48,6 +57,10 @@ pub struct Tuning {
     pub expansion_add: usize,
     /// Candidates kept while searching (speed against recall).
     pub expansion_search: usize,
+    /// Principal axes the graph holds of each vector (`projection`), where that is fewer than
+    /// the vectors' own length and the index is built of at least [`PROJECT_FROM`] of them;
+    /// 0 keeps whole vectors.
+    pub projected_dimensions: usize,
 }
 
 /// Measured with `bench` (P8) on face-like data. At 100 000 faces, 300 queries: connectivity 16
@@ -59,19 +72,34 @@ pub struct Tuning {
 /// of 256 found no more at the same search expansion. With usearch patched to skip the node
 /// reads of its key filter and fetch the next node early (`vendor/usearch/PATCHED.md`), on a
 /// later index: 192 found it in 98.9 % (people in the gallery 99.4 %), 224 in 99.1 % (99.6 %,
-/// p99 0.84 ms), 256 in 99.3 % (99.7 %, 0.97 ms). 224 is the least expansion that finds the
-/// best photo in 99 % of queries; most of those it misses are strangers, whose nearest photo
-/// matches no one anyway. Connectivity 24 (at expansion 288) and 48 (at 128) reach 99 % at a
-/// million in the same time as 32 at 224, within a run's spread (`bench/FINDINGS.md`).
+/// p99 0.84 ms), 256 in 99.3 % (99.7 %, 0.97 ms). Connectivity 24 (at expansion 288) and 48
+/// (at 128) reach 99 % at a million in the same time as 32 at 224, within a run's spread
+/// (`bench/FINDINGS.md`). Projected onto 64 principal axes, every kept candidate re-ranked by
+/// its whole vector (2026-12-01, same data, both indexes built that hour): at expansion 160 the
+/// best photo is found in 99.2 % (people in the gallery 100 %), which whole vectors need 224
+/// for, and a search takes 0.63–0.74 ms at p50 against their 0.98 ms (0.81–1.02 ms at p99
+/// against 1.65). A step costs the same with half the bytes (the search waits on each read's
+/// latency, not on the bytes), but the projected graph leads to the best in fewer: the axes
+/// dropped carry mostly the scatter of one person's photos, which the edges no longer follow
+/// (on the benchmark's generated faces; real ones differ along few axes too). 32 axes find every person in the gallery at expansion 64 but lose
+/// strangers' nearest (67 %); 64 is the balance. Most of the queries 160 misses are strangers,
+/// whose nearest photo matches no one anyway.
 impl Default for Tuning {
     fn default() -> Self {
         Self {
             connectivity: 32,
             expansion_add: 128,
-            expansion_search: 224,
+            expansion_search: 160,
+            projected_dimensions: 64,
         }
     }
 }
+
+/// The fewest vectors a projection is learned from: a covariance of 128 floats needs many more
+/// samples than that, and an index this small is fast with whole vectors anyway.
+pub const PROJECT_FROM: usize = 2_000;
+/// The most vectors a projection is learned from (evenly spread over the build's).
+const PROJECTION_SAMPLE: usize = 50_000;
 
 /// Steps of the quantised scale per unit of a float: a face descriptor's components lie inside
 /// ±1, so ±1 maps onto the signed byte's ±127 and a step is 0.008, a third of the spread of one
@@ -87,33 +115,6 @@ fn quantise(vector: &[f32]) -> Vec<i8> {
         .iter()
         .map(|x| (x * QUANTA_PER_UNIT).round().clamp(-127.0, 127.0) as i8)
         .collect()
-}
-
-/// The layout of the files `save` writes; a file of another layout is rebuilt, not misread.
-/// 2: vectors quantised to signed bytes.
-const FORMAT: u32 = 2;
-
-/// The header as written: the caller's [`Header`] and the file layout.
-#[derive(Serialize, Deserialize)]
-struct SavedHeader {
-    format: u32,
-    #[serde(flatten)]
-    header: Header,
-}
-
-/// What a saved index holds, written beside it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Header {
-    /// The face model whose vectors these are.
-    pub model: String,
-    pub dimensions: usize,
-    /// Which database the vectors came from (its identity and epoch): an index saved against
-    /// another database, or one restored from a backup, is not reused.
-    pub database: String,
-    /// The revision of the database the index is current to.
-    pub revision: i64,
-    /// How many vectors it holds, to tell a complete file from a torn one.
-    pub count: usize,
 }
 
 /// One vector to index: its key, the group it belongs to, its floats.
@@ -138,15 +139,29 @@ pub const SEARCHERS: usize = 64;
 pub struct FaceIndex {
     inner: Index,
     dimensions: usize,
+    /// What the graph holds of each vector: its coordinates along these axes, the whole
+    /// vectors kept beside it; or (none) the whole vectors in the graph.
+    projected: Option<(Projection, Wholes)>,
     /// The keys of each group.
     groups: HashMap<u64, Vec<u64>>,
 }
 
 impl FaceIndex {
-    /// An empty index for vectors of `dimensions` floats.
+    /// An empty index for vectors of `dimensions` floats, holding them whole (a projection is
+    /// learned when an index is built).
     pub fn new(dimensions: usize, tuning: Tuning) -> Result<Self, IndexError> {
+        Self::with(dimensions, tuning, None)
+    }
+
+    fn with(
+        dimensions: usize,
+        tuning: Tuning,
+        projected: Option<(Projection, Wholes)>,
+    ) -> Result<Self, IndexError> {
         let inner = Index::new(&IndexOptions {
-            dimensions,
+            dimensions: projected
+                .as_ref()
+                .map_or(dimensions, |(p, _)| p.dimensions()),
             metric: MetricKind::L2sq,
             quantization: ScalarKind::I8,
             connectivity: tuning.connectivity,
@@ -161,8 +176,26 @@ impl FaceIndex {
         Ok(Self {
             inner,
             dimensions,
+            projected,
             groups: HashMap::new(),
         })
+    }
+
+    /// The vector as the graph holds it.
+    fn code(&self, vector: &[f32]) -> Vec<i8> {
+        match &self.projected {
+            Some((p, _)) => quantise(&p.apply(vector)),
+            None => quantise(vector),
+        }
+    }
+
+    /// Adds one vector (its key not in the index), to the graph and beside it.
+    fn insert(&mut self, key: u64, vector: &[f32]) -> Result<(), IndexError> {
+        self.inner.add(key, &self.code(vector)).map_err(native)?;
+        if let Some((_, wholes)) = &mut self.projected {
+            wholes.insert(key, &quantise(vector));
+        }
+        Ok(())
     }
 
     /// An index of `entries`, inserted by `threads` threads at once.
@@ -172,14 +205,30 @@ impl FaceIndex {
         entries: &[Entry],
         threads: usize,
     ) -> Result<Self, IndexError> {
-        let before = Mappings::now();
-        let mut index = Self::new(dimensions, tuning)?;
         if let Some(bad) = entries.iter().find(|e| e.vector.len() != dimensions) {
             return Err(IndexError::Length {
                 expected: dimensions,
                 found: bad.vector.len(),
             });
         }
+        let before = Mappings::now();
+        let keep = tuning.projected_dimensions;
+        let projected =
+            (keep > 0 && keep < dimensions && entries.len() >= PROJECT_FROM).then(|| {
+                let step = entries.len().div_ceil(PROJECTION_SAMPLE);
+                let sample: Vec<&[f32]> = entries
+                    .iter()
+                    .step_by(step)
+                    .map(|e| e.vector.as_slice())
+                    .collect();
+                let mut wholes = Wholes::new(dimensions);
+                wholes.reserve(entries.len());
+                for e in entries {
+                    wholes.insert(e.key, &quantise(&e.vector));
+                }
+                (Projection::learn(sample.iter().copied(), keep), wholes)
+            });
+        let mut index = Self::with(dimensions, tuning, projected)?;
         let threads = threads.clamp(1, SEARCHERS);
         index
             .inner
@@ -188,7 +237,7 @@ impl FaceIndex {
         in_parallel(entries, threads, |e| {
             index
                 .inner
-                .add(e.key, &quantise(&e.vector))
+                .add(e.key, &index.code(&e.vector))
                 .map(|_| None::<()>)
                 .map_err(native)
         })?;
@@ -217,7 +266,10 @@ impl FaceIndex {
         let mut stranded: Vec<&Entry> = entries.iter().collect();
         for _ in 0..3 {
             stranded = in_parallel(&stranded, threads, |e| {
-                let found = self.inner.search(&quantise(&e.vector), 4).map_err(native)?;
+                let found = self
+                    .inner
+                    .search(&self.code(&e.vector), 4)
+                    .map_err(native)?;
                 Ok((!found.keys.contains(&e.key)).then_some(*e))
             })?;
             if stranded.is_empty() {
@@ -225,9 +277,7 @@ impl FaceIndex {
             }
             for e in &stranded {
                 self.remove_key(e.key)?;
-                self.inner
-                    .add(e.key, &quantise(&e.vector))
-                    .map_err(native)?;
+                self.insert(e.key, &e.vector)?;
             }
         }
         self.inner.change_expansion_search(tuning.expansion_search);
@@ -254,7 +304,7 @@ impl FaceIndex {
 
     /// Bytes of memory the graph and its vectors take.
     pub fn memory_bytes(&self) -> usize {
-        self.inner.memory_usage()
+        self.inner.memory_usage() + self.projected.as_ref().map_or(0, |(_, w)| w.memory_bytes())
     }
 
     /// Makes `vectors` (key, floats) the whole of `group`: its keys not among them are removed.
@@ -283,7 +333,7 @@ impl FaceIndex {
         }
         for (key, vector) in vectors {
             self.remove_key(*key)?;
-            self.inner.add(*key, &quantise(vector)).map_err(native)?;
+            self.insert(*key, vector)?;
         }
         if !vectors.is_empty() {
             self.groups
@@ -296,6 +346,9 @@ impl FaceIndex {
     pub fn remove_key(&mut self, key: u64) -> Result<(), IndexError> {
         if self.inner.contains(key) {
             self.inner.remove(key).map_err(native)?;
+        }
+        if let Some((_, wholes)) = &mut self.projected {
+            wholes.remove(key);
         }
         Ok(())
     }
@@ -312,122 +365,38 @@ impl FaceIndex {
     }
 
     /// The `count` stored vectors nearest to `query` (approximately), nearest first, with
-    /// their distance between the quantised vectors. At most [`SEARCHERS`] calls may run at
-    /// once.
+    /// their distance as the graph holds them (quantised, projected). At most [`SEARCHERS`]
+    /// calls may run at once.
     pub fn nearest(&self, query: &[f32], count: usize) -> Result<Vec<Neighbour>, IndexError> {
         self.check_length(query)?;
-        let found = self.inner.search(&quantise(query), count).map_err(native)?;
-        Ok(found
+        let to_neighbour = |key, squared: f32| Neighbour {
+            key,
+            distance: squared.max(0.0).sqrt() / QUANTA_PER_UNIT,
+        };
+        let Some((_, wholes)) = &self.projected else {
+            let found = self.inner.search(&quantise(query), count).map_err(native)?;
+            return Ok(found
+                .keys
+                .into_iter()
+                .zip(found.distances)
+                .map(|(key, squared)| to_neighbour(key, squared))
+                .collect());
+        };
+        // Every candidate the search kept is re-ranked: asking for them costs the walk nothing.
+        let kept = self.inner.expansion_search().max(count);
+        let found = self.inner.search(&self.code(query), kept).map_err(native)?;
+        let whole = quantise(query);
+        let mut ranked: Vec<(i32, u64)> = found
             .keys
             .into_iter()
-            .zip(found.distances)
-            .map(|(key, squared)| Neighbour {
-                key,
-                distance: squared.max(0.0).sqrt() / QUANTA_PER_UNIT,
-            })
+            .filter_map(|key| Some((wholes::squared_distance(wholes.get(key)?, &whole), key)))
+            .collect();
+        ranked.sort_unstable();
+        Ok(ranked
+            .into_iter()
+            .take(count)
+            .map(|(squared, key)| to_neighbour(key, squared as f32))
             .collect())
-    }
-
-    /// Writes the index to `file`, its groups (`file` + `.groups`) and its header (`file` +
-    /// `.json`) beside it. Each is written under a temporary name and renamed, the header last,
-    /// so a crash leaves the old files or a header that does not fit the new ones (which `load`
-    /// refuses), never a mix it accepts.
-    pub fn save(&self, file: &Path, header: &Header) -> Result<(), IndexError> {
-        let file_error = |path: &Path, e: &dyn std::fmt::Display| IndexError::File {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        };
-        if let Some(dir) = file.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| file_error(dir, &e))?;
-        }
-        let graph_tmp = with_suffix(file, ".tmp");
-        let text = graph_tmp.to_str().ok_or_else(|| IndexError::File {
-            path: graph_tmp.clone(),
-            message: "the path is not UTF-8".into(),
-        })?;
-        self.inner
-            .save(text)
-            .map_err(|e| file_error(&graph_tmp, &e))?;
-        std::fs::rename(&graph_tmp, file).map_err(|e| file_error(file, &e))?;
-        let groups_path = with_suffix(file, ".groups");
-        let groups_tmp = with_suffix(&groups_path, ".tmp");
-        std::fs::write(&groups_tmp, self.groups_bytes())
-            .map_err(|e| file_error(&groups_tmp, &e))?;
-        std::fs::rename(&groups_tmp, &groups_path).map_err(|e| file_error(&groups_path, &e))?;
-        let header_path = header_path(file);
-        let header_tmp = with_suffix(&header_path, ".tmp");
-        let saved = SavedHeader {
-            format: FORMAT,
-            header: header.clone(),
-        };
-        let json = serde_json::to_vec_pretty(&saved).map_err(|e| file_error(&header_tmp, &e))?;
-        std::fs::write(&header_tmp, json).map_err(|e| file_error(&header_tmp, &e))?;
-        std::fs::rename(&header_tmp, &header_path).map_err(|e| file_error(&header_path, &e))
-    }
-
-    /// The index saved at `file`, if its header says it holds vectors of `model` from
-    /// `database` and the graph has as many vectors as the header says; `None` when there is
-    /// none or it does not fit (the caller rebuilds).
-    pub fn load(
-        file: &Path,
-        model: &str,
-        dimensions: usize,
-        database: &str,
-        tuning: Tuning,
-    ) -> Result<Option<(Self, Header)>, IndexError> {
-        let Ok(json) = std::fs::read(header_path(file)) else {
-            return Ok(None);
-        };
-        let Ok(SavedHeader { format, header }) = serde_json::from_slice(&json) else {
-            return Ok(None);
-        };
-        if format != FORMAT {
-            return Ok(None);
-        }
-        if header.model != model || header.dimensions != dimensions || header.database != database {
-            return Ok(None);
-        }
-        let Some(text) = file.to_str() else {
-            return Ok(None);
-        };
-        let Ok(groups) = std::fs::read(with_suffix(file, ".groups")) else {
-            return Ok(None);
-        };
-        let before = Mappings::now();
-        let mut index = Self::new(dimensions, tuning)?;
-        if index.inner.load(text).is_err()
-            || index.inner.size() != header.count
-            || groups.len() != header.count * 16
-        {
-            return Ok(None);
-        }
-        for pair in groups.chunks_exact(16) {
-            let (key, group) = pair.split_at(8);
-            let [key, group] =
-                [key, group].map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()));
-            index.groups.entry(group).or_default().push(key);
-        }
-        index.inner.change_expansion_search(tuning.expansion_search);
-        index
-            .inner
-            .reserve_capacity_and_threads(index.inner.size().max(1024), SEARCHERS)
-            .map_err(native)?;
-        Mappings::advise_since(&before);
-        Ok(Some((index, header)))
-    }
-}
-
-impl FaceIndex {
-    /// The groups file: (key, group) pairs, little-endian, for the keys the graph holds.
-    fn groups_bytes(&self) -> Vec<u8> {
-        let mut bytes = Vec::with_capacity(self.inner.size() * 16);
-        for (group, keys) in &self.groups {
-            for key in keys.iter().filter(|k| self.inner.contains(**k)) {
-                bytes.extend_from_slice(&key.to_le_bytes());
-                bytes.extend_from_slice(&group.to_le_bytes());
-            }
-        }
-        bytes
     }
 }
 
@@ -461,16 +430,6 @@ fn in_parallel<I: Sync, T: Send>(
         }
         Ok(all)
     })
-}
-
-fn header_path(file: &Path) -> PathBuf {
-    with_suffix(file, ".json")
-}
-
-fn with_suffix(file: &Path, suffix: &str) -> PathBuf {
-    let mut name = file.as_os_str().to_os_string();
-    name.push(suffix);
-    PathBuf::from(name)
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
 use super::*;
+use crate::saved::header_path;
 use crate::synthetic::{distance, Faces};
 
 const DIMENSIONS: usize = 128;
@@ -67,15 +68,26 @@ fn finds_what_an_exact_scan_finds() {
 
 #[test]
 fn a_group_is_replaced_as_a_whole() {
-    let (entries, _) = gallery(50, 2);
+    // Whole vectors in the graph, and projected ones (their whole vectors beside it).
+    for people in [50, PROJECT_FROM / 2] {
+        replaced_as_a_whole(people);
+    }
+}
+
+/// Keys from here on are not in the gallery.
+const NEW: u64 = 1 << 40;
+
+fn replaced_as_a_whole(people: usize) {
+    let (entries, _) = gallery(people, 2);
     let mut index = FaceIndex::build(DIMENSIONS, Tuning::default(), &entries, 1).unwrap();
-    // Group 0 (keys 1 and 2) now has one photo, key 500, that looks like key 11.
+    assert_eq!(index.projected.is_some(), entries.len() >= PROJECT_FROM);
+    // Group 0 (keys 1 and 2) now has one photo, key NEW, that looks like key 11.
     let moved = entries[10].vector.clone();
-    index.replace_group(0, &[(500, moved.clone())]).unwrap();
+    index.replace_group(0, &[(NEW, moved.clone())]).unwrap();
     assert_eq!(index.len(), entries.len() - 1);
     let hits = index.nearest(&moved, 2).unwrap();
     assert!(
-        hits.iter().any(|n| n.key == 500 && n.distance < 1e-3),
+        hits.iter().any(|n| n.key == NEW && n.distance < 1e-3),
         "{hits:?}"
     );
     assert!(index
@@ -91,16 +103,25 @@ fn a_group_is_replaced_as_a_whole() {
         .nearest(&moved, 5)
         .unwrap()
         .iter()
-        .all(|n| n.key != 500));
+        .all(|n| n.key != NEW));
     // Growing past the reserved capacity.
-    for group in 1000..3000 {
+    for group in NEW + 1000..NEW + 3000 {
         index
             .replace_group(group, &[(group, entries[0].vector.clone())])
             .unwrap();
     }
     assert_eq!(index.len(), entries.len() - 2 + 2000);
-    index.remove_key(1500).unwrap();
+    index.remove_key(NEW + 1500).unwrap();
     assert_eq!(index.len(), entries.len() - 3 + 2000);
+    // What was added after the build is proposed, at its distance (its whole vector is kept).
+    let added = index.nearest(&entries[0].vector, 5).unwrap();
+    assert_eq!(added.len(), 5);
+    assert!(
+        added
+            .iter()
+            .all(|n| n.key >= NEW + 1000 && n.distance < 1e-3),
+        "{added:?}"
+    );
     assert!(matches!(
         index.replace_group(5, &[(9, vec![0.0; 3])]),
         Err(IndexError::Length {
@@ -112,10 +133,18 @@ fn a_group_is_replaced_as_a_whole() {
 
 #[test]
 fn a_saved_index_is_reloaded_only_where_it_fits() {
-    let dir = std::env::temp_dir().join(format!("face-index-test-{}", std::process::id()));
+    // A small index holds whole vectors; one of PROJECT_FROM or more, projected ones.
+    for people in [100, PROJECT_FROM] {
+        saved_and_reloaded(people);
+    }
+}
+
+fn saved_and_reloaded(people: usize) {
+    let dir = std::env::temp_dir().join(format!("face-index-test-{}-{people}", std::process::id()));
     let file = dir.join("faces.usearch");
-    let (entries, _) = gallery(100, 2);
+    let (entries, _) = gallery(people, 2);
     let index = FaceIndex::build(DIMENSIONS, Tuning::default(), &entries, 2).unwrap();
+    assert_eq!(index.projected.is_some(), entries.len() >= PROJECT_FROM);
     let header = Header {
         model: "m".into(),
         dimensions: DIMENSIONS,
@@ -142,6 +171,12 @@ fn a_saved_index_is_reloaded_only_where_it_fits() {
     let earlier = serde_json::to_vec(&header).unwrap();
     std::fs::write(header_path(&file), earlier).unwrap();
     assert!(load("m", "db-1").is_none());
+    if index.projected.is_some() {
+        // The whole vectors lost while the header stayed.
+        index.save(&file, &header).unwrap();
+        std::fs::remove_file(file.with_extension("usearch.wholes")).unwrap();
+        assert!(load("m", "db-1").is_none());
+    }
     // A graph torn by a crash while the old header stayed.
     index.save(&file, &header).unwrap();
     let bytes = std::fs::read(&file).unwrap();

@@ -25,6 +25,7 @@ pub struct IndexRun {
     pub connectivity: usize,
     pub expansion_add: usize,
     pub expansion_search: usize,
+    pub projected_dimensions: usize,
     pub identities: usize,
     pub threads: usize,
     pub build_seconds: f64,
@@ -308,6 +309,7 @@ pub fn run(
         connectivity: tuning.connectivity,
         expansion_add: tuning.expansion_add,
         expansion_search: tuning.expansion_search,
+        projected_dimensions: tuning.projected_dimensions,
         identities: centres.len(),
         threads: build.threads,
         build_seconds: build.seconds,
@@ -359,8 +361,8 @@ struct Kept {
 impl Kept {
     fn new(dir: Option<&Path>, faces: usize, seed: u64, tuning: Tuning) -> Option<Self> {
         let tag = format!(
-            "{faces}-faces-seed-{seed}-connectivity-{}-add-{}",
-            tuning.connectivity, tuning.expansion_add
+            "{faces}-faces-seed-{seed}-connectivity-{}-add-{}-projection-{}",
+            tuning.connectivity, tuning.expansion_add, tuning.projected_dimensions
         );
         dir.map(|dir| Self {
             file: dir.join(format!("{tag}.usearch")),

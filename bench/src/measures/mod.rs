@@ -96,6 +96,7 @@ async fn index_runs(args: &Args) -> BenchResult<Vec<index::IndexRun>> {
         let tuning = face_index::Tuning {
             connectivity: args.index_connectivity,
             expansion_add: args.index_expansion_add,
+            projected_dimensions: args.index_projection,
             expansion_search: args.index_expansion_search,
         };
         p8.push(
