@@ -81,9 +81,10 @@ pub struct Tuning {
 /// against 1.65). A step costs the same with half the bytes (the search waits on each read's
 /// latency, not on the bytes), but the projected graph leads to the best in fewer: the axes
 /// dropped carry mostly the scatter of one person's photos, which the edges no longer follow
-/// (on the benchmark's generated faces; real ones differ along few axes too). 32 axes find every person in the gallery at expansion 64 but lose
-/// strangers' nearest (67 %); 64 is the balance. Most of the queries 160 misses are strangers,
-/// whose nearest photo matches no one anyway.
+/// (on the benchmark's generated faces; real ones differ along few axes too). 32 axes find
+/// every person in the gallery at expansion 64 but lose strangers' nearest (67 %); 64 is the
+/// balance. Most of the queries 160 misses are strangers, whose nearest photo matches no one
+/// anyway.
 impl Default for Tuning {
     fn default() -> Self {
         Self {
@@ -365,8 +366,8 @@ impl FaceIndex {
     }
 
     /// The `count` stored vectors nearest to `query` (approximately), nearest first, with
-    /// their distance as the graph holds them (quantised, projected). At most [`SEARCHERS`]
-    /// calls may run at once.
+    /// their distance between the quantised vectors (the whole ones, also where the graph walks
+    /// a projection). At most [`SEARCHERS`] calls may run at once.
     pub fn nearest(&self, query: &[f32], count: usize) -> Result<Vec<Neighbour>, IndexError> {
         self.check_length(query)?;
         let to_neighbour = |key, squared: f32| Neighbour {
