@@ -1,11 +1,13 @@
-//! The few directions the graph walks in. A search at a million faces waits on memory, not on
-//! arithmetic: each step reads the vectors of a node's neighbours at random, and a 128-byte face
-//! spans two cache lines. People differ mostly along a few directions of a face descriptor
-//! (its principal components: sex, age, build…), so the graph holds each vector's coordinates
-//! along its first [`Projection::dimensions`] principal axes, learned from the vectors the
-//! index is built of: 64 signed bytes, one cache line. Distances along the dropped axes are
-//! small and nearly equal for every stored photo, so the order the graph proposes barely
-//! changes; the index re-ranks its proposals with the whole vectors (see `FaceIndex`).
+//! The few directions the graph walks in. People differ mostly along a few directions of a
+//! face descriptor (its principal components: sex, age, build…), while one person's photos
+//! scatter along all of them. So the graph holds each vector's coordinates along its first
+//! [`Projection::dimensions`] principal axes, learned from the vectors the index is built of
+//! (64 signed bytes where the whole face takes 128): its edges then follow what tells people
+//! apart rather than one photo's scatter, and a search reaches a person's photos in fewer steps
+//! (`bench/FINDINGS.md`, "Fewer steps, not cheaper ones"; a step costs about the same, since it
+//! waits on each read's latency, not on its bytes). Among photos nearly equally far (a
+//! stranger's nearest) the projected order is loose, so the index re-ranks what the search kept
+//! by the whole vectors (`wholes`).
 
 use nalgebra::{DMatrix, SymmetricEigen};
 use serde::{Deserialize, Serialize};
@@ -20,7 +22,8 @@ pub(crate) struct Projection {
 }
 
 impl Projection {
-    /// The first `keep` principal axes of `sample` (vectors of one length; at least two).
+    /// The first `keep` principal axes of `sample` (vectors of one length; many more of them
+    /// than that length, or the covariance is noise).
     pub(crate) fn learn<'a>(
         sample: impl ExactSizeIterator<Item = &'a [f32]> + Clone,
         keep: usize,
