@@ -4,7 +4,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PATH="$root/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 export PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-5432}" PGUSER="${PGUSER:-postgres}"
 export PG_BASE_URL="${PG_BASE_URL:-postgres://$PGUSER@$PGHOST:$PGPORT}"
-# The SQL checked at compile time is read from domain/.sqlx, never from a live database:
+# The SQL checked at compile time is read from engine/.sqlx, never from a live database:
 # DATABASE_URL names the tests' server, whose databases are not this schema.
 export SQLX_OFFLINE=true
 

@@ -18,7 +18,7 @@ cargo test --release -p face-index
 cargo test -p app --features ssr
 cargo test -p server
 
-echo "==> the SQL checked at compile time (domain/.sqlx) matches the code and the migrations"
+echo "==> the SQL checked at compile time (engine/.sqlx) matches the code and the migrations"
 scripts/sqlx-prepare.sh --check
 
 port="${E2E_PORT:-3917}"

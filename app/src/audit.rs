@@ -29,7 +29,7 @@ pub async fn audit_entries(
         before,
         limit,
     )?;
-    Ok(domain::audit::store::page(&state.pool, &filter).await?)
+    Ok(engine::audit::page(&state.pool, &filter).await?)
 }
 
 /// The filters as the page's address carries them.

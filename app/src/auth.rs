@@ -20,8 +20,10 @@ pub async fn login(
     #[server(default)] username: String,
     #[server(default)] password: String,
 ) -> AppResult<CurrentUser> {
-    use domain::audit::{store::record, Actor};
-    use domain::{auth, Error};
+    use domain::audit::Actor;
+    use domain::Error;
+    use engine::audit::record;
+    use engine::auth;
     let state = crate::state::app_state()?;
     let parts = crate::caller::request_parts()?;
     let address = crate::caller::client_address(&parts, &state.settings.trusted_proxies);
@@ -111,7 +113,7 @@ pub async fn logout() -> AppResult<()> {
     let state = crate::state::app_state()?;
     let parts = crate::caller::request_parts()?;
     if let Some(token) = crate::caller::session_token(&state.settings.sessions, &parts.headers) {
-        domain::auth::sessions::end(&state.pool, token).await?;
+        engine::auth::sessions::end(&state.pool, token).await?;
     }
     set_session_cookie(&state, "")?;
     leptos_axum::redirect("/login");
@@ -126,14 +128,13 @@ pub async fn logout_everywhere(#[server(default)] id: Option<i64>) -> AppResult<
     let user = id.unwrap_or(me.id);
     if user != me.id {
         me.clone().may(Permission::Admin, "log out other users")?;
-        domain::users::store::get(&state.pool, user).await?;
+        engine::users::get(&state.pool, user).await?;
     }
-    let ended = domain::auth::sessions::end_all(&state.pool, user).await?;
+    let ended = engine::auth::sessions::end_all(&state.pool, user).await?;
     let summary = format!("logged out everywhere: {ended} session(s) ended");
     let subject = ("user", Some(user.to_string()));
     let actor = crate::caller::actor(&me)?;
-    domain::audit::store::record(&state.pool, &actor, "logout_everywhere", subject, &summary)
-        .await?;
+    engine::audit::record(&state.pool, &actor, "logout_everywhere", subject, &summary).await?;
     if user == me.id {
         set_session_cookie(&state, "")?;
         leptos_axum::redirect("/login");

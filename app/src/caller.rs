@@ -8,9 +8,9 @@ use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use axum::extract::{FromRef, FromRequestParts};
 use domain::access::{CurrentUser, Permission};
-use domain::auth::{self, sessions, UserKey};
-use domain::installation::SessionSettings;
 use domain::Error;
+use engine::auth::{self, sessions, UserKey};
+use engine::installation::SessionSettings;
 use http::{request::Parts, HeaderMap};
 use std::net::{IpAddr, SocketAddr};
 
@@ -177,13 +177,13 @@ pub fn actor(user: &CurrentUser) -> AppResult<domain::audit::Actor> {
 }
 
 /// Runs one write in a transaction the audit log records as the caller's (see
-/// `domain::audit`), and commits it.
+/// `engine::audit`), and commits it.
 pub async fn write<T>(
     state: &AppState,
     user: &CurrentUser,
-    change: impl AsyncFnOnce(&mut domain::audit::store::Db) -> domain::Result<T>,
+    change: impl AsyncFnOnce(&mut engine::audit::Db) -> engine::Result<T>,
 ) -> AppResult<T> {
-    Ok(domain::audit::store::write(&state.pool, &actor(user)?, change).await?)
+    Ok(engine::audit::write(&state.pool, &actor(user)?, change).await?)
 }
 
 /// The request a server function serves (leptos_axum provides it). Not `extract_with_state`:

@@ -33,6 +33,13 @@ impl From<Error> for AppError {
     }
 }
 
+#[cfg(feature = "ssr")]
+impl From<engine::Error> for AppError {
+    fn from(error: engine::Error) -> Self {
+        Self(error.0)
+    }
+}
+
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 

@@ -32,7 +32,7 @@ pub async fn list_events(
         "" => None,
         b => Some(domain::monitoring::EventCursor::parse(b)?),
     };
-    Ok(domain::monitoring::store::page(&state.pool, &filter, before).await?)
+    Ok(engine::monitoring::store::page(&state.pool, &filter, before).await?)
 }
 
 /// Acknowledges one event (an Operator's or Administrator's job); who and when are recorded.
@@ -43,7 +43,7 @@ pub async fn acknowledge_event(
     #[server(default)] back: String,
 ) -> AppResult<domain::monitoring::Acknowledgement> {
     let (state, me) = crate::caller::require(Permission::Edit, "acknowledge events").await?;
-    let done = domain::monitoring::store::acknowledge(&state.pool, id, &me.username).await?;
+    let done = engine::monitoring::store::acknowledge(&state.pool, id, &me.username).await?;
     crate::notice::redirect(&events_view(&back), "event-acknowledged");
     Ok(done)
 }
@@ -61,7 +61,7 @@ pub async fn acknowledge_all_events(
     let (state, me) = crate::caller::require(Permission::Edit, "acknowledge events").await?;
     let filter = EventFilter::parse(&camera, &watch_list, &matched, "", &from, &to)?;
     let count =
-        domain::monitoring::store::acknowledge_all(&state.pool, &filter, &me.username).await?;
+        engine::monitoring::store::acknowledge_all(&state.pool, &filter, &me.username).await?;
     crate::notice::redirect(&events_view(&back), "events-acknowledged");
     Ok(count)
 }

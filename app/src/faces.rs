@@ -23,7 +23,7 @@ use server_fn::codec::{MultipartData, MultipartFormData};
 /// results page instead (its outcome, refusals included, kept for the page to show).
 #[server(prefix = "/api", endpoint = "faces/search", input = MultipartFormData)]
 pub async fn search_faces(data: MultipartData) -> AppResult<FaceSearchResult> {
-    use domain::faces::recent::KeptSearch;
+    use engine::faces::recent::KeptSearch;
     let (state, user) = crate::caller::require(Permission::Read, "search by photo").await?;
     let from_page = crate::caller::request_parts()?
         .headers
@@ -58,8 +58,9 @@ async fn search(
     data: MultipartData,
     preview: bool,
 ) -> AppResult<(FaceSearchResult, Option<Vec<u8>>)> {
-    use domain::faces::{search::SearchFilter, DEFAULT_MATCHES, MAX_MATCHES};
+    use domain::faces::{DEFAULT_MATCHES, MAX_MATCHES};
     use domain::Error;
+    use engine::faces::search::SearchFilter;
     let fields = crate::photos::multipart::read(data, state.settings.upload_limit).await?;
     let image = fields
         .image
@@ -98,7 +99,7 @@ async fn search(
         min_confidence: number("min_confidence")?.unwrap_or(0.5) as f32,
         matches: matches as usize,
     };
-    Ok(domain::faces::search::search(state, image, &filter, preview).await?)
+    Ok(engine::faces::search::search(state, image, &filter, preview).await?)
 }
 
 /// A kept search as its page shows it.

@@ -1,5 +1,5 @@
 //! A dossier's photos on the page (the gallery and the upload with progress, an island) and
-//! their server functions. Images and their checks are `domain::images` and `domain::photos`.
+//! their server functions. Images and their checks are `engine::images` and `domain::photos`.
 
 #[cfg(feature = "ssr")]
 use crate::auth::Permission;
@@ -13,11 +13,11 @@ use server_fn::codec::{MultipartData, MultipartFormData};
 /// `vector` (a JSON array of floats) with `model` (the name of the model that produced it).
 #[server(prefix = "/api", endpoint = "photos/upload", input = MultipartFormData)]
 pub async fn upload_photo(data: MultipartData) -> AppResult<PhotoInfo> {
-    use domain::photos::{store, NewPhoto};
+    use engine::photos::{store, NewPhoto};
     let (state, user) = crate::caller::require(Permission::Edit, "add photos").await?;
     let fields = multipart::read(data, state.settings.upload_limit).await?;
     let photo = NewPhoto::parse(fields, &state.settings, state.faces.as_ref()).await?;
-    domain::sync::guard::dossier_writable(&state.pool, photo.dossier_id).await?;
+    engine::sync::guard::dossier_writable(&state.pool, photo.dossier_id).await?;
     let id = crate::caller::write(&state, &user, async |db| store::insert(db, photo).await).await?;
     Ok(store::get(&state.pool, id).await?)
 }
@@ -25,10 +25,10 @@ pub async fn upload_photo(data: MultipartData) -> AppResult<PhotoInfo> {
 /// Deletes a photo of a dossier. Answers `null`.
 #[server(prefix = "/api", endpoint = "photos/delete", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn delete_photo(id: i64) -> AppResult<()> {
-    use domain::photos::store;
+    use engine::photos::store;
     let (state, user) = crate::caller::require(Permission::Edit, "delete photos").await?;
     let photo = store::get(&state.pool, id).await?;
-    domain::sync::guard::dossier_writable(&state.pool, photo.dossier_id).await?;
+    engine::sync::guard::dossier_writable(&state.pool, photo.dossier_id).await?;
     crate::caller::write(&state, &user, async |db| store::delete(db, id).await).await?;
     Ok(())
 }

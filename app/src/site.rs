@@ -31,7 +31,7 @@ pub async fn site_info() -> AppResult<Site> {
     let state = crate::state::app_state()?;
     let parts = crate::caller::request_parts()?;
     let replicas = match crate::caller::user_of(&parts, &state).await? {
-        Some(_) => Some(domain::sync::replicas::count(&state.pool).await?),
+        Some(_) => Some(engine::sync::replicas::count(&state.pool).await?),
         None => None,
     };
     Ok(Site {

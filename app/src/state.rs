@@ -3,7 +3,7 @@
 
 use crate::error::{AppError, AppResult};
 use axum::extract::FromRef;
-use domain::Installation;
+use engine::Installation;
 use leptos::prelude::*;
 
 #[derive(Clone, FromRef)]

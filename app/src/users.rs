@@ -16,7 +16,7 @@ use leptos::prelude::*;
 #[server(prefix = "/api", endpoint = "users/list", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn list_users() -> AppResult<Vec<UserAccount>> {
     let (state, _) = crate::caller::require(Permission::Admin, "manage users").await?;
-    Ok(domain::users::store::list(&state.pool).await?)
+    Ok(engine::users::list(&state.pool).await?)
 }
 
 /// Creates an account in a group (`User`, `Operator`, `Administrator` or `Camera`).
@@ -29,10 +29,10 @@ pub async fn create_user(
 ) -> AppResult<UserAccount> {
     let (state, me) = crate::caller::require(Permission::Admin, "manage users").await?;
     let id = crate::caller::write(&state, &me, async |db| {
-        domain::auth::create_user(db, username.trim(), &password, &group).await
+        engine::auth::create_user(db, username.trim(), &password, &group).await
     })
     .await?;
-    let user = domain::users::store::get(&state.pool, id).await?;
+    let user = engine::users::get(&state.pool, id).await?;
     crate::notice::redirect("/users", "user-created");
     Ok(user)
 }
@@ -49,11 +49,11 @@ pub async fn set_user_group(id: i64, group: String) -> AppResult<UserAccount> {
         .into());
     }
     crate::caller::write(&state, &me, async |db| {
-        domain::users::store::set_group(db, id, &group).await
+        engine::users::set_group(db, id, &group).await
     })
     .await?;
     crate::notice::redirect("/users", "user-saved");
-    Ok(domain::users::store::get(&state.pool, id).await?)
+    Ok(engine::users::get(&state.pool, id).await?)
 }
 
 /// Activates or deactivates an account; a deactivated one cannot log in or use its tokens.
@@ -67,20 +67,20 @@ pub async fn set_user_active(id: i64, #[server(default)] active: Flag) -> AppRes
         );
     }
     crate::caller::write(&state, &me, async |db| {
-        domain::users::store::set_active(db, id, active.0).await
+        engine::users::set_active(db, id, active.0).await
     })
     .await?;
     crate::notice::redirect("/users", "user-saved");
-    Ok(domain::users::store::get(&state.pool, id).await?)
+    Ok(engine::users::get(&state.pool, id).await?)
 }
 
 /// A new API token for the user, shown once.
 #[server(prefix = "/api", endpoint = "users/issue-token", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn issue_api_token(id: i64) -> AppResult<String> {
     let (state, me) = crate::caller::require(Permission::Admin, "manage users").await?;
-    domain::users::store::get(&state.pool, id).await?;
+    engine::users::get(&state.pool, id).await?;
     let token = crate::caller::write(&state, &me, async |db| {
-        domain::auth::issue_token(db, id).await
+        engine::auth::issue_token(db, id).await
     })
     .await?;
     Ok(token)
@@ -111,7 +111,7 @@ pub async fn clear_login_lock(
     }
     let summary = format!("cleared the failed logins of {}", subject.describe());
     let actor = crate::caller::actor(&me)?;
-    domain::audit::store::record(
+    engine::audit::record(
         &state.pool,
         &actor,
         "clear_login_lock",

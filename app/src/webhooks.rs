@@ -26,7 +26,7 @@ pub struct WebhooksView {
 #[server(prefix = "/api", endpoint = "webhooks/list", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn list_webhooks() -> AppResult<WebhooksView> {
     let (state, _) = crate::caller::require(Permission::Admin, "manage webhooks").await?;
-    use domain::monitoring::webhooks::store;
+    use engine::monitoring::webhooks::store;
     let hooks = store::list(&state.pool).await?;
     let mut recent = store::recent_deliveries(&state.pool, RECENT).await?;
     let webhooks = hooks
@@ -43,7 +43,7 @@ pub async fn list_webhooks() -> AppResult<WebhooksView> {
         .collect();
     Ok(WebhooksView {
         webhooks,
-        suggested_secret: domain::auth::new_secret(),
+        suggested_secret: engine::auth::new_secret(),
     })
 }
 
@@ -85,7 +85,7 @@ pub async fn create_webhook(
         min_confidence,
     };
     let created = crate::caller::write(&state, &me, async |db| {
-        domain::monitoring::webhooks::store::create(db, hook).await
+        engine::monitoring::webhooks::store::create(db, hook).await
     })
     .await?;
     crate::notice::redirect("/webhooks", "webhook-created");
@@ -97,7 +97,7 @@ pub async fn create_webhook(
 pub async fn delete_webhook(id: i64) -> AppResult<()> {
     let (state, me) = crate::caller::require(Permission::Admin, "manage webhooks").await?;
     crate::caller::write(&state, &me, async |db| {
-        domain::monitoring::webhooks::store::delete(db, id).await
+        engine::monitoring::webhooks::store::delete(db, id).await
     })
     .await?;
     crate::notice::redirect("/webhooks", "webhook-deleted");

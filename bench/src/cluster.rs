@@ -142,7 +142,7 @@ impl Cluster {
         let user_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE username = 'bench'")
             .fetch_one(&pool)
             .await?;
-        let api_token = domain::auth::issue_token(&mut *pool.acquire().await?, user_id).await?;
+        let api_token = engine::auth::issue_token(&mut *pool.acquire().await?, user_id).await?;
         let instance = Instance {
             url,
             pool,

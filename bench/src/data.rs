@@ -3,7 +3,7 @@
 //! batches straight into a Leader's database (its triggers run, so the change log is real).
 
 use crate::cluster::BenchResult;
-use domain::images::{insert_images, ProcessedImage};
+use engine::images::{insert_images, ProcessedImage};
 use image::codecs::jpeg::JpegEncoder;
 use image::{ImageBuffer, Rgb};
 use sha2::{Digest, Sha256};
@@ -105,7 +105,7 @@ impl Photos {
         for i in 0..BASE_IMAGES {
             let jpeg = portrait(seed.wrapping_add(i));
             // The thumbnail is made by the product's own upload code, as for a real upload.
-            let processed = domain::images::process_image(jpeg.clone()).await?;
+            let processed = engine::images::process_image(jpeg.clone()).await?;
             base.push(Base {
                 jpeg,
                 thumbnail: processed.thumbnail,

@@ -1,7 +1,8 @@
 //! The one error type of the dossier database. Every refusal names its kind, and for bad input
 //! the field it is about, so the browser shows the same message a curl user reads. The HTTP
 //! status follows from the kind (`status`); the adapters (server functions, REST routes) turn it
-//! into a response in one place each.
+//! into a response in one place each. What a database error means to the caller (a taken name,
+//! a database away) is decided where the SQL is, in the engine.
 
 use serde::{Deserialize, Serialize};
 
@@ -22,7 +23,7 @@ pub enum Error {
     #[error("{}: {message}", label("image"))]
     Faces {
         message: String,
-        found: Vec<crate::faces::FaceBox>,
+        found: Vec<crate::face_box::FaceBox>,
         /// The upright photo's size, the frame of `found`.
         width: u32,
         height: u32,
@@ -170,74 +171,6 @@ impl Error {
             | Self::Unavailable { message, .. }
             | Self::Internal { message } => message,
         }
-    }
-}
-
-/// The unique constraints a user can run into, and what each means in the user's words. The
-/// names come from the migrations; every other database error is the server's problem.
-#[cfg(feature = "store")]
-const USER_CONSTRAINTS: &[(&str, &str, &str)] = &[
-    (
-        "watch_lists_name_key",
-        "name",
-        "a watch list with this name already exists",
-    ),
-    ("users_username_key", "username", "this username is taken"),
-];
-
-#[cfg(feature = "store")]
-impl From<sqlx::Error> for Error {
-    fn from(error: sqlx::Error) -> Self {
-        let constraint = error.as_database_error().and_then(|db| db.constraint());
-        if let Some((_, field, message)) = USER_CONSTRAINTS
-            .iter()
-            .find(|(name, ..)| Some(*name) == constraint)
-        {
-            return Self::conflict(field, *message);
-        }
-        // Text PostgreSQL cannot store (a NUL that slipped past the checks): the caller's
-        // input, not the server's fault.
-        let code = error.as_database_error().and_then(|db| db.code());
-        if matches!(code.as_deref(), Some("22021" | "22P05")) {
-            tracing::warn!(error = %error, "text with a NUL reached the database");
-            return Self::bad_request("text must not contain NUL or other control characters");
-        }
-        // The database down or out of connections: the client's request was fine and may be
-        // sent again; saying so lets a camera keep its events instead of dropping them.
-        if matches!(
-            error,
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
-        ) {
-            tracing::warn!(error = %error, "database unavailable");
-            return Self::Unavailable {
-                message: "the database is unavailable; nothing was stored, try again shortly"
-                    .into(),
-                retry_after: 5,
-            };
-        }
-        // The one place a database error is logged; its text never leaves the server.
-        tracing::error!(error = %error, "database error");
-        Self::internal()
-    }
-}
-
-/// Turns the violation of one named constraint into the error the caller chooses, where the
-/// message needs more than the fixed words of [`USER_CONSTRAINTS`] (e.g. the id involved).
-#[cfg(feature = "store")]
-pub trait OnConstraint<T> {
-    fn on_constraint(self, name: &str, error: impl FnOnce() -> Error) -> Result<T>;
-}
-
-#[cfg(feature = "store")]
-impl<T> OnConstraint<T> for std::result::Result<T, sqlx::Error> {
-    fn on_constraint(self, name: &str, error: impl FnOnce() -> Error) -> Result<T> {
-        self.map_err(|e| {
-            if e.as_database_error().and_then(|d| d.constraint()) == Some(name) {
-                error()
-            } else {
-                e.into()
-            }
-        })
     }
 }
 

@@ -1,32 +1,26 @@
-//! The dossier database's domain: what watch lists, dossiers, photos, users and replicas are,
-//! how their input is checked, and (feature `store`, on by default) their SQL, the images, the
-//! accounts and the replication engine. It knows nothing of Leptos or of HTTP routing: the web
-//! app (`app`) and the binary (`server`) are thin adapters over it.
+//! The dossier database's domain: what watch lists, dossiers, photos, users, events and replicas
+//! are, how their input is checked, what Leader and Subscriber say to each other, and the one
+//! error type every side speaks. It builds for the browser too: the islands and the server
+//! functions' arguments are made of these types. The stores, the images and the workers are the
+//! `engine`'s; Leptos and HTTP routing are the `app`'s and the `server`'s.
 //!
-//! Each domain concept is a module owning its types, with its SQL in a `store` submodule.
+//! A module per domain concept, each owning its types and their checks. `error`, `input`,
+//! `text`, `time` and `face_box` are the leaves the others build on.
 
 pub mod access;
 pub mod audit;
-#[cfg(feature = "store")]
-pub mod auth;
 pub mod dossiers;
 pub mod error;
+pub mod face_box;
 pub mod faces;
-#[cfg(feature = "store")]
-pub mod images;
 pub mod input;
-#[cfg(feature = "store")]
-pub mod installation;
 pub mod logins;
-#[cfg(feature = "store")]
-pub mod maintenance;
 pub mod monitoring;
 pub mod photos;
 pub mod sync;
+pub mod text;
 pub mod time;
 pub mod users;
 pub mod watch_lists;
 
 pub use error::{Error, Result};
-#[cfg(feature = "store")]
-pub use installation::{Installation, Settings, SyncSettings};

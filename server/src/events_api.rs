@@ -18,9 +18,9 @@ use axum::{
 };
 use base64::Engine as _;
 use domain::access::Permission;
-use domain::monitoring::ingest::{ingest, Submission};
 use domain::photos::ImageUpload;
 use domain::Error;
+use engine::monitoring::ingest::{ingest, Submission};
 use futures_util::Stream;
 use serde::Deserialize;
 use std::convert::Infallible;
@@ -62,7 +62,7 @@ struct JsonPost {
     security(("token" = []), ("session" = [])),
     request_body(content = JsonPost, content_type = "application/json"),
     responses(
-        (status = 201, description = "one event per face, with its match if any", body = domain::monitoring::ingest::Ingested),
+        (status = 201, description = "one event per face, with its match if any", body = engine::monitoring::ingest::Ingested),
         (status = 503, description = "the database is away; nothing was stored: post again after `Retry-After` seconds", body = domain::Error),
     )
 )]
@@ -181,7 +181,7 @@ async fn face(
     Caller(user, _): Caller,
 ) -> Result<Response, AppError> {
     user.may(Permission::Read, "see events")?;
-    let jpeg = domain::monitoring::store::face(&state.pool, id)
+    let jpeg = engine::monitoring::store::face(&state.pool, id)
         .await?
         .ok_or_else(|| Error::not_found(format!("event {id} has no face picture")))?;
     Ok((

@@ -50,7 +50,7 @@ pub async fn backfill(settings: &Settings, pool: &PgPool, batch: i64) -> Result<
             face_engine::MODEL_NAME
         )
     })?;
-    let pending = domain::faces::backfill::pending(pool)
+    let pending = engine::faces::backfill::pending(pool)
         .await
         .map_err(|e| e.to_string())?;
     if pending == 0 {
@@ -67,7 +67,7 @@ pub async fn backfill(settings: &Settings, pool: &PgPool, batch: i64) -> Result<
     );
     let started = std::time::Instant::now();
     let summary =
-        domain::faces::backfill::run(pool, engine, &settings.face_model, batch, workers(), |s| {
+        engine::faces::backfill::run(pool, engine, &settings.face_model, batch, workers(), |s| {
             bar.set_position(s.analysed());
             bar.set_message(format!("{} with a face", s.described));
         })

@@ -3,7 +3,6 @@
 
 pub mod api;
 pub mod api_docs;
-pub mod demo;
 pub mod events_api;
 pub mod faces;
 pub mod layout;
@@ -24,8 +23,9 @@ use axum::{
     response::{IntoResponse, Response},
     Router,
 };
-use domain::images::Rendition;
-use domain::{Error, Installation};
+use domain::Error;
+use engine::images::Rendition;
+use engine::Installation;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use observability::Metrics;
@@ -76,7 +76,7 @@ pub fn leptos_options(layout: &layout::Layout) -> LeptosOptions {
 
 pub fn app_state(
     pool: PgPool,
-    settings: domain::Settings,
+    settings: engine::Settings,
     leptos_options: LeptosOptions,
 ) -> AppState {
     AppState {
@@ -268,7 +268,7 @@ async fn serve_image(
     {
         return Ok(StatusCode::NOT_MODIFIED.into_response());
     }
-    let (content_type, bytes) = domain::images::image_bytes(&state.pool, &sha, rendition)
+    let (content_type, bytes) = engine::images::image_bytes(&state.pool, &sha, rendition)
         .await?
         .ok_or_else(|| Error::not_found(format!("no photo with hash {sha}")))?;
     Ok(Response::builder()

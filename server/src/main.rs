@@ -107,7 +107,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("database migrated");
         }
         Command::CreateGroups => {
-            domain::auth::create_groups(&pool)
+            engine::auth::create_groups(&pool)
                 .await
                 .map_err(|e| e.to_string())?;
             println!("groups Administrator, Operator, User and Camera are in place");
@@ -129,13 +129,13 @@ async fn run(cli: Cli) -> Result<(), String> {
                 return Ok(());
             }
             let mut db = pool.acquire().await.map_err(|e| e.to_string())?;
-            let id = domain::auth::create_user(&mut db, &username, &password, &group)
+            let id = engine::auth::create_user(&mut db, &username, &password, &group)
                 .await
                 .map_err(|e| e.to_string())?;
             println!("created user {username} (id {id}) in group {group}");
         }
         Command::DemoData { dossiers, photos } => {
-            let added = server::demo::add(&pool, dossiers)
+            let added = engine::demo::add(&pool, dossiers)
                 .await
                 .map_err(|e| e.to_string())?;
             println!("added {added} demo dossiers with generated photos (no faces)");
@@ -147,7 +147,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                     )
                 })?;
                 let real =
-                    server::demo::add_real_faces(&pool, &settings.domain_settings(), &engine, &dir)
+                    engine::demo::add_real_faces(&pool, &settings.domain_settings(), &engine, &dir)
                         .await
                         .map_err(|e| e.to_string())?;
                 println!(
@@ -169,7 +169,7 @@ async fn serve(settings: Settings, layout: &Layout, pool: sqlx::PgPool) -> Resul
         return Err("the database is not migrated: run `dossier migrate` first".into());
     }
     // A database restored from a backup starts a new epoch here, before any Subscriber asks.
-    let history = domain::sync::history::epoch(&pool)
+    let history = engine::sync::history::epoch(&pool)
         .await
         .map_err(|e| format!("cannot read the replication history: {e}"))?;
     tracing::info!(
@@ -190,10 +190,10 @@ async fn serve(settings: Settings, layout: &Layout, pool: sqlx::PgPool) -> Resul
         .installation
         .with_index_dir(settings.face_index_dir.clone());
     // Kept for the life of the server: the scheduler restarts itself after a panic.
-    let _scheduler = domain::sync::scheduler::spawn(state.installation.clone());
-    let _housekeeping = domain::maintenance::spawn(state.installation.clone());
-    let _face_index = domain::monitoring::index::spawn(state.installation.clone());
-    let _webhooks = domain::monitoring::webhooks::sender::spawn(state.installation.clone());
+    let _scheduler = engine::sync::scheduler::spawn(state.installation.clone());
+    let _housekeeping = engine::housekeeping::spawn(state.installation.clone());
+    let _face_index = engine::monitoring::index::spawn(state.installation.clone());
+    let _webhooks = engine::monitoring::webhooks::sender::spawn(state.installation.clone());
     let app = server::router(state);
     let listener = tokio::net::TcpListener::bind(settings.listen_address)
         .await

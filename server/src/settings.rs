@@ -3,12 +3,12 @@
 //! stops the server with a message naming the key.
 
 use chrono::Utc;
-use domain::installation::{
+use engine::installation::{
     DEFAULT_AUDIT_RETENTION_DAYS, DEFAULT_MAX_DELETE_RATIO, DEFAULT_SESSION_IDLE_MINUTES,
     DEFAULT_SYNC_CONCURRENCY,
 };
-use domain::sync::schedule::{SyncSchedule, DEFAULT_SCHEDULE};
-use domain::sync::SyncToken;
+use engine::sync::schedule::{SyncSchedule, DEFAULT_SCHEDULE};
+use engine::sync::SyncToken;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -392,13 +392,13 @@ impl Settings {
     }
 
     /// The settings the domain's logic depends on.
-    pub fn domain_settings(&self) -> domain::Settings {
-        domain::Settings {
+    pub fn domain_settings(&self) -> engine::Settings {
+        engine::Settings {
             face_model: self.face_model.clone(),
             face_vector_length: self.face_vector_length,
             upload_limit: self.upload_limit,
             sync_web_ui: self.sync_web_ui,
-            sync: domain::SyncSettings {
+            sync: engine::SyncSettings {
                 token: self.sync_token.clone(),
                 schedule: self.sync_schedule.clone(),
                 at_startup: self.sync_at_startup,
@@ -407,7 +407,7 @@ impl Settings {
                 max_delete_ratio: self.sync_max_delete_ratio,
                 ..Default::default()
             },
-            sessions: domain::installation::SessionSettings {
+            sessions: engine::installation::SessionSettings {
                 cookie_name: self.cookie_name(),
                 secure: self.external_address.scheme() == "https",
                 idle_minutes: self.session_idle_minutes,

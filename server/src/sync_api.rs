@@ -18,8 +18,9 @@ use axum::{
 };
 use domain::access::Permission;
 use domain::audit::Actor;
-use domain::sync::{feed, history, hold, replicas, LeaderInfo, Replica, LEADER_KIND};
+use domain::sync::{LeaderInfo, Replica, LEADER_KIND};
 use domain::Error;
+use engine::sync::{feed, history, hold, replicas};
 use serde::Deserialize;
 use std::sync::OnceLock;
 use tokio::sync::{Semaphore, SemaphorePermit};

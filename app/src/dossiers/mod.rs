@@ -34,14 +34,14 @@ pub async fn search_dossiers(
 ) -> AppResult<DossierPage> {
     let (state, _) = crate::caller::require(Permission::Read, "see dossiers").await?;
     let query = DossierQuery::parse(&q, watch_list, &active, after, limit)?;
-    Ok(domain::dossiers::store::search(&state.pool, &query).await?)
+    Ok(engine::dossiers::search(&state.pool, &query).await?)
 }
 
 /// One dossier, with its `meta`, watch lists and photos.
 #[server(prefix = "/api", endpoint = "dossiers/get", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn get_dossier(id: i64) -> AppResult<Dossier> {
     let (state, _) = crate::caller::require(Permission::Read, "see dossiers").await?;
-    Ok(domain::dossiers::store::get(&state.pool, id).await?)
+    Ok(engine::dossiers::get(&state.pool, id).await?)
 }
 
 /// Creates a dossier in one or more watch lists; `meta` is a JSON object of the case's own
@@ -58,13 +58,13 @@ pub async fn create_dossier(
 ) -> AppResult<Dossier> {
     let (state, user) = crate::caller::require(Permission::Edit, "create dossiers").await?;
     let input = DossierInput::parse(&name, &comment, active, &meta, watch_lists)?;
-    domain::sync::guard::lists_writable(&state.pool, &input.watch_lists).await?;
+    engine::sync::guard::lists_writable(&state.pool, &input.watch_lists).await?;
     let id = crate::caller::write(&state, &user, async |db| {
-        domain::dossiers::store::insert(db, &input).await
+        engine::dossiers::insert(db, &input).await
     })
     .await?;
     crate::notice::redirect(&format!("/dossiers/{id}"), "dossier-created");
-    Ok(domain::dossiers::store::get(&state.pool, id).await?)
+    Ok(engine::dossiers::get(&state.pool, id).await?)
 }
 
 /// Replaces every field of a dossier (a replicated dossier is read-only).
@@ -81,23 +81,23 @@ pub async fn update_dossier(
 ) -> AppResult<Dossier> {
     let (state, user) = crate::caller::require(Permission::Edit, "edit dossiers").await?;
     let input = DossierInput::parse(&name, &comment, active, &meta, watch_lists)?;
-    domain::sync::guard::dossier_writable(&state.pool, id).await?;
-    domain::sync::guard::lists_writable(&state.pool, &input.watch_lists).await?;
+    engine::sync::guard::dossier_writable(&state.pool, id).await?;
+    engine::sync::guard::lists_writable(&state.pool, &input.watch_lists).await?;
     crate::caller::write(&state, &user, async |db| {
-        domain::dossiers::store::update(db, id, &input).await
+        engine::dossiers::update(db, id, &input).await
     })
     .await?;
     crate::notice::redirect(&format!("/dossiers/{id}"), "dossier-saved");
-    Ok(domain::dossiers::store::get(&state.pool, id).await?)
+    Ok(engine::dossiers::get(&state.pool, id).await?)
 }
 
 /// Deletes a dossier with its photos. Answers `null`.
 #[server(prefix = "/api", endpoint = "dossiers/delete", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn delete_dossier(id: i64) -> AppResult<()> {
     let (state, user) = crate::caller::require(Permission::Edit, "delete dossiers").await?;
-    domain::sync::guard::dossier_deletable(&state, id).await?;
+    engine::sync::guard::dossier_deletable(&state, id).await?;
     crate::caller::write(&state, &user, async |db| {
-        domain::dossiers::store::delete(db, id).await
+        engine::dossiers::delete(db, id).await
     })
     .await?;
     crate::notice::redirect("/dossiers", "dossier-deleted");
@@ -110,10 +110,12 @@ pub async fn delete_dossier(id: i64) -> AppResult<()> {
 #[server(prefix = "/api", endpoint = "dossiers/deletable", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn dossier_deletable(id: i64) -> AppResult<Option<String>> {
     let (state, _) = crate::caller::require(Permission::Edit, "delete dossiers").await?;
-    domain::dossiers::store::get(&state.pool, id).await?;
-    match domain::sync::guard::dossier_deletable(&state, id).await {
+    engine::dossiers::get(&state.pool, id).await?;
+    match engine::sync::guard::dossier_deletable(&state, id).await {
         Ok(()) => Ok(None),
-        Err(e @ domain::Error::Forbidden { .. }) => Ok(Some(e.message().to_string())),
+        Err(engine::Error(e @ domain::Error::Forbidden { .. })) => {
+            Ok(Some(e.message().to_string()))
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -47,7 +47,7 @@ pub struct ReplicationStatus {
 /// may become replicas.
 #[server(prefix = "/api", endpoint = "replication/overview", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn replication_overview() -> AppResult<ReplicationStatus> {
-    use domain::sync::replicas;
+    use engine::sync::replicas;
     let (state, _) = crate::caller::require(Permission::Admin, "manage replication").await?;
     let now = Utc::now();
     let mut histories = replicas::histories(&state.pool, 10).await?;
@@ -75,7 +75,7 @@ pub async fn replication_overview() -> AppResult<ReplicationStatus> {
 /// The lists a Leader offers, fetched live.
 #[server(prefix = "/api", endpoint = "replication/leader-lists", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn leader_lists(remote_url: String) -> AppResult<Vec<RemoteList>> {
-    use domain::sync::{client::normalize_url, replicas};
+    use engine::sync::{client::normalize_url, replicas};
     let (state, _) = crate::caller::require(Permission::Admin, "manage replication").await?;
     let url = normalize_url(&remote_url).map_err(|m| Error::invalid("remote_url", m))?;
     Ok(replicas::leader_lists(&state, &url).await?)
@@ -88,7 +88,7 @@ pub async fn create_replica(
     #[server(default)] remote_dossier_list: Option<i64>,
     #[server(default)] slave_dossier_list: Option<i64>,
 ) -> AppResult<Replica> {
-    use domain::sync::replicas::{self, NewReplica};
+    use engine::sync::replicas::{self, NewReplica};
     let (state, user) = crate::caller::require(Permission::Admin, "manage replication").await?;
     let remote_list = remote_dossier_list
         .ok_or_else(|| Error::invalid("remote_dossier_list", "choose the Leader's list"))?;
@@ -109,7 +109,7 @@ pub async fn create_replica(
 pub async fn confirm_replica_hold(id: i64) -> AppResult<Replica> {
     let (state, user) = crate::caller::require(Permission::Admin, "manage replication").await?;
     let actor = crate::caller::actor(&user)?;
-    let replica = domain::sync::hold::confirm_hold(&state, &actor, id).await?;
+    let replica = engine::sync::hold::confirm_hold(&state, &actor, id).await?;
     crate::notice::redirect("/replication", "hold-confirmed");
     Ok(replica)
 }
@@ -119,7 +119,7 @@ pub async fn confirm_replica_hold(id: i64) -> AppResult<Replica> {
 pub async fn reject_replica_hold(id: i64) -> AppResult<Replica> {
     let (state, user) = crate::caller::require(Permission::Admin, "manage replication").await?;
     let actor = crate::caller::actor(&user)?;
-    let replica = domain::sync::hold::reject_hold(&state, &actor, id).await?;
+    let replica = engine::sync::hold::reject_hold(&state, &actor, id).await?;
     crate::notice::redirect("/replication", "hold-rejected");
     Ok(replica)
 }
@@ -129,7 +129,7 @@ pub async fn reject_replica_hold(id: i64) -> AppResult<Replica> {
 pub async fn sync_replica_now(id: i64) -> AppResult<Replica> {
     let (state, user) = crate::caller::require(Permission::Admin, "manage replication").await?;
     let actor = crate::caller::actor(&user)?;
-    let replica = domain::sync::replicas::sync_now(&state, &actor, id).await?;
+    let replica = engine::sync::replicas::sync_now(&state, &actor, id).await?;
     crate::notice::redirect("/replication", "sync-started");
     Ok(replica)
 }
@@ -160,7 +160,7 @@ impl From<&Replica> for RunProgress {
 #[server(prefix = "/api", endpoint = "replication/progress", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn replica_progress(id: i64) -> AppResult<RunProgress> {
     let (state, _) = crate::caller::require(Permission::Admin, "manage replication").await?;
-    let replica = domain::sync::replicas::replica(&state.pool, id).await?;
+    let replica = engine::sync::replicas::replica(&state.pool, id).await?;
     Ok(RunProgress::from(&replica))
 }
 
@@ -169,7 +169,7 @@ pub async fn replica_progress(id: i64) -> AppResult<RunProgress> {
 pub async fn cancel_replica(id: i64) -> AppResult<()> {
     let (state, user) = crate::caller::require(Permission::Admin, "manage replication").await?;
     let actor = crate::caller::actor(&user)?;
-    domain::sync::replicas::cancel(&state.pool, &actor, id).await?;
+    engine::sync::replicas::cancel(&state.pool, &actor, id).await?;
     crate::notice::redirect("/replication", "replica-cancelled");
     Ok(())
 }

@@ -22,7 +22,7 @@ pub use table::WatchListsPage;
 #[server(prefix = "/api", endpoint = "watch-lists/list", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn list_watch_lists() -> AppResult<Vec<WatchList>> {
     let (state, _) = crate::caller::require(Permission::Read, "see watch lists").await?;
-    Ok(domain::watch_lists::store::list(&state.pool).await?)
+    Ok(engine::watch_lists::list(&state.pool).await?)
 }
 
 /// The lists' labels without their dossier counts: every dossier page needs them, and counting
@@ -30,14 +30,14 @@ pub async fn list_watch_lists() -> AppResult<Vec<WatchList>> {
 #[server(prefix = "/api", endpoint = "watch-lists/labels", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn list_watch_list_labels() -> AppResult<Vec<WatchListLabel>> {
     let (state, _) = crate::caller::require(Permission::Read, "see watch lists").await?;
-    Ok(domain::watch_lists::store::labels(&state.pool).await?)
+    Ok(engine::watch_lists::labels(&state.pool).await?)
 }
 
 /// One watch list.
 #[server(prefix = "/api", endpoint = "watch-lists/get", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn get_watch_list(id: i64) -> AppResult<WatchList> {
     let (state, _) = crate::caller::require(Permission::Read, "see watch lists").await?;
-    Ok(domain::watch_lists::store::get(&state.pool, id).await?)
+    Ok(engine::watch_lists::get(&state.pool, id).await?)
 }
 
 /// Creates a watch list: `color` as `#rrggbb`, `confidence_threshold` from 0 to 1 or empty
@@ -63,11 +63,11 @@ pub async fn create_watch_list(
         &confidence_threshold,
     )?;
     let id = crate::caller::write(&state, &user, async |db| {
-        domain::watch_lists::store::insert(db, &input).await
+        engine::watch_lists::insert(db, &input).await
     })
     .await?;
     crate::notice::redirect("/watch-lists", "list-created");
-    Ok(domain::watch_lists::store::get(&state.pool, id).await?)
+    Ok(engine::watch_lists::get(&state.pool, id).await?)
 }
 
 /// Replaces every setting of a watch list (a replicated list takes only `rename`).
@@ -83,7 +83,7 @@ pub async fn update_watch_list(
     #[server(default)] confidence_threshold: String,
 ) -> AppResult<WatchList> {
     let (state, user) = crate::caller::require(Permission::Edit, "edit watch lists").await?;
-    domain::sync::guard::lists_writable(&state.pool, &[id]).await?;
+    engine::sync::guard::lists_writable(&state.pool, &[id]).await?;
     let input = WatchListInput::parse(
         &name,
         &comment,
@@ -94,11 +94,11 @@ pub async fn update_watch_list(
         &confidence_threshold,
     )?;
     crate::caller::write(&state, &user, async |db| {
-        domain::watch_lists::store::update(db, id, &input).await
+        engine::watch_lists::update(db, id, &input).await
     })
     .await?;
     crate::notice::redirect("/watch-lists", "list-saved");
-    Ok(domain::watch_lists::store::get(&state.pool, id).await?)
+    Ok(engine::watch_lists::get(&state.pool, id).await?)
 }
 
 /// Renames a list. Unlike the other settings, the name of a replicated list is this
@@ -107,11 +107,11 @@ pub async fn update_watch_list(
 pub async fn rename_watch_list(id: i64, #[server(default)] name: String) -> AppResult<WatchList> {
     let (state, user) = crate::caller::require(Permission::Edit, "rename watch lists").await?;
     crate::caller::write(&state, &user, async |db| {
-        domain::watch_lists::store::rename(db, id, &name).await
+        engine::watch_lists::rename(db, id, &name).await
     })
     .await?;
     crate::notice::redirect("/watch-lists", "list-renamed");
-    Ok(domain::watch_lists::store::get(&state.pool, id).await?)
+    Ok(engine::watch_lists::get(&state.pool, id).await?)
 }
 
 /// Deletes a watch list, and the dossiers that belong to no other list (a dossier always belongs
@@ -119,9 +119,9 @@ pub async fn rename_watch_list(id: i64, #[server(default)] name: String) -> AppR
 #[server(prefix = "/api", endpoint = "watch-lists/delete", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn delete_watch_list(id: i64) -> AppResult<u64> {
     let (state, user) = crate::caller::require(Permission::Edit, "delete watch lists").await?;
-    domain::sync::guard::lists_writable(&state.pool, &[id]).await?;
+    engine::sync::guard::lists_writable(&state.pool, &[id]).await?;
     let deleted = crate::caller::write(&state, &user, async |db| {
-        domain::watch_lists::store::delete(db, id).await
+        engine::watch_lists::delete(db, id).await
     })
     .await?;
     crate::notice::redirect("/watch-lists", "list-deleted");
@@ -132,7 +132,7 @@ pub async fn delete_watch_list(id: i64) -> AppResult<u64> {
 #[server(prefix = "/api", endpoint = "watch-lists/exclusive-dossiers", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn count_exclusive_dossiers(id: i64) -> AppResult<i64> {
     let (state, _) = crate::caller::require(Permission::Read, "see watch lists").await?;
-    Ok(domain::watch_lists::store::exclusive_dossier_count(&state.pool, id).await?)
+    Ok(engine::watch_lists::exclusive_dossier_count(&state.pool, id).await?)
 }
 
 /// Marks a list or dossier that is a read-only replica of a Leader's.

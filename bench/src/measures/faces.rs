@@ -136,10 +136,10 @@ async fn backfill(
         let base = image::load_from_memory(&jpegs[n as usize % jpegs.len()])?.to_rgb8();
         let mut picture = base;
         picture.put_pixel(0, 0, image::Rgb([n as u8, (n >> 8) as u8, 7]));
-        images.push(domain::images::process_image(jpeg(&picture)?).await?);
+        images.push(engine::images::process_image(jpeg(&picture)?).await?);
     }
     let mut tx = pool.begin().await?;
-    domain::images::insert_images(&mut tx, &images.iter().collect::<Vec<_>>()).await?;
+    engine::images::insert_images(&mut tx, &images.iter().collect::<Vec<_>>()).await?;
     let hashes: Vec<Vec<u8>> = images.iter().map(|i| i.sha256.clone()).collect();
     sqlx::query(
         "WITH d AS (INSERT INTO dossiers (name) SELECT format('Face %s', n) FROM generate_series(1, $1) n RETURNING id),
@@ -155,7 +155,7 @@ async fn backfill(
     .await?;
     tx.commit().await?;
     let t = Instant::now();
-    let summary = domain::faces::backfill::run(
+    let summary = engine::faces::backfill::run(
         &pool,
         engine.clone(),
         face_engine::MODEL_NAME,

@@ -13,7 +13,7 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// Candidates the index proposes per query (as `domain::monitoring::matching` asks).
+/// Candidates the index proposes per query (as `engine::monitoring::matching` asks).
 pub const CANDIDATES: usize = 32;
 const DIMENSIONS: usize = 128;
 /// Every tenth query (this remainder) is a photo of a stranger.

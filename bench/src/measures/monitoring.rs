@@ -336,7 +336,7 @@ pub(super) async fn events_page(
         move |i: usize| {
             let pool = pool.clone();
             async move {
-                let page = domain::monitoring::store::page(&pool, &filter(i).1, None).await?;
+                let page = engine::monitoring::store::page(&pool, &filter(i).1, None).await?;
                 if page.events.len() != domain::monitoring::PAGE_SIZE as usize {
                     return Err("the query returned fewer than 50 events".into());
                 }

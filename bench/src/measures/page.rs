@@ -57,7 +57,7 @@ pub(super) async fn page(cluster: &Cluster, photos: &Photos, args: &Args) -> Ben
         let pool = pool.clone();
         let q = query(i);
         async move {
-            domain::dossiers::store::search(&pool, &q).await?;
+            engine::dossiers::search(&pool, &q).await?;
             Ok(())
         }
     })
@@ -70,7 +70,7 @@ pub(super) async fn page(cluster: &Cluster, photos: &Photos, args: &Args) -> Ben
             let pool = pool.clone();
             let q = query(i);
             async move {
-                let page = domain::dossiers::store::search(&pool, &q).await?;
+                let page = engine::dossiers::search(&pool, &q).await?;
                 if page.dossiers.len() != 50 {
                     return Err("the query returned fewer than 50 dossiers".into());
                 }

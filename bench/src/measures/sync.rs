@@ -163,7 +163,7 @@ async fn quiet_disk(pool: &PgPool) -> BenchResult<()> {
 pub(super) async fn index_caught_up(inst: &Instance) -> BenchResult<f64> {
     let started = Instant::now();
     loop {
-        let (_, _, counter) = domain::sync::history::identity(&inst.pool).await?;
+        let (_, _, counter) = engine::sync::history::identity(&inst.pool).await?;
         let metrics = inst.get("/metrics").send().await?.text().await?;
         let revision = metrics
             .lines()
@@ -381,7 +381,7 @@ pub(super) async fn verify(
     replica: i64,
 ) -> BenchResult<()> {
     let (remote_count, remote_digest): (i64, String) = sqlx::query_as(
-        &domain::sync::feed::digest_sql(
+        &engine::sync::feed::digest_sql(
             "FROM dossiers d JOIN dossier_watch_lists m ON m.dossier_id = d.id WHERE m.watch_list_id = $1",
             "d.id",
         ),
@@ -390,7 +390,7 @@ pub(super) async fn verify(
     .fetch_one(leader)
     .await?;
     let (local_count, local_digest): (i64, String) =
-        sqlx::query_as(&domain::sync::feed::digest_sql(
+        sqlx::query_as(&engine::sync::feed::digest_sql(
             "FROM replicas x JOIN dossier_watch_lists m ON m.watch_list_id = x.watch_list_id
              JOIN dossiers d ON d.id = m.dossier_id
              JOIN remote_dossiers r ON r.dossier_id = d.id AND r.remote_url = x.remote_url

@@ -4,20 +4,6 @@
 //! with `acknowledge` wait for an operator; lists with `notify` alert the pages ([`live`]) and
 //! the installation's [`webhooks`].
 
-#[cfg(feature = "store")]
-mod background;
-#[cfg(feature = "store")]
-pub mod index;
-#[cfg(feature = "store")]
-pub mod ingest;
-#[cfg(feature = "store")]
-pub mod live;
-#[cfg(feature = "store")]
-pub mod matching;
-#[cfg(feature = "store")]
-pub mod partitions;
-#[cfg(feature = "store")]
-pub mod store;
 pub mod webhooks;
 
 use crate::error::{Error, Result};

@@ -316,7 +316,7 @@ async fn logging_out_everywhere_ends_every_session_and_idle_ones_end(pool: sqlx:
         .await
         .unwrap();
     assert_eq!(app.send(me(&idle)).await.json(), Value::Null);
-    domain::maintenance::tidy(&app.state).await;
+    engine::housekeeping::tidy(&app.state).await;
     assert_eq!(app.count("sessions").await, 0);
 }
 

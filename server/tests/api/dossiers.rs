@@ -109,7 +109,7 @@ async fn bad_dossiers_are_refused_and_nothing_is_written(pool: sqlx::PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn keyset_pages_cover_every_match_once(pool: sqlx::PgPool) {
     let app = TestApp::new(pool.clone()).await;
-    server::demo::add(&pool, 230).await.unwrap();
+    engine::demo::add(&pool, 230).await.unwrap();
     let wanted: i64 = sqlx::query_scalar("SELECT id FROM watch_lists WHERE name = 'Demo: wanted'")
         .fetch_one(&pool)
         .await

@@ -4,7 +4,7 @@
 use axum::body::{to_bytes, Body};
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use domain::{Settings, SyncSettings};
+use engine::{Settings, SyncSettings};
 use serde_json::Value;
 use sqlx::PgPool;
 use tower::ServiceExt;
@@ -56,7 +56,7 @@ pub fn settings() -> Settings {
         upload_limit: 256 * 1024,
         sync_web_ui: true,
         sync: SyncSettings {
-            token: domain::sync::SyncToken::new(SYNC_TOKEN),
+            token: engine::sync::SyncToken::new(SYNC_TOKEN),
             // Many pages with few dossiers: the tests stop runs between pages.
             page_size: 250,
             ..Default::default()
@@ -92,7 +92,7 @@ impl TestApp {
         settings: Settings,
         faces: Option<std::sync::Arc<face_engine::Engine>>,
     ) -> Self {
-        domain::auth::create_groups(&pool).await.unwrap();
+        engine::auth::create_groups(&pool).await.unwrap();
         let mut tokens = Vec::new();
         for (name, group) in [
             ("admin", "Administrator"),
@@ -101,10 +101,10 @@ impl TestApp {
             ("gate-camera", "Camera"),
         ] {
             let mut db = pool.acquire().await.unwrap();
-            let id = domain::auth::create_user(&mut db, name, "password123", group)
+            let id = engine::auth::create_user(&mut db, name, "password123", group)
                 .await
                 .unwrap();
-            tokens.push(domain::auth::issue_token(&mut db, id).await.unwrap());
+            tokens.push(engine::auth::issue_token(&mut db, id).await.unwrap());
         }
         let options = leptos::prelude::LeptosOptions::builder()
             .output_name("dossier")

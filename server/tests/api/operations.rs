@@ -21,8 +21,8 @@ async fn migrate_and_create_groups_are_safe_to_run_twice(pool: sqlx::PgPool) {
     server::MIGRATOR.run(&pool).await.unwrap();
     server::MIGRATOR.run(&pool).await.unwrap();
     assert!(server::is_migrated(&pool).await.unwrap());
-    domain::auth::create_groups(&pool).await.unwrap();
-    domain::auth::create_groups(&pool).await.unwrap();
+    engine::auth::create_groups(&pool).await.unwrap();
+    engine::auth::create_groups(&pool).await.unwrap();
     let groups: i64 = sqlx::query_scalar("SELECT count(*) FROM groups")
         .fetch_one(&pool)
         .await

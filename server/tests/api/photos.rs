@@ -10,7 +10,7 @@ async fn a_photo_is_stored_once_per_content_and_served_with_its_thumbnail(pool: 
     let list = app.watch_list("L").await;
     let first = app.dossier("First", &[list]).await;
     let second = app.dossier("Second", &[list]).await;
-    let png = server::demo::portrait(7);
+    let png = engine::demo::portrait(7);
 
     let photo = app
         .upload(
@@ -92,7 +92,7 @@ async fn bad_uploads_are_refused_naming_the_reason_and_nothing_is_stored(pool: s
     let app = TestApp::new(pool).await;
     let list = app.watch_list("L").await;
     let id = app.dossier("D", &[list]).await.to_string();
-    let png = server::demo::portrait(1);
+    let png = engine::demo::portrait(1);
     let big = vec![0u8; 300 * 1024];
     // (multipart fields, expected status, expected words in the message)
     type Case<'a> = (Vec<(&'a str, &'a [u8])>, u16, &'a str);

@@ -252,7 +252,7 @@ fn encode_multipart(
         .zip(values)
         .filter_map(|(name, value)| {
             let bytes = match value.as_ref()? {
-                Value::String(s) if s == PORTRAIT => server::demo::portrait(7),
+                Value::String(s) if s == PORTRAIT => engine::demo::portrait(7),
                 Value::String(s) => s.clone().into_bytes(),
                 other => other.to_string().into_bytes(),
             };

@@ -10,9 +10,9 @@ use axum::{
     response::{IntoResponse, Response},
     Router,
 };
-use domain::sync::error::SyncError;
-use domain::sync::replicas;
-use domain::sync::run::{self, RunOutcome};
+use engine::sync::error::SyncError;
+use engine::sync::replicas;
+use engine::sync::run::{self, RunOutcome};
 use serde_json::json;
 use sqlx::PgPool;
 use std::process::{Child, Command, Stdio};
@@ -48,7 +48,7 @@ async fn replica_state(pool: &PgPool) -> (String, i64, Option<i64>, bool) {
 }
 
 async fn digests_match(leader: &PgPool, remote: i64, sub: &PgPool) -> bool {
-    let leader: (i64, String) = sqlx::query_as(&domain::sync::feed::digest_sql(
+    let leader: (i64, String) = sqlx::query_as(&engine::sync::feed::digest_sql(
         "FROM dossiers d JOIN dossier_watch_lists m ON m.dossier_id = d.id WHERE m.watch_list_id = $1",
         "d.id",
     ))
@@ -56,7 +56,7 @@ async fn digests_match(leader: &PgPool, remote: i64, sub: &PgPool) -> bool {
     .fetch_one(leader)
     .await
     .unwrap();
-    let local: (i64, String) = sqlx::query_as(&domain::sync::feed::digest_sql(
+    let local: (i64, String) = sqlx::query_as(&engine::sync::feed::digest_sql(
         "FROM dossiers d JOIN dossier_watch_lists m ON m.dossier_id = d.id
          JOIN remote_dossiers r ON r.dossier_id = d.id
          WHERE m.watch_list_id = (SELECT watch_list_id FROM replicas LIMIT 1)",
@@ -109,7 +109,7 @@ impl Drop for Subscriber {
 /// A Leader with 3000 demo dossiers; returns it and the id of its list "Demo: wanted" (1500).
 async fn leader_with_demo_data(pool: PgPool) -> (TestApp, i64) {
     let leader = TestApp::new(pool.clone()).await;
-    server::demo::add(&pool, 3000).await.unwrap();
+    engine::demo::add(&pool, 3000).await.unwrap();
     let remote = sqlx::query_scalar("SELECT id FROM watch_lists WHERE name = 'Demo: wanted'")
         .fetch_one(&pool)
         .await

@@ -4,7 +4,7 @@
 
 use crate::helpers::{drop_database, fresh_database, serve, settings, test_actor, TestApp};
 use axum::{extract::Request, middleware::Next};
-use domain::sync::replicas;
+use engine::sync::replicas;
 use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -88,7 +88,7 @@ async fn a_slow_leader_does_not_hold_back_another_leaders_replica(pool: PgPool) 
     let later = replicate(&sub, &slow_url, later_list, "After it (replica)").await;
     let quick_replica = replicate(&sub, &quick_url, quick_list, "Quick (replica)").await;
 
-    let scheduler = domain::sync::scheduler::spawn(sub.state.installation.clone());
+    let scheduler = engine::sync::scheduler::spawn(sub.state.installation.clone());
     for replica in [held, later, quick_replica] {
         replicas::sync_now(&sub.state, &test_actor(), replica)
             .await

@@ -161,7 +161,7 @@ async fn an_uploaded_photo_gets_its_face_and_a_search_finds_the_same_person_only
     assert_eq!(matches[0]["confidence"], matches[1]["confidence"]);
 
     // A photo without a face: no faces, not an error.
-    let blank = search(&app, &[("image", &server::demo::portrait(3))]).await;
+    let blank = search(&app, &[("image", &engine::demo::portrait(3))]).await;
     assert_eq!(blank.status, 200);
     assert_eq!(blank.json()["faces"], json!([]));
 }
@@ -174,7 +174,7 @@ async fn photos_without_exactly_one_face_and_bad_images_are_refused_and_change_n
     let list = app.watch_list("L").await;
     let dossier = app.dossier("Someone", &[list]).await;
 
-    let none = upload(&app, dossier, &server::demo::portrait(5)).await;
+    let none = upload(&app, dossier, &engine::demo::portrait(5)).await;
     assert_eq!(none.status, 422);
     let none = none.json();
     assert!(
@@ -257,7 +257,7 @@ async fn photos_without_exactly_one_face_and_bad_images_are_refused_and_change_n
             &app.operator,
             &[
                 ("dossier_id", id.as_bytes()),
-                ("image", &server::demo::portrait(5)),
+                ("image", &engine::demo::portrait(5)),
                 ("vector", external.as_bytes()),
                 ("model", face_engine::MODEL_NAME.as_bytes()),
             ],

@@ -3,12 +3,12 @@
 
 use super::{search, two_people, upload, THRESHOLD};
 use crate::helpers::{drop_database, fresh_database, serve, test_photo, TestApp};
-use domain::sync::run::{self, RunOutcome};
+use engine::sync::run::{self, RunOutcome};
 
 #[sqlx::test(migrations = "../migrations")]
 async fn the_backfill_describes_stored_photos_once_and_skips_replicated_ones(pool: sqlx::PgPool) {
     // Photos stored while the installation had no engine.
-    let settings = domain::Settings {
+    let settings = engine::Settings {
         upload_limit: 4 * 1024 * 1024,
         ..crate::helpers::settings()
     };
@@ -18,7 +18,7 @@ async fn the_backfill_describes_stored_photos_once_and_skips_replicated_ones(poo
     let id = dossier.to_string();
     for image in [
         test_photo("obama.jpg"),
-        server::demo::portrait(9),
+        engine::demo::portrait(9),
         two_people(),
     ] {
         let answer = before
@@ -35,7 +35,7 @@ async fn the_backfill_describes_stored_photos_once_and_skips_replicated_ones(poo
         .unwrap();
 
     let backfill = || async {
-        domain::faces::backfill::run(
+        engine::faces::backfill::run(
             &pool,
             crate::helpers::face_engine(),
             face_engine::MODEL_NAME,
@@ -46,7 +46,7 @@ async fn the_backfill_describes_stored_photos_once_and_skips_replicated_ones(poo
         .await
         .unwrap()
     };
-    assert_eq!(domain::faces::backfill::pending(&pool).await.unwrap(), 3);
+    assert_eq!(engine::faces::backfill::pending(&pool).await.unwrap(), 3);
     let summary = backfill().await;
     assert_eq!(
         (
@@ -73,7 +73,7 @@ async fn the_backfill_describes_stored_photos_once_and_skips_replicated_ones(poo
         .unwrap();
     assert!(after > revision);
     // Run again (after a kill, say): nothing is analysed twice.
-    assert_eq!(domain::faces::backfill::pending(&pool).await.unwrap(), 0);
+    assert_eq!(engine::faces::backfill::pending(&pool).await.unwrap(), 0);
     assert_eq!(backfill().await.analysed(), 0);
     let entry: String =
         sqlx::query_scalar("SELECT summary FROM audit_log WHERE action = 'backfill'")
@@ -92,7 +92,7 @@ async fn the_backfill_describes_stored_photos_once_and_skips_replicated_ones(poo
         .execute(&pool)
         .await
         .unwrap();
-    assert_eq!(domain::faces::backfill::pending(&pool).await.unwrap(), 0);
+    assert_eq!(engine::faces::backfill::pending(&pool).await.unwrap(), 0);
 }
 
 #[sqlx::test(migrations = "../migrations")]

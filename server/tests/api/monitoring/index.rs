@@ -6,7 +6,7 @@
 
 use super::{indexed, post_json, watched};
 use crate::helpers::TestApp;
-use domain::Installation;
+use engine::Installation;
 use serde_json::{json, Value};
 
 async fn stored_vector(app: &TestApp) -> Vec<f32> {

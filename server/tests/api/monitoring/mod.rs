@@ -419,7 +419,7 @@ async fn events_page_in_keyset_pages_and_old_days_are_dropped(pool: sqlx::PgPool
         .execute(&app.pool)
         .await
         .unwrap();
-    let dropped = domain::monitoring::partitions::tidy(&app.pool, &app.state.monitor.days, 30)
+    let dropped = engine::monitoring::partitions::tidy(&app.pool, &app.state.monitor.days, 30)
         .await
         .unwrap();
     assert_eq!(dropped, 1);

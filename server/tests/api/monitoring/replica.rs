@@ -4,7 +4,7 @@
 
 use super::{events, indexed, post_photo};
 use crate::helpers::{drop_database, fresh_database, serve, test_photo, TestApp};
-use domain::sync::run::{self, RunOutcome};
+use engine::sync::run::{self, RunOutcome};
 use serde_json::{json, Value};
 
 #[sqlx::test(migrations = "../migrations")]

@@ -55,7 +55,7 @@ async fn wait_for(what: &str, mut done: impl AsyncFnMut() -> bool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn a_match_is_posted_signed_and_retried_until_delivered(pool: sqlx::PgPool) {
     let app = TestApp::with_faces(pool).await;
-    let sender = domain::monitoring::webhooks::sender::spawn(app.state.installation.clone());
+    let sender = engine::monitoring::webhooks::sender::spawn(app.state.installation.clone());
     let (list, dossier) = watched(&app, "Alerting", json!({"notify": true}), "obama.jpg").await;
     let (quiet, _) = watched(&app, "Quiet", json!({}), "biden.jpg").await;
     let (url, got) = receiver(1).await;
@@ -103,7 +103,7 @@ async fn a_match_is_posted_signed_and_retried_until_delivered(pool: sqlx::PgPool
     let (signature, body) = &got[1];
     assert_eq!(
         signature,
-        &domain::monitoring::webhooks::store::sign(secret, body)
+        &engine::monitoring::webhooks::store::sign(secret, body)
     );
     let payload: Value = serde_json::from_slice(body).unwrap();
     assert_eq!(payload["event"]["id"], event_id);
@@ -122,7 +122,7 @@ async fn a_match_is_posted_signed_and_retried_until_delivered(pool: sqlx::PgPool
 #[sqlx::test(migrations = "../migrations")]
 async fn a_receiver_that_hangs_does_not_slow_ingest(pool: sqlx::PgPool) {
     let app = TestApp::with_faces(pool).await;
-    let sender = domain::monitoring::webhooks::sender::spawn(app.state.installation.clone());
+    let sender = engine::monitoring::webhooks::sender::spawn(app.state.installation.clone());
     watched(&app, "Alerting", json!({"notify": true}), "obama.jpg").await;
     // Accepts connections and never answers.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -6,7 +6,7 @@
 
 use super::{add_photo, assert_converged, Pair};
 use crate::helpers::{serve, serve_at, stop, TestApp};
-use domain::sync::run::RunOutcome;
+use engine::sync::run::RunOutcome;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 

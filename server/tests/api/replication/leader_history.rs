@@ -6,7 +6,7 @@
 use super::faults::{decide, latest_run, members, show};
 use super::{add_photo, assert_converged, assert_same, replicate_into, Pair};
 use crate::helpers::{drop_database, fresh_database, serve, serve_at, stop, TestApp};
-use domain::sync::run::{self, RunOutcome};
+use engine::sync::run::{self, RunOutcome};
 use serde_json::json;
 use sqlx::PgPool;
 use std::process::{Command, Stdio};

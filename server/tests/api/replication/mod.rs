@@ -9,8 +9,8 @@ mod operators;
 mod refusals;
 
 use crate::helpers::{drop_database, fresh_database, serve, settings, TestApp};
-use domain::sync::error::SyncError;
-use domain::sync::run::{self, RunOutcome};
+use engine::sync::error::SyncError;
+use engine::sync::run::{self, RunOutcome};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
@@ -117,7 +117,7 @@ async fn assert_same(leader: &PgPool, remote: i64, sub: &PgPool, local: i64) {
 }
 
 async fn add_photo(app: &TestApp, dossier: i64, seed: u32, vector: Option<&str>) {
-    let png = server::demo::portrait(seed);
+    let png = engine::demo::portrait(seed);
     let id = dossier.to_string();
     let mut fields: Vec<(&str, &[u8])> = vec![("dossier_id", id.as_bytes()), ("image", &png)];
     if let Some(v) = vector {
@@ -299,7 +299,7 @@ async fn a_cursor_the_leader_cannot_serve_leads_to_a_clean_full_resync(pool: PgP
         .execute(&pair.leader.pool)
         .await
         .unwrap();
-    domain::sync::feed::prune_tombstones(&pair.leader.pool, 30)
+    engine::sync::feed::prune_tombstones(&pair.leader.pool, 30)
         .await
         .unwrap();
     assert_eq!(pair.leader.count("sync_tombstones").await, 0);
@@ -365,7 +365,7 @@ async fn two_runners_never_run_the_same_replica_at_once(pool: PgPool) {
         .unwrap();
     // Hold the claim as another process would.
     let mut other = pair.sub.pool.acquire().await.unwrap().detach();
-    let held: bool = sqlx::query_scalar(domain::sync::locks::TRY_CLAIM_REPLICA)
+    let held: bool = sqlx::query_scalar(engine::sync::locks::TRY_CLAIM_REPLICA)
         .bind(replica)
         .fetch_one(&mut other)
         .await
@@ -408,7 +408,7 @@ async fn a_run_claim_covers_the_whole_replica_id(pool: PgPool) {
     assert_eq!(second, next);
 
     let mut other = pair.sub.pool.acquire().await.unwrap().detach();
-    let held: bool = sqlx::query_scalar(domain::sync::locks::TRY_CLAIM_REPLICA)
+    let held: bool = sqlx::query_scalar(engine::sync::locks::TRY_CLAIM_REPLICA)
         .bind(first)
         .fetch_one(&mut other)
         .await

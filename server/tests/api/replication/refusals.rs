@@ -98,7 +98,7 @@ async fn a_wrong_token_or_another_model_is_refused_with_both_names(pool: PgPool)
     let remote = pair.leader.watch_list("Remote").await;
     let empty = pair.sub.watch_list("Empty").await;
     // The same Subscriber database served with another token, then with another model.
-    let served_with = |settings: domain::Settings| {
+    let served_with = |settings: engine::Settings| {
         let options = leptos::prelude::LeptosOptions::builder()
             .output_name("dossier")
             .build();
@@ -123,7 +123,7 @@ async fn a_wrong_token_or_another_model_is_refused_with_both_names(pool: PgPool)
         (status, serde_json::from_slice::<Value>(&body).unwrap())
     };
     let mut other = settings();
-    other.sync.token = domain::sync::SyncToken::new("another-token-0123456789");
+    other.sync.token = engine::sync::SyncToken::new("another-token-0123456789");
     let (status, error) = send(served_with(other.clone()), create()).await;
     assert_eq!(status, 400);
     assert!(
@@ -134,7 +134,7 @@ async fn a_wrong_token_or_another_model_is_refused_with_both_names(pool: PgPool)
         "{error}"
     );
 
-    other.sync.token = domain::sync::SyncToken::new(crate::helpers::SYNC_TOKEN);
+    other.sync.token = engine::sync::SyncToken::new(crate::helpers::SYNC_TOKEN);
     other.face_model = "arcface-r100".into();
     let (status, error) = send(served_with(other), create()).await;
     assert_eq!(status, 400);

@@ -1,0 +1,86 @@
+//! Searches by photo made from the page, kept for a while in memory so that their results have
+//! an address of their own: the form posts, the server searches and sends the browser to
+//! `/faces/search?result=<id>` (Post/Redirect/Get), which works without JavaScript and without
+//! shipping the results' rendering to the browser. Only the user who searched can read one; a
+//! restart forgets them (the page then asks to search again).
+
+use domain::faces::FaceSearchResult;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How many searches are kept (the oldest goes first), and for how long.
+const KEPT: usize = 64;
+const FOR: Duration = Duration::from_secs(3600);
+
+/// A search as the results page shows it: what it found or why it was refused, and the photo
+/// scaled down (a JPEG) to draw the faces on.
+pub struct KeptSearch {
+    pub outcome: Result<FaceSearchResult, String>,
+    pub preview: Option<Vec<u8>>,
+}
+
+struct Entry {
+    id: String,
+    user: i64,
+    at: Instant,
+    search: Arc<KeptSearch>,
+}
+
+#[derive(Default)]
+pub struct RecentSearches {
+    entries: Mutex<VecDeque<Entry>>,
+}
+
+impl RecentSearches {
+    /// Keeps `search` for `user`; returns its id (128 random bits, so ids cannot be guessed).
+    pub fn keep(&self, user: i64, search: KeptSearch) -> String {
+        let id = crate::auth::new_secret()[..32].to_string();
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.retain(|e| e.at.elapsed() < FOR);
+        while entries.len() >= KEPT {
+            entries.pop_front();
+        }
+        entries.push_back(Entry {
+            id: id.clone(),
+            user,
+            at: Instant::now(),
+            search: Arc::new(search),
+        });
+        id
+    }
+
+    /// `user`'s search `id`, while it is kept.
+    pub fn get(&self, user: i64, id: &str) -> Option<Arc<KeptSearch>> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .iter()
+            .find(|e| e.id == id && e.user == user && e.at.elapsed() < FOR)
+            .map(|e| e.search.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found() -> KeptSearch {
+        KeptSearch {
+            outcome: Err("no".into()),
+            preview: None,
+        }
+    }
+
+    #[test]
+    fn a_search_is_its_users_only_and_the_oldest_go_first() {
+        let recent = RecentSearches::default();
+        let first = recent.keep(1, found());
+        assert!(recent.get(1, &first).is_some());
+        assert!(recent.get(2, &first).is_none());
+        assert!(recent.get(1, "not-an-id").is_none());
+        for _ in 0..KEPT {
+            recent.keep(1, found());
+        }
+        assert!(recent.get(1, &first).is_none());
+    }
+}

@@ -1,0 +1,365 @@
+//! What a camera posts, checked, matched and recorded: a photo (every face in it becomes an
+//! event) or ready vectors of the installation's model. Nothing is stored unless all of it is
+//! valid; the events and their webhook deliveries are written in one transaction.
+
+use super::matching::{best_matches, Match};
+use super::webhooks::store::{enqueue, Outgoing};
+use super::{live::LiveEvent, partitions::oldest_kept};
+use crate::error::{Error, Result};
+use crate::faces::extract::{all_faces, face_thumbnail};
+use crate::images::decode;
+use crate::Installation;
+use chrono::{DateTime, Utc};
+use domain::faces::FaceBox;
+use domain::monitoring::webhooks::{Payload, PayloadEvent, PayloadRef};
+use domain::monitoring::{check_camera, CLOCK_SKEW_SECONDS};
+use serde::{Deserialize, Serialize};
+
+/// The most faces one post may carry.
+pub const MAX_FACES: usize = 64;
+
+/// A post as received, before it is checked.
+#[derive(Debug, Clone, Default)]
+pub struct Submission {
+    pub camera: Option<String>,
+    pub captured_at: Option<String>,
+    pub image: Option<Vec<u8>>,
+    pub model: Option<String>,
+    pub vectors: Option<Vec<Vec<f32>>>,
+}
+
+/// What was recorded: one event per face.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Ingested {
+    pub events: Vec<IngestedEvent>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct IngestedEvent {
+    pub id: i64,
+    pub captured_at: DateTime<Utc>,
+    pub face_box: Option<FaceBox>,
+    pub matched: Option<IngestedMatch>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct IngestedMatch {
+    pub dossier_id: i64,
+    pub dossier_name: String,
+    pub watch_list_id: i64,
+    pub confidence: f32,
+}
+
+/// The faces of a post: their vectors, and for a photo where they are and their crops.
+struct Faces {
+    vectors: Vec<Vec<f32>>,
+    boxes: Vec<Option<FaceBox>>,
+    crops: Vec<Option<Vec<u8>>>,
+}
+
+/// Checks, matches and records a post.
+pub async fn ingest(inst: &Installation, post: Submission) -> Result<Ingested> {
+    let camera = check_camera(post.camera.as_deref().unwrap_or_default())?;
+    let captured_at = captured_at(
+        post.captured_at.as_deref(),
+        inst.settings.events_retention_days,
+    )?;
+    let faces = match (post.image, post.vectors) {
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid(
+                "vectors",
+                "send either a photo (image) or vectors, not both",
+            ))
+        }
+        (None, None) => {
+            return Err(Error::invalid(
+                "image",
+                "is required: send a photo (image), or vectors with their model",
+            ))
+        }
+        (Some(image), None) => photo_faces(inst, image).await?,
+        (None, Some(vectors)) => vector_faces(inst, post.model.as_deref(), vectors)?,
+    };
+    let matches = best_matches(inst, &faces.vectors).await?;
+    inst.monitor.days.ensure(&inst.pool, captured_at).await?;
+    record(inst, &camera, captured_at, faces, matches).await
+}
+
+fn captured_at(text: Option<&str>, retention_days: i32) -> Result<DateTime<Utc>> {
+    let now = Utc::now();
+    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(now);
+    };
+    let at = DateTime::parse_from_rfc3339(text)
+        .map_err(|_| {
+            Error::invalid(
+                "captured_at",
+                format!("{text:?} is not an RFC 3339 time such as 2026-11-24T08:00:00Z"),
+            )
+        })?
+        .with_timezone(&Utc);
+    if at > now + chrono::Duration::seconds(CLOCK_SKEW_SECONDS) {
+        return Err(Error::invalid(
+            "captured_at",
+            format!(
+                "{text} is in the future (the server's time is {})",
+                now.to_rfc3339()
+            ),
+        ));
+    }
+    let oldest = oldest_kept(retention_days);
+    if at.date_naive() < oldest {
+        return Err(Error::invalid(
+            "captured_at",
+            format!(
+                "{text} is older than the events this installation keeps ({retention_days} days)"
+            ),
+        ));
+    }
+    Ok(at)
+}
+
+/// Every face of the photo, found by the installation's engine.
+async fn photo_faces(inst: &Installation, image: Vec<u8>) -> Result<Faces> {
+    let engine = inst.faces.clone().ok_or_else(|| {
+        Error::invalid(
+            "image",
+            format!(
+                "this installation has no face engine (FACE_MODEL is {:?}); post vectors of that model instead",
+                inst.settings.face_model
+            ),
+        )
+    })?;
+    tokio::task::spawn_blocking(move || {
+        let decoded = decode(&image)?;
+        let pixels = decoded.picture.to_rgb8();
+        let found = all_faces(&engine, &pixels);
+        if found.is_empty() {
+            return Err(domain::Error::Faces {
+                message: "no face was found in the photo; nothing was stored".into(),
+                found: Vec::new(),
+                width: pixels.width(),
+                height: pixels.height(),
+            }
+            .into());
+        }
+        if found.len() > MAX_FACES {
+            return Err(Error::invalid(
+                "image",
+                format!(
+                    "{} faces were found; one post may carry at most {MAX_FACES}",
+                    found.len()
+                ),
+            ));
+        }
+        let mut faces = Faces {
+            vectors: Vec::new(),
+            boxes: Vec::new(),
+            crops: Vec::new(),
+        };
+        for (bounds, vector) in found {
+            faces
+                .crops
+                .push(Some(face_thumbnail(&decoded.picture, &bounds)?));
+            faces.boxes.push(Some(bounds));
+            faces.vectors.push(vector);
+        }
+        Ok(faces)
+    })
+    .await
+    .map_err(|_| Error::internal())?
+}
+
+/// Vectors made elsewhere: only of this installation's model, of its length, finite.
+fn vector_faces(inst: &Installation, model: Option<&str>, vectors: Vec<Vec<f32>>) -> Result<Faces> {
+    let ours = &inst.settings.face_model;
+    let model = model
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| {
+            Error::invalid(
+                "model",
+                "is required with vectors: the name of the model that made them",
+            )
+        })?;
+    if model != ours {
+        return Err(Error::invalid(
+            "model",
+            format!("vectors of model {model:?} cannot be matched here: this installation's model is {ours:?}"),
+        ));
+    }
+    if vectors.is_empty() || vectors.len() > MAX_FACES {
+        return Err(Error::invalid(
+            "vectors",
+            format!("must hold 1 to {MAX_FACES} vectors"),
+        ));
+    }
+    let length = inst.settings.face_vector_length;
+    for (i, v) in vectors.iter().enumerate() {
+        if v.len() != length {
+            return Err(Error::invalid(
+                "vectors",
+                format!(
+                    "vector {} has {} numbers; vectors of {ours:?} have {length}",
+                    i + 1,
+                    v.len()
+                ),
+            ));
+        }
+        if v.iter().any(|x| !x.is_finite()) {
+            return Err(Error::invalid(
+                "vectors",
+                format!("vector {} holds a number that is not finite", i + 1),
+            ));
+        }
+    }
+    let n = vectors.len();
+    Ok(Faces {
+        vectors,
+        boxes: vec![None; n],
+        crops: vec![None; n],
+    })
+}
+
+/// The events and their deliveries, in one transaction; then the live pages and the webhook
+/// sender are told.
+async fn record(
+    inst: &Installation,
+    camera: &str,
+    captured_at: DateTime<Utc>,
+    faces: Faces,
+    matches: Vec<Option<Match>>,
+) -> Result<Ingested> {
+    let n = faces.vectors.len();
+    let mut tx = inst.pool.begin().await?;
+    let ids: Vec<i64> = sqlx::query_scalar!(
+        r#"SELECT nextval('events_id_seq') AS "id!" FROM generate_series(1, $1::int)"#,
+        n as i32
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let column = |f: &dyn Fn(&Match) -> Option<i64>| -> Vec<Option<i64>> {
+        matches.iter().map(|m| m.as_ref().and_then(f)).collect()
+    };
+    let dossiers = column(&|m| Some(m.dossier_id));
+    let photos = column(&|m| Some(m.photo_id));
+    let lists = column(&|m| Some(m.watch_list_id));
+    let names: Vec<Option<String>> = matches
+        .iter()
+        .map(|m| m.as_ref().map(|m| m.dossier_name.clone()))
+        .collect();
+    let confidences: Vec<Option<f32>> = matches
+        .iter()
+        .map(|m| m.as_ref().map(|m| m.confidence))
+        .collect();
+    let needs_ack: Vec<bool> = matches
+        .iter()
+        .map(|m| m.as_ref().is_some_and(|m| m.needs_ack))
+        .collect();
+    // Boxes travel as "l,t,w,h" text: PostgreSQL's unnest cannot take an array of arrays of
+    // different nullness.
+    let boxes: Vec<Option<String>> = faces
+        .boxes
+        .iter()
+        .map(|b| b.map(|b| b.to_array().map(|v| v.to_string()).join(",")))
+        .collect();
+    sqlx::query!(
+        "INSERT INTO events (id, captured_at, camera, face_box, face_jpeg, dossier_id, dossier_name,
+                             photo_id, watch_list_id, confidence, needs_ack)
+         SELECT e.id, $2, $3, string_to_array(e.box, ',')::int[], e.jpeg, e.dossier, e.name,
+                e.photo, e.list, e.confidence, e.ack
+         FROM unnest($1::bigint[], $4::text[], $5::bytea[], $6::bigint[], $7::text[], $8::bigint[],
+                     $9::bigint[], $10::real[], $11::bool[])
+              AS e(id, box, jpeg, dossier, name, photo, list, confidence, ack)",
+        &ids,
+        captured_at,
+        camera,
+        &boxes as &[Option<String>],
+        &faces.crops as &[Option<Vec<u8>>],
+        &dossiers as &[Option<i64>],
+        &names as &[Option<String>],
+        &photos as &[Option<i64>],
+        &lists as &[Option<i64>],
+        &confidences as &[Option<f32>],
+        &needs_ack
+    )
+    .execute(&mut *tx)
+    .await?;
+    let outgoing: Vec<Outgoing> = ids
+        .iter()
+        .zip(&matches)
+        .filter_map(|(id, m)| {
+            let m = m.as_ref().filter(|m| m.notify)?;
+            Some(Outgoing {
+                payload: payload(inst, *id, captured_at, camera, m, faces.crops[0].is_some()),
+                watch_list: m.watch_list_id,
+                camera: camera.to_string(),
+                confidence: m.confidence,
+            })
+        })
+        .collect();
+    let deliveries = enqueue(&mut tx, &outgoing).await?;
+    tx.commit().await?;
+    if deliveries > 0 {
+        inst.monitor.deliveries.notify_one();
+    }
+    for (id, m) in ids.iter().zip(&matches) {
+        inst.monitor.live.publish(LiveEvent {
+            id: *id,
+            camera: camera.to_string(),
+            dossier_name: m.as_ref().map(|m| m.dossier_name.clone()),
+            watch_list_id: m.as_ref().map(|m| m.watch_list_id),
+            confidence: m.as_ref().map(|m| m.confidence),
+            needs_ack: m.as_ref().is_some_and(|m| m.needs_ack),
+            notify: m.as_ref().is_some_and(|m| m.notify),
+        });
+    }
+    Ok(Ingested {
+        events: ids
+            .into_iter()
+            .zip(matches)
+            .zip(faces.boxes)
+            .map(|((id, m), face_box)| IngestedEvent {
+                id,
+                captured_at,
+                face_box,
+                matched: m.map(|m| IngestedMatch {
+                    dossier_id: m.dossier_id,
+                    dossier_name: m.dossier_name,
+                    watch_list_id: m.watch_list_id,
+                    confidence: m.confidence,
+                }),
+            })
+            .collect(),
+    })
+}
+
+fn payload(
+    inst: &Installation,
+    id: i64,
+    captured_at: DateTime<Utc>,
+    camera: &str,
+    m: &Match,
+    has_face: bool,
+) -> Payload {
+    Payload {
+        kind: "face.matched".into(),
+        installation: inst.settings.site_name.clone(),
+        event: PayloadEvent {
+            id,
+            captured_at: captured_at.to_rfc3339(),
+            camera: camera.to_string(),
+            confidence: m.confidence,
+            dossier: PayloadRef {
+                id: m.dossier_id,
+                name: m.dossier_name.clone(),
+            },
+            watch_list: PayloadRef {
+                id: m.watch_list_id,
+                name: m.watch_list_name.clone(),
+            },
+            needs_ack: m.needs_ack,
+            face: has_face.then(|| format!("/events/{id}/face")),
+        },
+    }
+}
