@@ -8,11 +8,17 @@ source scripts/env.sh
 scripts/install-tools.sh
 ensure_postgres
 
+echo "==> vendor/usearch is the published crate with our patches, nothing else"
+scripts/usearch-vendor.sh --check
+echo "==> no module of any crate imports back up into one that imports it"
+python3 scripts/module-cycles.py
+
 # #[sqlx::test] creates (and drops) one database per test on this server.
 export DATABASE_URL="$PG_BASE_URL/postgres"
 echo "==> Rust tests"
 # Per package: a workspace-wide run would unify the ssr and hydrate features.
 cargo test -p domain
+cargo test -p engine
 cargo test -p face-engine
 cargo test --release -p face-index
 cargo test -p app --features ssr

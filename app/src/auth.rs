@@ -26,7 +26,7 @@ pub async fn login(
     use engine::auth;
     let state = crate::state::app_state()?;
     let parts = crate::caller::request_parts()?;
-    let address = crate::caller::client_address(&parts, &state.settings.trusted_proxies);
+    let address = crate::caller::client_address(&parts, &state.web.trusted_proxies);
     let username = username.trim();
     // What the log says of an attempt: the name tried, cut to a username's length.
     let tried = format!("as {:?}", username.chars().take(150).collect::<String>());
@@ -97,7 +97,7 @@ pub async fn login(
 
 #[cfg(feature = "ssr")]
 fn set_session_cookie(state: &crate::state::AppState, token: &str) -> AppResult<()> {
-    let cookie = crate::caller::session_cookie(&state.settings.sessions, token);
+    let cookie = crate::caller::session_cookie(&state.web.cookie, token);
     let response = expect_context::<leptos_axum::ResponseOptions>();
     response.append_header(
         http::header::SET_COOKIE,
@@ -112,7 +112,7 @@ fn set_session_cookie(state: &crate::state::AppState, token: &str) -> AppResult<
 pub async fn logout() -> AppResult<()> {
     let state = crate::state::app_state()?;
     let parts = crate::caller::request_parts()?;
-    if let Some(token) = crate::caller::session_token(&state.settings.sessions, &parts.headers) {
+    if let Some(token) = crate::caller::session_token(&state.web.cookie, &parts.headers) {
         engine::auth::sessions::end(&state.pool, token).await?;
     }
     set_session_cookie(&state, "")?;

@@ -6,18 +6,18 @@
 
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use crate::state::SessionCookie;
 use axum::extract::{FromRef, FromRequestParts};
 use domain::access::{CurrentUser, Permission};
 use domain::Error;
 use engine::auth::{self, sessions, UserKey};
-use engine::installation::SessionSettings;
 use http::{request::Parts, HeaderMap};
 use std::net::{IpAddr, SocketAddr};
 
 /// HttpOnly keeps scripts away from it; SameSite=Lax keeps other sites from submitting our
 /// forms with it (the server also rejects cross-origin POSTs); Secure when the installation
 /// is reached over HTTPS. An empty `token` with no lifetime clears it.
-pub fn session_cookie(settings: &SessionSettings, token: &str) -> String {
+pub fn session_cookie(cookie: &SessionCookie, token: &str) -> String {
     let max_age = if token.is_empty() {
         0
     } else {
@@ -25,19 +25,19 @@ pub fn session_cookie(settings: &SessionSettings, token: &str) -> String {
     };
     format!(
         "{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
-        settings.cookie_name,
-        if settings.secure { "; Secure" } else { "" }
+        cookie.name,
+        if cookie.secure { "; Secure" } else { "" }
     )
 }
 
-pub fn session_token<'h>(settings: &SessionSettings, headers: &'h HeaderMap) -> Option<&'h str> {
+pub fn session_token<'h>(cookie: &SessionCookie, headers: &'h HeaderMap) -> Option<&'h str> {
     headers
         .get_all(http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == settings.cookie_name)
+        .find(|(name, _)| *name == cookie.name)
         .map(|(_, value)| value)
 }
 
@@ -79,12 +79,12 @@ async fn user_from_headers(
 ) -> AppResult<Option<CurrentUser>> {
     let credential = match (
         api_token(headers),
-        session_token(&state.settings.sessions, headers),
+        session_token(&state.web.cookie, headers),
     ) {
         (Some(token), _) => UserKey::ApiToken(token),
         (None, Some(secret)) => UserKey::Session {
             secret,
-            idle_minutes: state.settings.sessions.idle_minutes,
+            idle_minutes: state.settings.accounts.idle_minutes(),
         },
         (None, None) => return Ok(None),
     };
@@ -95,7 +95,7 @@ async fn user_from_headers(
 /// Fills in what the installation's settings let this user see: the Replication screens are
 /// for administrators, unless `SYNC_WEB_UI=false`.
 pub fn with_screens(mut user: CurrentUser, state: &AppState) -> CurrentUser {
-    user.replication_screens = state.settings.sync_web_ui && user.can(Permission::Admin);
+    user.replication_screens = state.replication.settings.web_ui && user.can(Permission::Admin);
     user
 }
 
@@ -152,7 +152,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> AppResult<Self> {
         let state = AppState::from_ref(state);
-        let address = client_address(parts, &state.settings.trusted_proxies);
+        let address = client_address(parts, &state.web.trusted_proxies);
         user_of(parts, &state)
             .await?
             .map(|user| Caller(user, address))
@@ -172,7 +172,7 @@ pub async fn require(permission: Permission, doing: &str) -> AppResult<(AppState
 /// The caller of this request as the audit log names them: user and address.
 pub fn actor(user: &CurrentUser) -> AppResult<domain::audit::Actor> {
     let state = crate::state::app_state()?;
-    let address = client_address(&request_parts()?, &state.settings.trusted_proxies);
+    let address = client_address(&request_parts()?, &state.web.trusted_proxies);
     Ok(domain::audit::Actor::person(user, address))
 }
 
@@ -207,7 +207,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> AppResult<Self> {
         let state = AppState::from_ref(state);
-        let token = &state.settings.sync.token;
+        let token = &state.replication.settings.token;
         if !token.is_set() {
             return Err(Error::Unauthenticated {
                 message: "replication is off on this Leader (SYNC_TOKEN is not set)".into(),

@@ -39,7 +39,8 @@ pub async fn search_faces(data: MultipartData) -> AppResult<FaceSearchResult> {
         Err(e) => (Err(e.to_string()), None),
     };
     let id = state
-        .recent_searches
+        .faces
+        .recent
         .keep(user.id, KeptSearch { outcome, preview });
     leptos_axum::redirect(&format!("/faces/search?result={id}"));
     // The browser follows the redirect and never reads this body.
@@ -61,7 +62,7 @@ async fn search(
     use domain::faces::{DEFAULT_MATCHES, MAX_MATCHES};
     use domain::Error;
     use engine::faces::search::SearchFilter;
-    let fields = crate::photos::multipart::read(data, state.settings.upload_limit).await?;
+    let fields = crate::photos::multipart::read(data, state.web.upload_limit).await?;
     let image = fields
         .image
         .filter(|b| !b.is_empty())
@@ -99,7 +100,7 @@ async fn search(
         min_confidence: number("min_confidence")?.unwrap_or(0.5) as f32,
         matches: matches as usize,
     };
-    Ok(engine::faces::search::search(state, image, &filter, preview).await?)
+    Ok(engine::faces::search::search(&state.faces, image, &filter, preview).await?)
 }
 
 /// A kept search as its page shows it.
@@ -114,7 +115,7 @@ pub struct SearchOutcome {
 #[server(prefix = "/api", endpoint = "faces/searched", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn searched_faces(id: String) -> AppResult<Option<SearchOutcome>> {
     let (state, user) = crate::caller::require(Permission::Read, "search by photo").await?;
-    Ok(state.recent_searches.get(user.id, &id).map(|kept| {
+    Ok(state.faces.recent.get(user.id, &id).map(|kept| {
         let (found, refused) = match &kept.outcome {
             Ok(found) => (Some(found.clone()), None),
             Err(why) => (None, Some(why.clone())),

@@ -16,6 +16,8 @@ pub mod error;
 pub mod events;
 pub mod faces;
 pub mod forms;
+#[cfg(feature = "ssr")]
+pub mod multipart;
 pub mod notice;
 pub mod photos;
 pub mod replication;

@@ -15,8 +15,8 @@ use server_fn::codec::{MultipartData, MultipartFormData};
 pub async fn upload_photo(data: MultipartData) -> AppResult<PhotoInfo> {
     use engine::photos::{store, NewPhoto};
     let (state, user) = crate::caller::require(Permission::Edit, "add photos").await?;
-    let fields = multipart::read(data, state.settings.upload_limit).await?;
-    let photo = NewPhoto::parse(fields, &state.settings, state.faces.as_ref()).await?;
+    let fields = multipart::read(data, state.web.upload_limit).await?;
+    let photo = NewPhoto::parse(fields, &state.faces.model, state.faces.engine.as_ref()).await?;
     engine::sync::guard::dossier_writable(&state.pool, photo.dossier_id).await?;
     let id = crate::caller::write(&state, &user, async |db| store::insert(db, photo).await).await?;
     Ok(store::get(&state.pool, id).await?)
@@ -35,45 +35,34 @@ pub async fn delete_photo(id: i64) -> AppResult<()> {
 
 #[cfg(feature = "ssr")]
 pub(crate) mod multipart {
-    //! Reading an upload's multipart fields, stopping as soon as the image passes the limit.
+    //! An upload's multipart fields, as the photo upload and the search by photo send them.
 
     use crate::error::AppResult;
-    use domain::photos::{ImageUpload, UploadFields};
+    use crate::multipart::{read as read_form, Unknown};
+    use domain::photos::UploadFields;
     use domain::Error;
     use server_fn::codec::MultipartData;
 
-    fn malformed(e: impl std::fmt::Display) -> Error {
-        Error::bad_request(format!("malformed multipart body: {e}"))
-    }
-
-    /// The text fields read besides the upload's own.
-    const OTHER_FIELDS: &[&str] = &["watch_list", "min_confidence", "matches"];
+    /// The text fields read besides the image: the upload's own, and a search's filters.
+    const TEXTS: &[&str] = &[
+        "dossier_id",
+        "vector",
+        "model",
+        "watch_list",
+        "min_confidence",
+        "matches",
+    ];
 
     pub async fn read(data: MultipartData, limit: usize) -> AppResult<UploadFields> {
-        let mut data = data.into_inner().ok_or_else(Error::internal)?;
-        let mut fields = UploadFields::default();
-        while let Some(mut field) = data.next_field().await.map_err(malformed)? {
-            let name = field.name().unwrap_or_default().to_string();
-            match name.as_str() {
-                "image" => {
-                    let mut image = ImageUpload::new(limit);
-                    while let Some(chunk) = field.chunk().await.map_err(malformed)? {
-                        image.push(&chunk)?;
-                    }
-                    fields.image = Some(image.into_bytes());
-                }
-                "dossier_id" => fields.dossier_id = Some(field.text().await.map_err(malformed)?),
-                "vector" => fields.vector = Some(field.text().await.map_err(malformed)?),
-                "model" => fields.model = Some(field.text().await.map_err(malformed)?),
-                // Short text fields other forms send (a search's filters); a name may come once.
-                other if OTHER_FIELDS.contains(&other) && !fields.extra.contains_key(other) => {
-                    let text = field.text().await.map_err(malformed)?;
-                    fields.extra.insert(other.to_string(), text);
-                }
-                _ => {}
-            }
-        }
-        Ok(fields)
+        let data = data.into_inner().ok_or_else(Error::internal)?;
+        let mut form = read_form(data, limit, TEXTS, Unknown::Skip).await?;
+        Ok(UploadFields {
+            dossier_id: form.take("dossier_id"),
+            vector: form.take("vector"),
+            model: form.take("model"),
+            image: form.image,
+            extra: form.texts,
+        })
     }
 }
 

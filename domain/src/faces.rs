@@ -17,7 +17,7 @@ pub struct FaceMatch {
     /// `/photos/{sha256}/face`).
     pub photo_id: i64,
     pub photo_sha256: String,
-    /// 0–1: see `face_engine::confidence`.
+    /// 0–1: see `similarity::confidence`.
     pub confidence: f32,
 }
 

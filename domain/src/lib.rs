@@ -17,6 +17,7 @@ pub mod input;
 pub mod logins;
 pub mod monitoring;
 pub mod photos;
+pub mod similarity;
 pub mod sync;
 pub mod text;
 pub mod time;

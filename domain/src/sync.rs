@@ -37,19 +37,15 @@ pub struct RemoteList {
     pub upstream: Vec<String>,
 }
 
-/// A list's settings as the Leader has them; a replica follows them (its name stays local).
+/// A list as its Leader has it now: its name, which the Replication page shows (a Leader
+/// before this field sends none; the replica's own name stays local), and its settings, which
+/// the replica follows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct ListSettings {
-    /// The Leader's name for the list, which the Replication page shows (a Leader before this
-    /// field sends none).
+pub struct LeaderList {
     #[serde(default)]
     pub name: Option<String>,
-    pub comment: String,
-    pub color: String,
-    pub active: bool,
-    pub acknowledge: bool,
-    pub notify: bool,
-    pub confidence_threshold: Option<f32>,
+    #[serde(flatten)]
+    pub settings: crate::watch_lists::ListSettings,
 }
 
 /// One page of a list's changes (`GET /sync/leader/dossier-lists/{id}/changes`).
@@ -60,7 +56,7 @@ pub struct ChangePage {
     /// The Leader's epoch the revisions belong to (see [`LeaderInfo::epoch`]).
     pub epoch: String,
     /// The list's settings now.
-    pub list: ListSettings,
+    pub list: LeaderList,
     /// How many changes the whole run has (given on the first page only).
     pub total: Option<i64>,
     /// Of those, how many at most are removals (first page only): what the mass-removal guard

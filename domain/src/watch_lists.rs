@@ -10,12 +10,8 @@ use serde::{Deserialize, Serialize};
 pub struct WatchList {
     pub id: i64,
     pub name: String,
-    pub comment: String,
-    pub color: String,
-    pub active: bool,
-    pub acknowledge: bool,
-    pub notify: bool,
-    pub confidence_threshold: Option<f32>,
+    #[serde(flatten)]
+    pub settings: ListSettings,
     pub dossier_count: i64,
     /// The Leader URL if this list is a read-only replica here.
     pub replica_of: Option<String>,
@@ -27,10 +23,11 @@ pub struct WatchList {
 
 pub const DEFAULT_COLOR: &str = "#1f77b4";
 
-/// A watch list's editable fields, validated; also what the edit form starts from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WatchListInput {
-    pub name: String,
+/// A list's settings: every one but its name. Monitoring reads them (active, threshold,
+/// acknowledge, notify), the pages show them (colour, comment), and a replica follows its
+/// Leader's list's (its name stays local).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ListSettings {
     pub comment: String,
     pub color: String,
     pub active: bool,
@@ -39,11 +36,10 @@ pub struct WatchListInput {
     pub confidence_threshold: Option<f32>,
 }
 
-impl Default for WatchListInput {
-    /// A new list's fields.
+impl Default for ListSettings {
+    /// A new list's settings.
     fn default() -> Self {
         Self {
-            name: String::new(),
             comment: String::new(),
             color: DEFAULT_COLOR.into(),
             active: true,
@@ -54,16 +50,19 @@ impl Default for WatchListInput {
     }
 }
 
+/// A watch list's editable fields, validated; also what the edit form starts from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WatchListInput {
+    pub name: String,
+    #[serde(flatten)]
+    pub settings: ListSettings,
+}
+
 impl From<WatchList> for WatchListInput {
     fn from(list: WatchList) -> Self {
         Self {
             name: list.name,
-            comment: list.comment,
-            color: list.color,
-            active: list.active,
-            acknowledge: list.acknowledge,
-            notify: list.notify,
-            confidence_threshold: list.confidence_threshold,
+            settings: list.settings,
         }
     }
 }
@@ -109,12 +108,14 @@ impl WatchListInput {
         };
         Ok(Self {
             name,
-            comment,
-            color,
-            active: active.0,
-            acknowledge: acknowledge.0,
-            notify: notify.0,
-            confidence_threshold,
+            settings: ListSettings {
+                comment,
+                color,
+                active: active.0,
+                acknowledge: acknowledge.0,
+                notify: notify.0,
+                confidence_threshold,
+            },
         })
     }
 }
@@ -148,11 +149,12 @@ mod tests {
     fn a_list_is_read_from_its_form_fields() {
         let list = parse("#1F77B4", "0.75").unwrap();
         assert_eq!(list.name, "Wanted");
-        assert_eq!(list.color, "#1f77b4");
-        assert_eq!(list.confidence_threshold, Some(0.75));
-        assert!(list.active && !list.acknowledge && list.notify);
+        let settings = &list.settings;
+        assert_eq!(settings.color, "#1f77b4");
+        assert_eq!(settings.confidence_threshold, Some(0.75));
+        assert!(settings.active && !settings.acknowledge && settings.notify);
         // Empty colour and threshold take the defaults.
-        let list = parse("", "").unwrap();
+        let list = parse("", "").unwrap().settings;
         assert_eq!(
             (list.color.as_str(), list.confidence_threshold),
             (DEFAULT_COLOR, None)

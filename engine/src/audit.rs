@@ -5,6 +5,24 @@ use crate::error::Result;
 use domain::audit::{Actor, AuditEntry, AuditFilter, AuditPage};
 use sqlx::{PgPool, Postgres, Transaction};
 
+/// How long the audit log keeps its entries.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(default)]
+pub struct AuditSettings {
+    /// Audit entries older than this many days are deleted (hourly).
+    #[serde(rename = "AUDIT_RETENTION_DAYS")]
+    pub retention_days: crate::settings::Bounded<1, 36_500>,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self {
+            // Two years, as long as a typical inquiry looks back.
+            retention_days: crate::settings::Bounded::new(730),
+        }
+    }
+}
+
 /// The connection a write runs on (its audited transaction).
 pub type Db = sqlx::PgConnection;
 

@@ -89,7 +89,7 @@ const REAL_FACES: &[(&str, &str)] = &[("Joe Biden", "biden.jpg")];
 /// Adds the [`REAL_FACES`] found in `dir` that are not there yet; returns how many.
 pub async fn add_real_faces(
     pool: &PgPool,
-    settings: &crate::Settings,
+    model: &crate::faces::FaceModel,
     engine: &std::sync::Arc<face_engine::Engine>,
     dir: &std::path::Path,
 ) -> Result<u64> {
@@ -128,7 +128,7 @@ pub async fn add_real_faces(
             image: Some(bytes),
             ..Default::default()
         };
-        let photo = NewPhoto::parse(fields, settings, Some(engine)).await?;
+        let photo = NewPhoto::parse(fields, model, Some(engine)).await?;
         store::insert(&mut tx, photo).await?;
         tx.commit().await?;
         added += 1;

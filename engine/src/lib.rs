@@ -1,25 +1,154 @@
 //! The dossier database's engine: every store (the SQL of watch lists, dossiers, photos,
 //! images, accounts, events and replicas), replication (the Leader's feed, the Subscriber's
 //! runs and their scheduler), monitoring (ingest, matching, the face index, webhooks), the
-//! faces, and every background worker. It knows nothing of Leptos or of HTTP routing: the web
-//! app (`app`) and the binary (`server`) are adapters over it.
+//! faces, and every background worker, under one runtime ([`workers`]). It knows nothing of
+//! Leptos or of HTTP routing: the web app (`app`) and the binary (`server`) are adapters over
+//! it.
+//!
+//! [`Installation`] is assembled here, once: each part (accounts, faces, replication,
+//! monitoring) receives a pool, its own settings and its own channels, and no module below
+//! reaches back up to the whole. A new store is a module beside the others; a new setting is a
+//! field of its part's settings struct; a new background loop is a [`workers::Worker`] started
+//! in [`Installation::start_workers`].
 
 pub mod audit;
 pub mod auth;
 pub mod backoff;
+pub mod database;
 pub mod demo;
 pub mod dossiers;
 pub mod error;
 pub mod faces;
 pub mod housekeeping;
 pub mod images;
-pub mod installation;
+pub mod locks;
 pub mod monitoring;
 pub mod photos;
+pub mod settings;
 pub mod sync;
 pub mod users;
 pub mod watch_lists;
 pub mod workers;
 
 pub use error::{Error, OnConstraint, Result};
-pub use installation::{Installation, Settings, SyncSettings};
+
+use auth::throttle::LoginThrottle;
+use faces::Faces;
+use monitoring::Monitoring;
+use sqlx::PgPool;
+use std::sync::Arc;
+use sync::Replication;
+use tokio_util::sync::CancellationToken;
+use workers::{Health, Workers};
+
+/// The engine's settings, one struct per part.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// What this installation is called (`SITE_NAME`, read by the server with the address it
+    /// defaults to): webhooks say it.
+    pub site_name: String,
+    pub sync: sync::SyncSettings,
+    pub faces: faces::FaceSettings,
+    pub monitoring: monitoring::MonitoringSettings,
+    pub accounts: auth::AccountSettings,
+    pub audit: audit::AuditSettings,
+}
+
+/// One installation of the dossier database as its parts hold it.
+#[derive(Clone)]
+pub struct Installation {
+    pub pool: PgPool,
+    pub settings: Arc<Settings>,
+    /// Failed logins per account and address, and the locks they earned.
+    pub login_throttle: Arc<LoginThrottle>,
+    pub faces: Faces,
+    pub replication: Replication,
+    pub monitoring: Monitoring,
+    /// Cancelled when the installation stops: workers and replication runs watch it.
+    pub stop: CancellationToken,
+    /// The workers' lines in `/metrics`.
+    pub health: Arc<Health>,
+}
+
+impl Installation {
+    /// Assembles the installation over `pool`; `engine` is the face engine, when `settings`
+    /// name the built-in model (see [`faces::load_engine`]).
+    pub fn new(
+        pool: PgPool,
+        settings: Settings,
+        engine: Option<Arc<face_engine::Engine>>,
+    ) -> Result<Self, settings::SettingError> {
+        let stop = CancellationToken::new();
+        let model = settings.faces.model()?;
+        let faces = Faces {
+            pool: pool.clone(),
+            model: model.clone(),
+            engine,
+            recent: Arc::default(),
+        };
+        let replication = Replication {
+            pool: pool.clone(),
+            settings: Arc::new(settings.sync.clone()),
+            face_model: model.name,
+            bell: Arc::default(),
+            stop: stop.clone(),
+        };
+        let monitoring = Monitoring::new(
+            pool.clone(),
+            settings.monitoring.clone(),
+            faces.clone(),
+            &settings.site_name,
+        );
+        Ok(Self {
+            pool,
+            settings: Arc::new(settings),
+            login_throttle: Arc::default(),
+            faces,
+            replication,
+            monitoring,
+            stop,
+            health: Arc::default(),
+        })
+    }
+
+    /// Starts every background worker of the installation under one runtime: the replication
+    /// scheduler, the webhook sender, the face index's refresh and the housekeeping.
+    pub fn start_workers(&self) -> Workers {
+        let mut workers = self.workers();
+        let replication = self.replication.clone();
+        workers.start(move || sync::scheduler::Scheduler::new(replication.clone()));
+        let (pool, bell) = (self.pool.clone(), self.monitoring.deliveries.clone());
+        workers
+            .start(move || monitoring::webhooks::sender::Sender::new(pool.clone(), bell.clone()));
+        let index = self.monitoring.index.clone();
+        workers.start(move || monitoring::index::Refresher::new(index.clone()));
+        let (pool, retention, days) = (
+            self.pool.clone(),
+            self.retention(),
+            self.monitoring.days.clone(),
+        );
+        workers
+            .start(move || housekeeping::Housekeeping::new(pool.clone(), retention, days.clone()));
+        workers
+    }
+
+    /// A runtime for this installation's workers, with none started (tests start the ones
+    /// they exercise).
+    pub fn workers(&self) -> Workers {
+        Workers::new(self.stop.clone(), self.health.clone())
+    }
+
+    /// What housekeeping keeps, and for how long.
+    pub fn retention(&self) -> housekeeping::Retention {
+        housekeeping::Retention {
+            session_idle_minutes: self.settings.accounts.idle_minutes(),
+            audit_days: self.settings.audit.retention_days.get() as i32,
+            events_days: self.settings.monitoring.retention_days(),
+        }
+    }
+
+    /// One round of housekeeping now.
+    pub async fn tidy(&self) {
+        housekeeping::tidy(&self.pool, self.retention(), &self.monitoring.days).await;
+    }
+}

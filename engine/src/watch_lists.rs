@@ -1,7 +1,7 @@
 //! The SQL of watch lists, checked against the schema at compile time (`.sqlx/`).
 
 use crate::error::{Error, Result};
-use domain::watch_lists::{WatchList, WatchListInput, WatchListLabel};
+use domain::watch_lists::{ListSettings, WatchList, WatchListInput, WatchListLabel};
 use sqlx::{Connection, PgConnection, PgPool};
 
 pub fn not_found(id: i64) -> Error {
@@ -10,8 +10,7 @@ pub fn not_found(id: i64) -> Error {
 
 /// Every list, or only `id`: one query for both, so the columns are written once.
 async fn select(pool: &PgPool, id: Option<i64>) -> Result<Vec<WatchList>> {
-    Ok(sqlx::query_as!(
-        WatchList,
+    let rows = sqlx::query!(
         r#"SELECT w.id, w.name, w.comment, w.color, w.active, w.acknowledge, w.notify,
                   w.confidence_threshold, w.created_at, w.modified_at,
                   (SELECT count(*) FROM dossier_watch_lists x WHERE x.watch_list_id = w.id)
@@ -23,7 +22,26 @@ async fn select(pool: &PgPool, id: Option<i64>) -> Result<Vec<WatchList>> {
         id
     )
     .fetch_all(pool)
-    .await?)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| WatchList {
+            id: r.id,
+            name: r.name,
+            settings: ListSettings {
+                comment: r.comment,
+                color: r.color,
+                active: r.active,
+                acknowledge: r.acknowledge,
+                notify: r.notify,
+                confidence_threshold: r.confidence_threshold,
+            },
+            dossier_count: r.dossier_count,
+            replica_of: r.replica_of,
+            created_at: r.created_at,
+            modified_at: r.modified_at,
+        })
+        .collect())
 }
 
 pub async fn list(pool: &PgPool) -> Result<Vec<WatchList>> {
@@ -57,12 +75,12 @@ pub async fn insert(db: &mut PgConnection, input: &WatchListInput) -> Result<i64
              (name, comment, color, active, acknowledge, notify, confidence_threshold)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         input.name,
-        input.comment,
-        input.color,
-        input.active,
-        input.acknowledge,
-        input.notify,
-        input.confidence_threshold,
+        input.settings.comment,
+        input.settings.color,
+        input.settings.active,
+        input.settings.acknowledge,
+        input.settings.notify,
+        input.settings.confidence_threshold,
     )
     .fetch_one(db)
     .await?;
@@ -76,12 +94,12 @@ pub async fn update(db: &mut PgConnection, id: i64, input: &WatchListInput) -> R
          WHERE id = $1",
         id,
         input.name,
-        input.comment,
-        input.color,
-        input.active,
-        input.acknowledge,
-        input.notify,
-        input.confidence_threshold,
+        input.settings.comment,
+        input.settings.color,
+        input.settings.active,
+        input.settings.acknowledge,
+        input.settings.notify,
+        input.settings.confidence_threshold,
     )
     .execute(db)
     .await?;

@@ -8,11 +8,10 @@
 
 mod engine;
 mod models;
-mod similarity;
 
+pub use domain::similarity::{confidence, distance, distance_for};
 pub use engine::{Engine, Face, FaceBox};
 pub use models::{LoadError, ModelFile, MODEL_FILES};
-pub use similarity::{confidence, distance, distance_for};
 
 /// The name vectors of this engine carry (an installation's `FACE_MODEL`): two installations
 /// compare vectors only when their names are equal.

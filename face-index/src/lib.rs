@@ -71,7 +71,7 @@ pub struct Tuning {
 /// quiet machine) the search's expansion decides recall against time: 128 found the exact best
 /// in 98.1 % (p99 0.79 ms), 192 in 99.0 % (0.91 ms), 256 in 99.3 % (1.18 ms). A build expansion
 /// of 256 found no more at the same search expansion. With usearch patched to skip the node
-/// reads of its key filter and fetch the next node early (`vendor/usearch/PATCHED.md`), on a
+/// reads of its key filter and fetch the next node early (`vendor/usearch-patches/README.md`), on a
 /// later index: 192 found it in 98.9 % (people in the gallery 99.4 %), 224 in 99.1 % (99.6 %,
 /// p99 0.84 ms), 256 in 99.3 % (99.7 %, 0.97 ms). Connectivity 24 (at expansion 288) and 48
 /// (at 128) reach 99 % at a million in the same time as 32 at 224, within a run's spread

@@ -99,7 +99,8 @@ impl Projection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synthetic::{distance, Faces};
+    use crate::synthetic::Faces;
+    use domain::similarity::distance;
 
     #[test]
     fn keeps_the_directions_people_differ_in() {

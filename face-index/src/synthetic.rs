@@ -76,12 +76,3 @@ impl Faces {
             .collect()
     }
 }
-
-/// Euclidean distance.
-pub fn distance(a: &[f32], b: &[f32]) -> f32 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y) * (x - y))
-        .sum::<f32>()
-        .sqrt()
-}

@@ -1,6 +1,7 @@
 use super::*;
 use crate::saved::header_path;
-use crate::synthetic::{distance, Faces};
+use crate::synthetic::Faces;
+use domain::similarity::distance;
 
 const DIMENSIONS: usize = 128;
 

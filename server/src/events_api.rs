@@ -5,10 +5,11 @@
 
 use app::caller::Caller;
 use app::error::{AppError, AppResult};
+use app::multipart::{self, Unknown};
 use app::state::AppState;
 use axum::{
     body::Bytes,
-    extract::{FromRequest, Multipart, Path, Request, State},
+    extract::{Path, Request, State},
     http::{header, StatusCode},
     response::{
         sse::{Event as SseEvent, KeepAlive, Sse},
@@ -18,7 +19,6 @@ use axum::{
 };
 use base64::Engine as _;
 use domain::access::Permission;
-use domain::photos::ImageUpload;
 use domain::Error;
 use engine::monitoring::ingest::{ingest, Submission};
 use futures_util::Stream;
@@ -72,7 +72,7 @@ async fn post_faces(
     request: Request,
 ) -> AppResult<Response> {
     user.may(Permission::Ingest, "post events")?;
-    let limit = state.settings.upload_limit;
+    let limit = state.web.upload_limit;
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -82,17 +82,14 @@ async fn post_faces(
     let post = if content_type.starts_with("application/json") {
         json_post(request, limit).await?
     } else if content_type.starts_with("multipart/form-data") {
-        let multipart = Multipart::from_request(request, &state)
-            .await
-            .map_err(|e| Error::bad_request(format!("malformed multipart body: {e}")))?;
-        multipart_post(multipart, limit).await?
+        multipart_post(request, limit).await?
     } else {
         return Err(Error::bad_request(
             "send the event as application/json or multipart/form-data",
         )
         .into());
     };
-    let ingested = ingest(&state.installation, post).await?;
+    let ingested = ingest(&state.monitoring, post).await?;
     Ok((StatusCode::CREATED, Json(ingested)).into_response())
 }
 
@@ -128,42 +125,39 @@ async fn json_post(request: Request, limit: usize) -> AppResult<Submission> {
     })
 }
 
-async fn multipart_post(mut form: Multipart, limit: usize) -> AppResult<Submission> {
-    let malformed = |e: axum::extract::multipart::MultipartError| {
-        Error::bad_request(format!("malformed multipart body: {e}"))
-    };
-    let mut post = Submission::default();
-    while let Some(mut field) = form.next_field().await.map_err(malformed)? {
-        let name = field.name().unwrap_or_default().to_string();
-        match name.as_str() {
-            "image" => {
-                let mut image = ImageUpload::new(limit);
-                while let Some(chunk) = field.chunk().await.map_err(malformed)? {
-                    image.push(&chunk)?;
-                }
-                post.image = Some(image.into_bytes());
-            }
-            "camera" => post.camera = Some(field.text().await.map_err(malformed)?),
-            "captured_at" => post.captured_at = Some(field.text().await.map_err(malformed)?),
-            "model" => post.model = Some(field.text().await.map_err(malformed)?),
-            "vectors" => {
-                let text = field.text().await.map_err(malformed)?;
-                post.vectors = Some(serde_json::from_str(&text).map_err(|e| {
-                    Error::invalid(
-                        "vectors",
-                        format!("must be a JSON array of arrays of numbers: {e}"),
-                    )
-                })?);
-            }
-            other => {
-                return Err(Error::bad_request(format!(
-                "unknown field {other:?}: send camera, captured_at, and image or model and vectors"
-            ))
-                .into())
-            }
-        }
-    }
-    Ok(post)
+async fn multipart_post(request: Request, limit: usize) -> AppResult<Submission> {
+    let boundary = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| multer::parse_boundary(v).ok())
+        .ok_or_else(|| Error::bad_request("malformed multipart body: no boundary"))?;
+    let body = multer::Multipart::new(request.into_body().into_data_stream(), boundary);
+    let mut form = multipart::read(
+        body,
+        limit,
+        &["camera", "captured_at", "model", "vectors"],
+        Unknown::Refuse("send camera, captured_at, and image or model and vectors"),
+    )
+    .await?;
+    let vectors = form
+        .take("vectors")
+        .map(|text| {
+            serde_json::from_str(&text).map_err(|e| {
+                Error::invalid(
+                    "vectors",
+                    format!("must be a JSON array of arrays of numbers: {e}"),
+                )
+            })
+        })
+        .transpose()?;
+    Ok(Submission {
+        camera: form.take("camera"),
+        captured_at: form.take("captured_at"),
+        model: form.take("model"),
+        image: form.image,
+        vectors,
+    })
 }
 
 /// The face an event's photo showed (JPEG).
@@ -211,10 +205,17 @@ async fn live(
     Caller(user, _): Caller,
 ) -> AppResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
     user.may(Permission::Read, "see events")?;
-    let mut events = state.monitor.live.subscribe();
+    let mut events = state.monitoring.live.subscribe();
+    // The stream ends when the installation stops, so that a stop need not wait for pages
+    // that keep listening.
+    let stop = state.stop.clone();
     let stream = async_stream(move |tx| async move {
         loop {
-            let next = match events.recv().await {
+            let received = tokio::select! {
+                received = events.recv() => received,
+                _ = stop.cancelled() => break,
+            };
+            let next = match received {
                 Ok(e) => SseEvent::default()
                     .event("face")
                     .json_data(&e)

@@ -7,6 +7,7 @@ pub mod events_api;
 pub mod faces;
 pub mod layout;
 pub mod observability;
+pub mod serve;
 pub mod settings;
 pub mod sync_api;
 
@@ -29,35 +30,15 @@ use engine::Installation;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use observability::Metrics;
-use sqlx::{postgres::PgPoolOptions, PgPool};
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::{limit::RequestBodyLimitLayer, set_header::SetResponseHeaderLayer};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+pub use engine::database::{connect, is_migrated, MIGRATOR};
 
 /// Largest request body beyond a photo: the multipart envelope and other fields.
 const BODY_SLACK: usize = 1024 * 1024;
-
-pub async fn connect(database_url: &str) -> Result<PgPool, sqlx::Error> {
-    PgPoolOptions::new()
-        .max_connections(16)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect(database_url)
-        .await
-}
-
-/// Whether every migration shipped with this binary has been applied.
-pub async fn is_migrated(pool: &PgPool) -> Result<bool, sqlx::Error> {
-    let applied: Option<i64> = sqlx::query_scalar(
-        "SELECT count(*) FROM _sqlx_migrations WHERE success AND to_regclass('_sqlx_migrations') IS NOT NULL",
-    )
-    .fetch_optional(pool)
-    .await
-    .unwrap_or(Some(0));
-    Ok(applied.unwrap_or(0) as usize >= MIGRATOR.iter().count())
-}
 
 /// The Leptos options from the environment `cargo leptos` sets (the output name must match the
 /// workspace metadata); the site is the `layout`'s where `LEPTOS_SITE_ROOT` does not say.
@@ -75,13 +56,14 @@ pub fn leptos_options(layout: &layout::Layout) -> LeptosOptions {
 }
 
 pub fn app_state(
-    pool: PgPool,
-    settings: engine::Settings,
+    installation: Installation,
+    web: app::state::Web,
     leptos_options: LeptosOptions,
 ) -> AppState {
     AppState {
         leptos_options,
-        installation: Installation::new(pool, settings),
+        installation,
+        web: Arc::new(web),
     }
 }
 
@@ -90,7 +72,7 @@ pub fn app_state(
 /// the pages, once.
 pub fn router(state: AppState) -> Router {
     let metrics = Metrics::new();
-    let upload_limit = state.settings.upload_limit;
+    let upload_limit = state.web.upload_limit;
     let pages = generate_route_list(App);
     let (rest, documented) = OpenApiRouter::new()
         .routes(routes!(photo))
@@ -111,7 +93,7 @@ pub fn router(state: AppState) -> Router {
     let reference = Arc::new(ApiReference::new(
         documented,
         &page_paths,
-        &state.settings.sessions.cookie_name,
+        &state.web.cookie.name,
     ));
     let pages_and_api = Router::new()
         .leptos_routes(&state, pages, {
@@ -164,14 +146,10 @@ pub fn router(state: AppState) -> Router {
     )
 )]
 async fn healthz(State(state): State<AppState>) -> Response {
-    let check = tokio::time::timeout(
-        Duration::from_secs(2),
-        sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.pool),
-    )
-    .await;
-    match check {
-        Ok(Ok(_)) => (StatusCode::OK, "ok").into_response(),
-        _ => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response(),
+    if engine::database::answers(&state.pool, Duration::from_secs(2)).await {
+        (StatusCode::OK, "ok").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
     }
 }
 
@@ -235,7 +213,8 @@ async fn search_preview(
     Caller(user, _): Caller,
 ) -> Result<Response, AppError> {
     let jpeg = state
-        .recent_searches
+        .faces
+        .recent
         .get(user.id, &id)
         .and_then(|kept| kept.preview.clone())
         .ok_or_else(|| Error::not_found("this search is no longer kept: search again"))?;

@@ -75,11 +75,14 @@ enum FacesCommand {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Colours only for a terminal: the journal and log files get plain text.
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
+        .with_ansi(std::io::stdout().is_terminal())
         .init();
     let cli = Cli::parse();
     match run(cli).await {
@@ -95,7 +98,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     let layout = Layout::of_this_binary();
     let config = cli.config.or_else(|| layout.config.clone());
     let settings = Settings::load(config.as_deref(), &layout).map_err(|e| e.to_string())?;
-    let pool = server::connect(settings.database_url.expose())
+    let pool = server::connect(settings.database_url())
         .await
         .map_err(|e| format!("cannot connect to the database (DATABASE_URL): {e}"))?;
     match cli.command.unwrap_or(Command::Serve) {
@@ -118,21 +121,14 @@ async fn run(cli: Cli) -> Result<(), String> {
             group,
             if_missing,
         } => {
-            let exists: bool =
-                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE username = $1)")
-                    .bind(&username)
-                    .fetch_one(&pool)
-                    .await
-                    .map_err(|e| e.to_string())?;
-            if exists && if_missing {
-                println!("user {username} exists already");
-                return Ok(());
-            }
             let mut db = pool.acquire().await.map_err(|e| e.to_string())?;
-            let id = engine::auth::create_user(&mut db, &username, &password, &group)
-                .await
-                .map_err(|e| e.to_string())?;
-            println!("created user {username} (id {id}) in group {group}");
+            match engine::auth::create_user(&mut db, &username, &password, &group).await {
+                Ok(id) => println!("created user {username} (id {id}) in group {group}"),
+                Err(e) if if_missing && e.field() == Some("username") && e.status() == 409 => {
+                    println!("user {username} exists already")
+                }
+                Err(e) => return Err(e.to_string()),
+            }
         }
         Command::DemoData { dossiers, photos } => {
             let added = engine::demo::add(&pool, dossiers)
@@ -140,16 +136,18 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             println!("added {added} demo dossiers with generated photos (no faces)");
             if let Some(dir) = photos {
-                let engine = server::faces::engine(&settings).await?.ok_or_else(|| {
-                    format!(
-                        "--photos needs the built-in face engine (FACE_MODEL is {:?})",
-                        settings.face_model
-                    )
-                })?;
-                let real =
-                    engine::demo::add_real_faces(&pool, &settings.domain_settings(), &engine, &dir)
-                        .await
-                        .map_err(|e| e.to_string())?;
+                let model = settings.engine.faces.model().map_err(|e| e.to_string())?;
+                let engine = engine::faces::load_engine(&model, &settings.engine.faces.models_dir)
+                    .await?
+                    .ok_or_else(|| {
+                        format!(
+                            "--photos needs the built-in face engine (FACE_MODEL is {:?})",
+                            model.name
+                        )
+                    })?;
+                let real = engine::demo::add_real_faces(&pool, &model, &engine, &dir)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 println!(
                     "added {real} demo dossiers with real faces from {}",
                     dir.display()
@@ -159,70 +157,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Faces {
             action: FacesCommand::Backfill { batch_size },
         } => server::faces::backfill(&settings, &pool, batch_size).await?,
-        Command::Serve => serve(settings, &layout, pool).await?,
+        Command::Serve => server::serve::serve(settings, &layout, pool).await?,
     }
     Ok(())
-}
-
-async fn serve(settings: Settings, layout: &Layout, pool: sqlx::PgPool) -> Result<(), String> {
-    if !server::is_migrated(&pool).await.unwrap_or(false) {
-        return Err("the database is not migrated: run `dossier migrate` first".into());
-    }
-    // A database restored from a backup starts a new epoch here, before any Subscriber asks.
-    let history = engine::sync::history::epoch(&pool)
-        .await
-        .map_err(|e| format!("cannot read the replication history: {e}"))?;
-    tracing::info!(
-        installation = %history.installation,
-        epoch = %history.epoch,
-        since = %history.since,
-        reason = %history.reason,
-        "replication history"
-    );
-    let faces = server::faces::engine(&settings).await?;
-    let mut state = server::app_state(
-        pool,
-        settings.domain_settings(),
-        server::leptos_options(layout),
-    );
-    state.installation.faces = faces;
-    state.installation = state
-        .installation
-        .with_index_dir(settings.face_index_dir.clone());
-    // Kept for the life of the server: the scheduler restarts itself after a panic.
-    let _scheduler = engine::sync::scheduler::spawn(state.installation.clone());
-    let _housekeeping = engine::housekeeping::spawn(state.installation.clone());
-    let _face_index = engine::monitoring::index::spawn(state.installation.clone());
-    let _webhooks = engine::monitoring::webhooks::sender::spawn(state.installation.clone());
-    let app = server::router(state);
-    let listener = tokio::net::TcpListener::bind(settings.listen_address)
-        .await
-        .map_err(|e| {
-            format!(
-                "cannot listen on {} (LISTEN_ADDRESS): {e}",
-                settings.listen_address
-            )
-        })?;
-    tracing::info!(
-        listen = %settings.listen_address,
-        external = %settings.external_address,
-        face_model = %settings.face_model,
-        schedule = settings.sync_schedule.text(),
-        "serving"
-    );
-    // Without TCP_NODELAY a response written in two segments waits for the client's delayed
-    // ACK: a 40 ms stall on a fraction of requests, which is what p99 latency would show.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    // The peer's address reaches the handlers (login throttling and the audit log use it).
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(|e| e.to_string())
 }

@@ -1,6 +1,6 @@
 //! Logs and metrics: one log line per request (route, status, latency), and the Prometheus
-//! text at `/metrics` (requests, latencies, database pool use, replication scheduler panics, the
-//! face index's size and revision).
+//! text at `/metrics` (requests, latencies, database pool use, each worker's panics and the age
+//! of its last pass, the face index's size and revision).
 
 use axum::{
     extract::{MatchedPath, Request, State},
@@ -28,6 +28,11 @@ struct RouteLabels {
     route: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WorkerLabels {
+    worker: String,
+}
+
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
@@ -35,6 +40,8 @@ pub struct Metrics {
     pool_size: Gauge,
     pool_idle: Gauge,
     scheduler_panics: Gauge,
+    worker_panics: Family<WorkerLabels, Gauge>,
+    worker_last_pass: Family<WorkerLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     index_vectors: Gauge,
     index_revision: Gauge,
 }
@@ -66,11 +73,24 @@ impl Metrics {
             "Idle database connections",
             pool_idle.clone(),
         );
-        // A gauge that mirrors the scheduler's own count (it only grows), read at each scrape.
+        // Gauges that mirror the workers' own counts (they only grow), read at each scrape.
+        let worker_panics = Family::<WorkerLabels, Gauge>::default();
+        registry.register(
+            "worker_panics",
+            "Panics of a background worker or a job it ran, since start-up (each was logged, and the worker went on or was started again)",
+            worker_panics.clone(),
+        );
+        let worker_last_pass =
+            Family::<WorkerLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        registry.register(
+            "worker_last_pass_age_seconds",
+            "Seconds since a background worker's last pass ended (absent before its first): a worker that is stuck or dead grows old",
+            worker_last_pass.clone(),
+        );
         let scheduler_panics = Gauge::default();
         registry.register(
             "sync_scheduler_panics",
-            "Panics in the replication scheduler or its runs since start-up (each was logged, and the scheduler went on)",
+            "Panics in the replication scheduler or its runs since start-up: dossier_worker_panics{worker=\"replication-scheduler\"}, under the name dashboards know",
             scheduler_panics.clone(),
         );
         let index_vectors = Gauge::default();
@@ -94,6 +114,8 @@ impl Metrics {
             pool_size,
             pool_idle,
             scheduler_panics,
+            worker_panics,
+            worker_last_pass,
         })
     }
 }
@@ -139,17 +161,30 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
     get,
     path = "/metrics",
     tag = "operations",
-    responses((status = 200, description = "Prometheus text: requests by route and status, latency histograms, database pool use, replication scheduler panics", content_type = "text/plain"))
+    responses((status = 200, description = "Prometheus text: requests by route and status, latency histograms, database pool use, each worker's panics and last pass", content_type = "text/plain"))
 )]
 pub async fn metrics_text(
     State((metrics, inst)): State<(Arc<Metrics>, Installation)>,
 ) -> impl IntoResponse {
     metrics.pool_size.set(inst.pool.size() as i64);
     metrics.pool_idle.set(inst.pool.num_idle() as i64);
-    metrics
-        .scheduler_panics
-        .set(inst.scheduler.panics().try_into().unwrap_or(i64::MAX));
-    let (vectors, revision) = inst.monitor.index.status().unwrap_or_default();
+    for worker in inst.health.workers() {
+        let labels = WorkerLabels {
+            worker: worker.name().to_string(),
+        };
+        let panics = worker.panics().try_into().unwrap_or(i64::MAX);
+        metrics.worker_panics.get_or_create(&labels).set(panics);
+        if let Some(age) = worker.since_last_pass() {
+            metrics
+                .worker_last_pass
+                .get_or_create(&labels)
+                .set(age.as_secs_f64());
+        }
+        if worker.name() == <engine::sync::scheduler::Scheduler as engine::workers::Worker>::NAME {
+            metrics.scheduler_panics.set(panics);
+        }
+    }
+    let (vectors, revision) = inst.monitoring.index.status().unwrap_or_default();
     metrics.index_vectors.set(vectors as i64);
     metrics.index_revision.set(revision);
     let mut text = String::new();

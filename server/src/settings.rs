@@ -1,422 +1,192 @@
 //! The installation's settings: one TOML file plus environment overrides, under the names the
-//! design gives (`DATABASE_URL`, `SYNC_TOKEN`, …). Every value is checked at start-up; a bad one
-//! stops the server with a message naming the key.
-
-use chrono::Utc;
-use engine::installation::{
-    DEFAULT_AUDIT_RETENTION_DAYS, DEFAULT_MAX_DELETE_RATIO, DEFAULT_SESSION_IDLE_MINUTES,
-    DEFAULT_SYNC_CONCURRENCY,
-};
-use engine::sync::schedule::{SyncSchedule, DEFAULT_SCHEDULE};
-use engine::sync::SyncToken;
-use std::collections::HashMap;
-use std::fmt;
-use std::net::SocketAddr;
-use std::path::Path;
+//! design gives (`DATABASE_URL`, `SYNC_TOKEN`, …). Each part reads its own keys into its own
+//! struct: the server's here ([`ServerSettings`]), the engine's parts in theirs
+//! (`engine::Settings`). Every value is checked as it is read; a bad one stops start-up with a
+//! message naming the key. The keys taken from the environment, and the README's table, are
+//! exactly the structs' fields ([`keys`]).
 
 use crate::layout::Layout;
+use app::state::{SessionCookie, Web};
+use engine::settings::{keys as keys_of, ByteSize, SettingError};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Deserializer};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
 
-/// Every key, as written in the file or the environment.
-pub const KEYS: &[&str] = &[
-    "DATABASE_URL",
-    "LISTEN_ADDRESS",
-    "EXTERNAL_ADDRESS",
-    "SYNC_TOKEN",
-    "SYNC_SCHEDULE",
-    "SYNC_TIMEZONE",
-    "SYNC_AT_STARTUP",
-    "SYNC_AT_CREATION",
-    "SYNC_WEB_UI",
-    "SYNC_CONCURRENCY",
-    "SYNC_MAX_DELETE_RATIO",
-    "FACE_MODEL",
-    "FACE_VECTOR_LENGTH",
-    "FACE_MODELS_DIR",
-    "FACE_INDEX_DIR",
-    "FACE_THRESHOLD",
-    "EVENTS_RETENTION_DAYS",
-    "UPLOAD_LIMIT",
-    "SESSION_IDLE_MINUTES",
-    "AUDIT_RETENTION_DAYS",
-    "TRUSTED_PROXIES",
-    "SITE_NAME",
-];
-
-/// A secret that never prints: `Debug` and `Display` show a placeholder, so it cannot reach a
-/// log line or a page by accident.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
+/// The server's own part: its database, where it listens, how it is reached, what it accepts.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ServerSettings {
+    /// The PostgreSQL database, `postgres://…` (required).
+    #[serde(rename = "DATABASE_URL", deserialize_with = "database_url")]
+    pub database_url: Option<SecretString>,
+    /// Where the server listens; by default `LEPTOS_SITE_ADDR`, else `127.0.0.1:3000`.
+    #[serde(rename = "LISTEN_ADDRESS", deserialize_with = "socket_address")]
+    pub listen_address: Option<SocketAddr>,
+    /// How other installations reach this one; by default `http://<LISTEN_ADDRESS>`.
+    #[serde(rename = "EXTERNAL_ADDRESS", deserialize_with = "web_address")]
+    pub external_address: Option<url::Url>,
+    /// The largest photo upload (`512KB`, `10MB`, or bytes).
+    #[serde(rename = "UPLOAD_LIMIT")]
+    pub upload_limit: Option<ByteSize>,
+    /// Reverse proxies (IP addresses, comma-separated) whose `X-Forwarded-For` names the client.
+    #[serde(rename = "TRUSTED_PROXIES", deserialize_with = "addresses")]
+    pub trusted_proxies: Vec<IpAddr>,
+    /// What the header and the login page call this installation; by default the host and
+    /// port of `EXTERNAL_ADDRESS`.
+    #[serde(rename = "SITE_NAME", deserialize_with = "site_name")]
+    pub site_name: Option<String>,
 }
 
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
+/// Every part's settings, read and checked.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub database_url: Secret,
+    pub server: ServerSettings,
+    pub engine: engine::Settings,
     pub listen_address: SocketAddr,
     pub external_address: url::Url,
-    pub sync_token: SyncToken,
-    pub sync_schedule: SyncSchedule,
-    pub sync_timezone: chrono_tz::Tz,
-    pub sync_at_startup: bool,
-    pub sync_at_creation: bool,
-    pub sync_web_ui: bool,
-    pub sync_concurrency: usize,
-    pub sync_max_delete_ratio: f64,
-    pub face_model: String,
-    pub face_vector_length: usize,
-    /// Where the built-in engine's model files are; used when `face_model` is its name.
-    pub face_models_dir: std::path::PathBuf,
-    /// Where monitoring's face index is saved between starts.
-    pub face_index_dir: std::path::PathBuf,
-    pub face_threshold: f32,
-    pub events_retention_days: i32,
-    pub upload_limit: usize,
-    pub session_idle_minutes: i32,
-    pub audit_retention_days: i32,
-    pub trusted_proxies: Vec<std::net::IpAddr>,
-    pub site_name: String,
 }
 
-/// A setting that could not be used, naming the key.
-#[derive(Debug, thiserror::Error)]
-#[error("setting {key}: {message}")]
-pub struct SettingError {
-    pub key: &'static str,
-    pub message: String,
-}
-
-fn bad(key: &'static str, message: impl Into<String>) -> SettingError {
-    SettingError {
-        key,
-        message: message.into(),
-    }
+/// Every key any part reads, as written in the file or the environment.
+pub fn keys() -> Vec<&'static str> {
+    [
+        keys_of::<ServerSettings>(),
+        keys_of::<engine::sync::SyncSettings>(),
+        keys_of::<engine::faces::FaceSettings>(),
+        keys_of::<engine::monitoring::MonitoringSettings>(),
+        keys_of::<engine::auth::AccountSettings>(),
+        keys_of::<engine::audit::AuditSettings>(),
+    ]
+    .concat()
 }
 
 impl Settings {
-    /// Reads the file (if given and present) and the environment; the environment wins. Paths
-    /// neither sets are the `layout`'s.
+    /// Reads the file (if given) and the environment; the environment wins. Paths neither sets
+    /// are the `layout`'s.
     pub fn load(file: Option<&Path>, layout: &Layout) -> Result<Self, SettingError> {
+        Self::load_with(file, layout, std::env::vars())
+    }
+
+    /// [`Settings::load`] with the environment given.
+    pub fn load_with(
+        file: Option<&Path>,
+        layout: &Layout,
+        environment: impl Iterator<Item = (String, String)>,
+    ) -> Result<Self, SettingError> {
         let mut builder = config::Config::builder();
-        if let Some(file) = file {
-            if !file.exists() {
-                return Err(bad(
-                    "config file",
-                    format!("{} does not exist", file.display()),
-                ));
-            }
-            builder = builder.add_source(config::File::from(file).format(config::FileFormat::Toml));
-        }
-        // Only our keys are taken from the environment, so that unrelated variables cannot
-        // collide with a setting.
-        let env: HashMap<String, String> = std::env::vars()
-            .filter(|(k, _)| KEYS.contains(&k.as_str()))
-            .collect();
-        builder = builder.add_source(config::Environment::default().source(Some(env)));
-        let config = builder
-            .build()
-            .map_err(|e| bad("config file", e.to_string()))?;
-        let mut values: HashMap<&'static str, String> = KEYS
-            .iter()
-            .filter_map(|k| {
-                // The environment's keys arrive lower-cased, the file's as written (in
-                // capitals, as documented): the environment's first, so that it wins.
-                config
-                    .get_string(&k.to_ascii_lowercase())
-                    .or_else(|_| config.get_string(k))
-                    .ok()
-                    .map(|v| (*k, v))
-            })
-            .collect();
         for (key, path) in [
             ("FACE_MODELS_DIR", &layout.face_models_dir),
             ("FACE_INDEX_DIR", &layout.face_index_dir),
         ] {
-            values
-                .entry(key)
-                .or_insert_with(|| path.to_string_lossy().into_owned());
+            builder = builder
+                .set_default(key, path.to_string_lossy().into_owned())
+                .map_err(|e| SettingError::new(key, e.to_string()))?;
         }
-        Self::from_values(&values)
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(SettingError::new(
+                    "config file",
+                    format!("{} does not exist", file.display()),
+                ));
+            }
+            let values =
+                config::Source::collect(&config::File::from(file).format(config::FileFormat::Toml))
+                    .map_err(|e| SettingError::new("config file", e.to_string()))?;
+            builder = builder.add_source(Kept(not_empty(values)));
+        }
+        // Only our keys are taken from the environment, so that unrelated variables cannot
+        // collide with a setting.
+        let ours = keys();
+        let environment: HashMap<String, String> = environment
+            .filter(|(k, _)| ours.contains(&k.as_str()))
+            .collect();
+        let config = builder
+            .add_source(Values::new("the environment", environment))
+            .build()
+            .map_err(|e| SettingError::new("config file", e.to_string()))?;
+        Self::from_config(config)
     }
 
-    /// Builds and checks the settings from raw text values (missing keys take their defaults).
+    /// The settings of these text values (missing keys take their defaults), as an operator
+    /// would write them.
     pub fn from_values(values: &HashMap<&'static str, String>) -> Result<Self, SettingError> {
-        let get = |key: &'static str| values.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
-        let flag = |key: &'static str, default: bool| -> Result<bool, SettingError> {
-            match get(key).map(str::to_ascii_lowercase).as_deref() {
-                None => Ok(default),
-                Some("true" | "1" | "yes" | "on") => Ok(true),
-                Some("false" | "0" | "no" | "off") => Ok(false),
-                Some(other) => Err(bad(key, format!("expected true or false, got {other:?}"))),
-            }
-        };
-        // A whole number from 1 to `max`.
-        let count =
-            |key: &'static str, default: usize, max: usize| -> Result<usize, SettingError> {
-                match get(key) {
-                    None => Ok(default),
-                    Some(v) => v
-                        .parse::<usize>()
-                        .ok()
-                        .filter(|n| (1..=max).contains(n))
-                        .ok_or_else(|| {
-                            bad(key, format!("expected a number from 1 to {max}, got {v:?}"))
-                        }),
-                }
-            };
+        let values = values
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        let config = config::Config::builder()
+            .add_source(Values::new("the settings", values))
+            .build()
+            .map_err(|e| SettingError::new("settings", e.to_string()))?;
+        Self::from_config(config)
+    }
 
-        let database_url = get("DATABASE_URL").ok_or_else(|| {
-            bad(
+    fn from_config(config: config::Config) -> Result<Self, SettingError> {
+        let server: ServerSettings = read(&config)?;
+        if server.database_url.is_none() {
+            return Err(SettingError::new(
                 "DATABASE_URL",
                 "is required, e.g. postgres://postgres@127.0.0.1:5432/dossier",
-            )
-        })?;
-        let parsed = url::Url::parse(database_url)
-            .map_err(|e| bad("DATABASE_URL", format!("is not a URL: {e}")))?;
-        if !matches!(parsed.scheme(), "postgres" | "postgresql") {
-            return Err(bad("DATABASE_URL", "must be a postgres:// URL"));
+            ));
         }
-
-        let listen_address: SocketAddr = get("LISTEN_ADDRESS")
-            .map(str::to_string)
-            .or_else(|| std::env::var("LEPTOS_SITE_ADDR").ok())
-            .unwrap_or_else(|| "127.0.0.1:3000".into())
-            .parse()
-            .map_err(|e| {
-                bad(
-                    "LISTEN_ADDRESS",
-                    format!("expected host:port like 127.0.0.1:3000 ({e})"),
-                )
-            })?;
-
-        let external_address = match get("EXTERNAL_ADDRESS") {
-            Some(text) => {
-                let url = url::Url::parse(text)
-                    .map_err(|e| bad("EXTERNAL_ADDRESS", format!("{text:?} is not a URL: {e}")))?;
-                if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-                    return Err(bad(
-                        "EXTERNAL_ADDRESS",
-                        format!("{text:?} must be an http(s) URL with a host"),
-                    ));
-                }
-                url
+        let listen_address = match server.listen_address {
+            Some(address) => address,
+            None => {
+                let text =
+                    std::env::var("LEPTOS_SITE_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
+                parse_socket_address(&text).map_err(|m| SettingError::new("LISTEN_ADDRESS", m))?
             }
-            None => url::Url::parse(&format!("http://{listen_address}")).expect("valid URL"),
         };
-
-        let sync_token = SyncToken::new(get("SYNC_TOKEN").unwrap_or_default());
-        if sync_token.is_set() && sync_token.expose().len() < 16 {
-            return Err(bad(
-                "SYNC_TOKEN",
-                "must be at least 16 characters (or empty to disable replication)",
-            ));
-        }
-
-        let sync_timezone: chrono_tz::Tz =
-            get("SYNC_TIMEZONE").unwrap_or("UTC").parse().map_err(|_| {
-                bad(
-                    "SYNC_TIMEZONE",
-                    "must be an IANA time zone such as Europe/Berlin or UTC",
-                )
-            })?;
-        let sync_schedule = SyncSchedule::parse(
-            get("SYNC_SCHEDULE").unwrap_or(DEFAULT_SCHEDULE),
-            sync_timezone,
-            Utc::now(),
-        )
-        .map_err(|m| bad("SYNC_SCHEDULE", m))?;
-
-        let sync_concurrency = count("SYNC_CONCURRENCY", DEFAULT_SYNC_CONCURRENCY, 64)?;
-        let sync_max_delete_ratio = match get("SYNC_MAX_DELETE_RATIO") {
-            None => DEFAULT_MAX_DELETE_RATIO,
-            Some(v) => v
-                .strip_suffix('%')
-                .map(|p| p.trim().parse::<f64>().map(|p| p / 100.0))
-                .unwrap_or_else(|| v.parse::<f64>())
-                .ok()
-                .filter(|r| (0.0..=1.0).contains(r))
-                .ok_or_else(|| {
-                    bad(
-                        "SYNC_MAX_DELETE_RATIO",
-                        format!("expected a share between 0 and 1 (or 0% to 100%), got {v:?}"),
-                    )
-                })?,
-        };
-
-        // The built-in engine by default; another name means vectors come from an external
-        // extractor with the photos (and must then say their length).
-        let face_model = get("FACE_MODEL")
-            .unwrap_or(face_engine::MODEL_NAME)
-            .to_string();
-        if face_model.chars().count() > 64 {
-            return Err(bad("FACE_MODEL", "must be at most 64 characters"));
-        }
-        let built_in = face_model == face_engine::MODEL_NAME;
-        let default_length = if built_in {
-            face_engine::VECTOR_LENGTH
-        } else {
-            512
-        };
-        let face_vector_length = count("FACE_VECTOR_LENGTH", default_length, 8192)?;
-        if built_in && face_vector_length != face_engine::VECTOR_LENGTH {
-            return Err(bad(
-                "FACE_VECTOR_LENGTH",
-                format!(
-                    "the built-in model {} gives {} numbers, not {face_vector_length}",
-                    face_engine::MODEL_NAME,
-                    face_engine::VECTOR_LENGTH
-                ),
-            ));
-        }
-        let checkout = Layout::checkout();
-        let face_models_dir = get("FACE_MODELS_DIR").map_or(checkout.face_models_dir, Into::into);
-        let face_index_dir = get("FACE_INDEX_DIR").map_or(checkout.face_index_dir, Into::into);
-        let face_threshold = match get("FACE_THRESHOLD") {
-            None => domain::monitoring::DEFAULT_THRESHOLD,
-            Some(v) => v
-                .trim()
-                .parse::<f32>()
-                .ok()
-                .filter(|t| (0.0..=1.0).contains(t))
-                .ok_or_else(|| {
-                    bad(
-                        "FACE_THRESHOLD",
-                        format!("expected a confidence between 0 and 1, got {v:?}"),
-                    )
-                })?,
-        };
-        let upload_limit = match get("UPLOAD_LIMIT") {
-            None => 10 * 1024 * 1024,
-            Some(v) => parse_size(v).ok_or_else(|| {
-                bad(
-                    "UPLOAD_LIMIT",
-                    format!("expected a size such as 10MB or 1048576, got {v:?}"),
-                )
-            })?,
-        };
-
-        let whole = |key: &'static str, default: i32, min: i32, max: i32| match get(key) {
-            None => Ok(default),
-            Some(v) => v
-                .parse::<i32>()
-                .ok()
-                .filter(|n| (min..=max).contains(n))
-                .ok_or_else(|| {
-                    bad(
-                        key,
-                        format!("expected a number from {min} to {max}, got {v:?}"),
-                    )
-                }),
-        };
-        // 0 turns the idle timeout off; a year is the most that means anything.
-        let session_idle_minutes = whole(
-            "SESSION_IDLE_MINUTES",
-            DEFAULT_SESSION_IDLE_MINUTES,
-            0,
-            525_600,
-        )?;
-        let audit_retention_days = whole(
-            "AUDIT_RETENTION_DAYS",
-            DEFAULT_AUDIT_RETENTION_DAYS,
-            1,
-            36_500,
-        )?;
-
-        let events_retention_days = whole(
-            "EVENTS_RETENTION_DAYS",
-            domain::monitoring::DEFAULT_RETENTION_DAYS,
-            1,
-            36_500,
-        )?;
-
-        let trusted_proxies = get("TRUSTED_PROXIES")
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|a| !a.is_empty())
-            .map(|a| {
-                a.parse().map_err(|_| {
-                    bad(
-                        "TRUSTED_PROXIES",
-                        format!("expected IP addresses separated by commas, got {a:?}"),
-                    )
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-
-        // By default the host and port this installation is reached at: two on one machine get
-        // two names.
-        let site_name = match get("SITE_NAME") {
-            Some(name) => domain::input::required_text("SITE_NAME", name, 100)
-                .map_err(|e| bad("SITE_NAME", e.message()))?,
-            None => match (external_address.host_str(), external_address.port()) {
+        let external_address = server.external_address.clone().unwrap_or_else(|| {
+            url::Url::parse(&format!("http://{listen_address}")).expect("an address is a URL")
+        });
+        let site_name = server.site_name.clone().unwrap_or_else(|| {
+            match (external_address.host_str(), external_address.port()) {
                 (Some(host), Some(port)) => format!("{host}:{port}"),
                 (host, None) => host.unwrap_or("dossier database").to_string(),
                 (None, Some(_)) => "dossier database".to_string(),
-            },
+            }
+        });
+        let engine = engine::Settings {
+            site_name,
+            sync: read(&config)?,
+            faces: read(&config)?,
+            monitoring: read(&config)?,
+            accounts: read(&config)?,
+            audit: read(&config)?,
         };
-
+        // The checks across keys.
+        engine.faces.model()?;
         Ok(Self {
-            database_url: Secret(database_url.to_string()),
+            server,
+            engine,
             listen_address,
             external_address,
-            sync_token,
-            sync_schedule,
-            sync_timezone,
-            sync_at_startup: flag("SYNC_AT_STARTUP", false)?,
-            sync_at_creation: flag("SYNC_AT_CREATION", true)?,
-            sync_web_ui: flag("SYNC_WEB_UI", true)?,
-            sync_concurrency,
-            sync_max_delete_ratio,
-            face_model,
-            face_vector_length,
-            face_models_dir,
-            face_index_dir,
-            face_threshold,
-            events_retention_days,
-            upload_limit,
-            session_idle_minutes,
-            audit_retention_days,
-            trusted_proxies,
-            site_name,
         })
     }
 
-    /// The settings the domain's logic depends on.
-    pub fn domain_settings(&self) -> engine::Settings {
-        engine::Settings {
-            face_model: self.face_model.clone(),
-            face_vector_length: self.face_vector_length,
-            upload_limit: self.upload_limit,
-            sync_web_ui: self.sync_web_ui,
-            sync: engine::SyncSettings {
-                token: self.sync_token.clone(),
-                schedule: self.sync_schedule.clone(),
-                at_startup: self.sync_at_startup,
-                at_creation: self.sync_at_creation,
-                concurrency: self.sync_concurrency,
-                max_delete_ratio: self.sync_max_delete_ratio,
-                ..Default::default()
-            },
-            sessions: engine::installation::SessionSettings {
-                cookie_name: self.cookie_name(),
+    pub fn database_url(&self) -> &str {
+        self.server
+            .database_url
+            .as_ref()
+            .map(|url| url.expose_secret())
+            .unwrap_or_default()
+    }
+
+    /// What the web adapters need of the settings.
+    pub fn web(&self) -> Web {
+        Web {
+            upload_limit: self
+                .server
+                .upload_limit
+                .unwrap_or(ByteSize(DEFAULT_UPLOAD_LIMIT))
+                .0,
+            trusted_proxies: self.server.trusted_proxies.clone(),
+            cookie: SessionCookie {
+                name: self.cookie_name(),
                 secure: self.external_address.scheme() == "https",
-                idle_minutes: self.session_idle_minutes,
             },
-            audit_retention_days: self.audit_retention_days,
-            face_threshold: self.face_threshold,
-            events_retention_days: self.events_retention_days,
-            trusted_proxies: self.trusted_proxies.clone(),
-            site_name: self.site_name.clone(),
         }
     }
 
@@ -429,25 +199,157 @@ impl Settings {
     }
 }
 
-/// "10MB", "512KB", "1048576" → bytes (binary units). Zero is refused.
-fn parse_size(text: &str) -> Option<usize> {
-    let text = text.trim().to_ascii_uppercase();
-    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => text.split_at(i),
-        None => (text.as_str(), ""),
-    };
-    let factor = match unit.trim() {
-        "" | "B" => 1,
-        "K" | "KB" | "KIB" => 1024,
-        "M" | "MB" | "MIB" => 1024 * 1024,
-        "G" | "GB" | "GIB" => 1024 * 1024 * 1024,
-        _ => return None,
-    };
-    number
-        .parse::<usize>()
-        .ok()?
-        .checked_mul(factor)
-        .filter(|n| *n > 0)
+/// `UPLOAD_LIMIT` when not set.
+pub const DEFAULT_UPLOAD_LIMIT: usize = 10 * 1024 * 1024;
+
+/// One part's struct from the settings.
+fn read<T: serde::de::DeserializeOwned>(config: &config::Config) -> Result<T, SettingError> {
+    config.clone().try_deserialize().map_err(named)
+}
+
+/// A key left empty means its default, as if it were not written (`SYNC_TOKEN = ""`).
+fn not_empty(values: config::Map<String, config::Value>) -> config::Map<String, config::Value> {
+    values
+        .into_iter()
+        .filter(|(_, v)| {
+            v.clone()
+                .into_string()
+                .map_or(true, |text| !text.trim().is_empty())
+        })
+        .collect()
+}
+
+/// The key a reading error is about, and what is wrong, in the operator's words.
+fn named(error: config::ConfigError) -> SettingError {
+    use config::ConfigError;
+    match error {
+        ConfigError::Type {
+            key: Some(key),
+            unexpected,
+            expected,
+            ..
+        } => SettingError::new(&key, format!("expected {expected}, got {unexpected}")),
+        ConfigError::At {
+            error,
+            key: Some(key),
+            ..
+        } => {
+            let message = match *error {
+                ConfigError::Message(message) => message,
+                ConfigError::Type {
+                    unexpected,
+                    expected,
+                    ..
+                } => format!("expected {expected}, got {unexpected}"),
+                other => other.to_string(),
+            };
+            SettingError::new(&key, message)
+        }
+        ConfigError::NotFound(key) => SettingError::new(&key, "is required"),
+        other => SettingError::new("settings", other.to_string()),
+    }
+}
+
+/// Text values from one origin (the environment, or a test's), keys as written.
+#[derive(Debug, Clone)]
+struct Values {
+    origin: String,
+    values: HashMap<String, String>,
+}
+
+impl Values {
+    fn new(origin: &str, values: HashMap<String, String>) -> Self {
+        Self {
+            origin: origin.to_string(),
+            values,
+        }
+    }
+}
+
+impl config::Source for Values {
+    fn clone_into_box(&self) -> Box<dyn config::Source + Send + Sync> {
+        Box::new(self.clone())
+    }
+
+    fn collect(&self) -> Result<config::Map<String, config::Value>, config::ConfigError> {
+        Ok(not_empty(
+            self.values
+                .iter()
+                .map(|(k, v)| (k.clone(), config::Value::new(Some(&self.origin), v.clone())))
+                .collect(),
+        ))
+    }
+}
+
+/// Values already read, with their origins.
+#[derive(Debug, Clone)]
+struct Kept(config::Map<String, config::Value>);
+
+impl config::Source for Kept {
+    fn clone_into_box(&self) -> Box<dyn config::Source + Send + Sync> {
+        Box::new(self.clone())
+    }
+
+    fn collect(&self) -> Result<config::Map<String, config::Value>, config::ConfigError> {
+        Ok(self.0.clone())
+    }
+}
+
+fn database_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D::Error> {
+    let url = SecretString::deserialize(d)?;
+    let parsed = url::Url::parse(url.expose_secret().trim())
+        .map_err(|e| serde::de::Error::custom(format!("is not a URL: {e}")))?;
+    if !matches!(parsed.scheme(), "postgres" | "postgresql") {
+        return Err(serde::de::Error::custom("must be a postgres:// URL"));
+    }
+    Ok(Some(url))
+}
+
+fn parse_socket_address(text: &str) -> Result<SocketAddr, String> {
+    text.trim()
+        .parse()
+        .map_err(|e| format!("expected host:port like 127.0.0.1:3000, got {text:?} ({e})"))
+}
+
+fn socket_address<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_socket_address(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+fn web_address<'de, D: Deserializer<'de>>(d: D) -> Result<Option<url::Url>, D::Error> {
+    let text = String::deserialize(d)?;
+    let url = url::Url::parse(text.trim())
+        .map_err(|e| serde::de::Error::custom(format!("{text:?} is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(serde::de::Error::custom(format!(
+            "{text:?} must be an http(s) URL with a host"
+        )));
+    }
+    Ok(Some(url))
+}
+
+fn addresses<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpAddr>, D::Error> {
+    let text = String::deserialize(d)?;
+    text.split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(|a| {
+            a.parse().map_err(|_| {
+                serde::de::Error::custom(format!(
+                    "expected IP addresses separated by commas, got {a:?}"
+                ))
+            })
+        })
+        .collect()
+}
+
+fn site_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let text = String::deserialize(d)?;
+    domain::input::required_text("SITE_NAME", &text, 100)
+        .map(Some)
+        .map_err(|e| serde::de::Error::custom(e.message()))
 }
 
 #[cfg(test)]

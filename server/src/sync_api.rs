@@ -73,8 +73,8 @@ async fn info(State(state): State<AppState>, _: SyncPeer) -> AppResult<Json<Lead
     let (installation_id, epoch, revision) = history::identity(&state.pool).await?;
     Ok(Json(LeaderInfo {
         kind: LEADER_KIND.into(),
-        face_model: state.settings.face_model.clone(),
-        face_vector_length: state.settings.face_vector_length,
+        face_model: state.faces.model.name.clone(),
+        face_vector_length: state.faces.model.vector_length,
         installation_id,
         epoch,
         revision,
@@ -302,7 +302,7 @@ async fn create_replica(
     };
     Ok((
         StatusCode::CREATED,
-        Json(replicas::create(&state, &actor, new).await?),
+        Json(replicas::create(&state.replication, &actor, new).await?),
     ))
 }
 
@@ -376,7 +376,7 @@ async fn confirm_hold(
     let actor = admin(caller)?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(hold::confirm_hold(&state, &actor, id).await?),
+        Json(hold::confirm_hold(&state.replication, &actor, id).await?),
     ))
 }
 
@@ -395,7 +395,9 @@ async fn reject_hold(
     caller: Caller,
 ) -> AppResult<Json<Replica>> {
     let actor = admin(caller)?;
-    Ok(Json(hold::reject_hold(&state, &actor, id).await?))
+    Ok(Json(
+        hold::reject_hold(&state.replication, &actor, id).await?,
+    ))
 }
 
 /// Starts a run now ("sync now"); its progress shows in the replica's state.
@@ -415,6 +417,6 @@ async fn sync_now(
     let actor = admin(caller)?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(replicas::sync_now(&state, &actor, id).await?),
+        Json(replicas::sync_now(&state.replication, &actor, id).await?),
     ))
 }

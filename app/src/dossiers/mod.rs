@@ -95,7 +95,7 @@ pub async fn update_dossier(
 #[server(prefix = "/api", endpoint = "dossiers/delete", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn delete_dossier(id: i64) -> AppResult<()> {
     let (state, user) = crate::caller::require(Permission::Edit, "delete dossiers").await?;
-    engine::sync::guard::dossier_deletable(&state, id).await?;
+    engine::sync::guard::dossier_deletable(&state.replication, id).await?;
     crate::caller::write(&state, &user, async |db| {
         engine::dossiers::delete(db, id).await
     })
@@ -111,7 +111,7 @@ pub async fn delete_dossier(id: i64) -> AppResult<()> {
 pub async fn dossier_deletable(id: i64) -> AppResult<Option<String>> {
     let (state, _) = crate::caller::require(Permission::Edit, "delete dossiers").await?;
     engine::dossiers::get(&state.pool, id).await?;
-    match engine::sync::guard::dossier_deletable(&state, id).await {
+    match engine::sync::guard::dossier_deletable(&state.replication, id).await {
         Ok(()) => Ok(None),
         Err(engine::Error(e @ domain::Error::Forbidden { .. })) => {
             Ok(Some(e.message().to_string()))

@@ -51,7 +51,8 @@ pub async fn replication_overview() -> AppResult<ReplicationStatus> {
     let (state, _) = crate::caller::require(Permission::Admin, "manage replication").await?;
     let now = Utc::now();
     let mut histories = replicas::histories(&state.pool, 10).await?;
-    let next_runs = state.settings.sync.schedule.next_runs(now, 5);
+    let schedule = state.replication.settings.schedule();
+    let next_runs = schedule.next_runs(now, 5);
     let views = replicas::replicas(&state.pool)
         .await?
         .into_iter()
@@ -62,11 +63,11 @@ pub async fn replication_overview() -> AppResult<ReplicationStatus> {
         })
         .collect();
     Ok(ReplicationStatus {
-        web_ui: state.settings.sync_web_ui,
-        token_set: state.settings.sync.token.is_set(),
-        schedule: state.settings.sync.schedule.text().to_string(),
-        schedule_words: state.settings.sync.schedule.in_words(),
-        next_runs: state.settings.sync.schedule.next_runs(now, 3),
+        web_ui: state.replication.settings.web_ui,
+        token_set: state.replication.settings.token.is_set(),
+        schedule: schedule.text().to_string(),
+        schedule_words: schedule.in_words(),
+        next_runs: schedule.next_runs(now, 3),
         replicas: views,
         empty_lists: replicas::empty_lists(&state.pool).await?,
     })
@@ -78,7 +79,7 @@ pub async fn leader_lists(remote_url: String) -> AppResult<Vec<RemoteList>> {
     use engine::sync::{client::normalize_url, replicas};
     let (state, _) = crate::caller::require(Permission::Admin, "manage replication").await?;
     let url = normalize_url(&remote_url).map_err(|m| Error::invalid("remote_url", m))?;
-    Ok(replicas::leader_lists(&state, &url).await?)
+    Ok(replicas::leader_lists(&state.replication, &url).await?)
 }
 
 /// Makes an empty local list a replica of a Leader's list (as `POST /sync/dossier-lists/`).
@@ -99,7 +100,7 @@ pub async fn create_replica(
         remote_list,
         local_list,
     };
-    let replica = replicas::create(&state, &crate::caller::actor(&user)?, new).await?;
+    let replica = replicas::create(&state.replication, &crate::caller::actor(&user)?, new).await?;
     crate::notice::redirect("/replication", "replica-created");
     Ok(replica)
 }
@@ -109,7 +110,7 @@ pub async fn create_replica(
 pub async fn confirm_replica_hold(id: i64) -> AppResult<Replica> {
     let (state, user) = crate::caller::require(Permission::Admin, "manage replication").await?;
     let actor = crate::caller::actor(&user)?;
-    let replica = engine::sync::hold::confirm_hold(&state, &actor, id).await?;
+    let replica = engine::sync::hold::confirm_hold(&state.replication, &actor, id).await?;
     crate::notice::redirect("/replication", "hold-confirmed");
     Ok(replica)
 }
@@ -119,7 +120,7 @@ pub async fn confirm_replica_hold(id: i64) -> AppResult<Replica> {
 pub async fn reject_replica_hold(id: i64) -> AppResult<Replica> {
     let (state, user) = crate::caller::require(Permission::Admin, "manage replication").await?;
     let actor = crate::caller::actor(&user)?;
-    let replica = engine::sync::hold::reject_hold(&state, &actor, id).await?;
+    let replica = engine::sync::hold::reject_hold(&state.replication, &actor, id).await?;
     crate::notice::redirect("/replication", "hold-rejected");
     Ok(replica)
 }
@@ -129,7 +130,7 @@ pub async fn reject_replica_hold(id: i64) -> AppResult<Replica> {
 pub async fn sync_replica_now(id: i64) -> AppResult<Replica> {
     let (state, user) = crate::caller::require(Permission::Admin, "manage replication").await?;
     let actor = crate::caller::actor(&user)?;
-    let replica = engine::sync::replicas::sync_now(&state, &actor, id).await?;
+    let replica = engine::sync::replicas::sync_now(&state.replication, &actor, id).await?;
     crate::notice::redirect("/replication", "sync-started");
     Ok(replica)
 }

@@ -17,6 +17,7 @@ fn WatchListFields(
     error: Signal<Option<AppError>>,
 ) -> impl IntoView {
     let threshold = list
+        .settings
         .confidence_threshold
         .map(|t| t.to_string())
         .unwrap_or_default();
@@ -28,12 +29,12 @@ fn WatchListFields(
         <FieldError error field="name" />
         <label>
             "Comment"
-            <textarea name="comment" maxlength="2048" rows="3">{typed.text("comment", list.comment)}</textarea>
+            <textarea name="comment" maxlength="2048" rows="3">{typed.text("comment", list.settings.comment)}</textarea>
         </label>
         <FieldError error field="comment" />
         <label>
             "Colour"
-            <input type="color" name="color" value=typed.text("color", list.color) />
+            <input type="color" name="color" value=typed.text("color", list.settings.color) />
         </label>
         <FieldError error field="color" />
         <label>
@@ -46,9 +47,9 @@ fn WatchListFields(
         </label>
         <FieldError error field="confidence_threshold" />
         <fieldset class="checks">
-            <label><input type="checkbox" name="active" value="true" checked=typed.ticked("active", list.active) />" Active"</label>
-            <label><input type="checkbox" name="acknowledge" value="true" checked=typed.ticked("acknowledge", list.acknowledge) />" Matches need acknowledgement"</label>
-            <label><input type="checkbox" name="notify" value="true" checked=typed.ticked("notify", list.notify) />" Notify on match"</label>
+            <label><input type="checkbox" name="active" value="true" checked=typed.ticked("active", list.settings.active) />" Active"</label>
+            <label><input type="checkbox" name="acknowledge" value="true" checked=typed.ticked("acknowledge", list.settings.acknowledge) />" Matches need acknowledgement"</label>
+            <label><input type="checkbox" name="notify" value="true" checked=typed.ticked("notify", list.settings.notify) />" Notify on match"</label>
         </fieldset>
         <FormError error fields=&["name", "comment", "color", "confidence_threshold"] />
     }
@@ -105,6 +106,7 @@ fn RenameReplicaForm(id: i64, list: WatchList, typed: Typed) -> impl IntoView {
     let error = last_error(rename.value());
     let leader = list.replica_of.clone().unwrap_or_default();
     let threshold = list
+        .settings
         .confidence_threshold
         .map(|t| format!("{t:.2}"))
         .unwrap_or_else(|| "the installation's default".into());
@@ -121,12 +123,12 @@ fn RenameReplicaForm(id: i64, list: WatchList, typed: Typed) -> impl IntoView {
             <div class="hint" data-testid="leader-settings">
                 <p>{format!("These settings follow the Leader's list ({leader}) after each sync:")}</p>
                 <dl>
-                    <dt>"Comment"</dt><dd>{list.comment.clone()}</dd>
-                    <dt>"Colour"</dt><dd><ColorLabel color=list.color.clone() name=list.color.clone() /></dd>
+                    <dt>"Comment"</dt><dd>{list.settings.comment.clone()}</dd>
+                    <dt>"Colour"</dt><dd><ColorLabel color=list.settings.color.clone() name=list.settings.color.clone() /></dd>
                     <dt>"Confidence threshold"</dt><dd>{threshold}</dd>
-                    <dt>"Active"</dt><dd>{yes_no(list.active)}</dd>
-                    <dt>"Matches need acknowledgement"</dt><dd>{yes_no(list.acknowledge)}</dd>
-                    <dt>"Notify on match"</dt><dd>{yes_no(list.notify)}</dd>
+                    <dt>"Active"</dt><dd>{yes_no(list.settings.active)}</dd>
+                    <dt>"Matches need acknowledgement"</dt><dd>{yes_no(list.settings.acknowledge)}</dd>
+                    <dt>"Notify on match"</dt><dd>{yes_no(list.settings.notify)}</dd>
                 </dl>
             </div>
             <div class="form-actions">

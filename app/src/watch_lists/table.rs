@@ -55,15 +55,15 @@ fn WatchListTable(lists: Vec<WatchList>, can_edit: bool) -> impl IntoView {
                         <tr data-testid="watch-list-row">
                             <td>
                                 <a href=format!("/dossiers?watch_list={id}")>
-                                    <ColorLabel color=list.color name=list.name />
+                                    <ColorLabel color=list.settings.color name=list.name />
                                 </a>
                             </td>
                             <td class="num">{list.dossier_count}</td>
-                            <td>{if list.active { "yes" } else { "no" }}</td>
-                            <td>{list.confidence_threshold.map(|t| format!("{t:.2}")).unwrap_or_else(|| "default".into())}</td>
+                            <td>{if list.settings.active { "yes" } else { "no" }}</td>
+                            <td>{list.settings.confidence_threshold.map(|t| format!("{t:.2}")).unwrap_or_else(|| "default".into())}</td>
                             <td class="comment">
                                 {list.replica_of.clone().map(|url| view! { <ReplicaBadge leader=url /> })}
-                                {list.comment}
+                                {list.settings.comment}
                             </td>
                             {can_edit.then(|| match list.replica_of {
                                 Some(_) => view! {

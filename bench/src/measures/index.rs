@@ -5,9 +5,11 @@
 //! re-ranked exactly, as matching does, and recall@1 is how often that answer's best photo is
 //! the exact scan's.
 
+use super::stats::percentiles;
 use super::tail::{self, MemoryTail};
 use crate::cluster::BenchResult;
-use face_index::synthetic::{distance, Faces};
+use domain::similarity::distance;
+use face_index::synthetic::Faces;
 use face_index::{Entry, FaceIndex, Tuning};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -422,14 +424,4 @@ fn exact_scan_in_lanes(flat: &[f32], probe: &[f32]) -> u64 {
         }
     }
     best.0
-}
-
-pub(super) fn percentiles(ms: &mut [f64]) -> (f64, f64) {
-    ms.sort_by(f64::total_cmp);
-    let at = |q: f64| {
-        ms.get(((ms.len() as f64 * q) as usize).min(ms.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or(f64::NAN)
-    };
-    (at(0.5), at(0.99))
 }

@@ -6,6 +6,7 @@ mod faces;
 pub mod index;
 mod monitoring;
 mod page;
+mod stats;
 mod sync;
 mod tail;
 

@@ -69,7 +69,7 @@ pub fn memory(bytes: usize, window_ms: f64, windows: usize) -> MemoryTail {
             t.elapsed().as_secs_f64() * 1000.0
         })
         .collect();
-    let (p50_ms, p99_ms) = super::index::percentiles(&mut ms);
+    let (p50_ms, p99_ms) = super::stats::percentiles(&mut ms);
     MemoryTail {
         bytes: lines * LINE,
         reads_per_window,

@@ -7,6 +7,31 @@
 pub mod sessions;
 pub mod throttle;
 
+/// How accounts' sessions are kept.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(default)]
+pub struct AccountSettings {
+    /// A browser session ends after this many minutes without a request (0: only after its
+    /// 14 days).
+    #[serde(rename = "SESSION_IDLE_MINUTES")]
+    pub session_idle_minutes: crate::settings::Bounded<0, 525_600>,
+}
+
+impl Default for AccountSettings {
+    fn default() -> Self {
+        Self {
+            // A working day.
+            session_idle_minutes: crate::settings::Bounded::new(8 * 60),
+        }
+    }
+}
+
+impl AccountSettings {
+    pub fn idle_minutes(&self) -> i32 {
+        self.session_idle_minutes.get() as i32
+    }
+}
+
 use crate::error::{Error, Result};
 use argon2::password_hash::{rand_core::OsRng, rand_core::RngCore, SaltString};
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
@@ -235,9 +260,13 @@ pub async fn create_user(
     .fetch_optional(db)
     .await?;
     id.ok_or_else(|| {
+        let groups: Vec<&str> = GROUPS.iter().map(|(name, _)| *name).collect();
         Error::invalid(
             "group",
-            format!("unknown group {group:?} (run create-groups; groups are Administrator, Operator, User)"),
+            format!(
+                "unknown group {group:?} (run create-groups; the groups are {})",
+                groups.join(", ")
+            ),
         )
     })
 }

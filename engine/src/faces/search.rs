@@ -3,9 +3,9 @@
 //! each face with their lists.
 
 use super::extract::all_faces;
+use super::Faces;
 use crate::error::{Error, Result};
 use crate::images::{decode, jpeg_within};
-use crate::Installation;
 use domain::faces::{FaceBox, FaceMatch, FaceSearchResult, FoundFace, MAX_MATCHES};
 use face_engine::{confidence, distance, distance_for};
 use std::collections::HashMap;
@@ -30,7 +30,7 @@ const PREVIEW_SIDE: u32 = 512;
 /// The faces of `image` and the dossiers each resembles; with `preview`, also the photo scaled
 /// down (a JPEG) for the results page to draw the faces on.
 pub async fn search(
-    inst: &Installation,
+    own: &Faces,
     image: Vec<u8>,
     filter: &SearchFilter,
     preview: bool,
@@ -46,7 +46,7 @@ pub async fn search(
     }
     if let Some(list) = filter.watch_list {
         let exists = sqlx::query_scalar!("SELECT id FROM watch_lists WHERE id = $1", list)
-            .fetch_optional(&inst.pool)
+            .fetch_optional(&own.pool)
             .await?;
         if exists.is_none() {
             return Err(Error::invalid(
@@ -55,14 +55,14 @@ pub async fn search(
             ));
         }
     }
-    let engine = inst.faces.clone().ok_or_else(|| {
+    let engine = own.engine.clone().ok_or_else(|| {
         Error::forbidden(format!(
             "this installation has no face engine (FACE_MODEL is {:?}; the built-in engine is {:?})",
-            inst.settings.face_model,
+            own.model.name,
             face_engine::MODEL_NAME
         ))
     })?;
-    let (width, height, faces, preview) = tokio::task::spawn_blocking(move || {
+    let (width, height, found, preview) = tokio::task::spawn_blocking(move || {
         let decoded = decode(&image)?;
         let pixels = decoded.picture.to_rgb8();
         let preview = preview
@@ -74,8 +74,8 @@ pub async fn search(
     .await
     .map_err(|_| Error::internal())??;
 
-    let (best, compared) = scan(inst, &faces, filter).await?;
-    let found = describe_matches(inst, faces.iter().map(|f| f.0).collect(), best).await?;
+    let (best, compared) = scan(own, &found, filter).await?;
+    let found = describe_matches(own, found.iter().map(|f| f.0).collect(), best).await?;
     Ok((
         FaceSearchResult {
             width,
@@ -90,7 +90,7 @@ pub async fn search(
 /// Per face, the closest photo of each dossier within the filter's distance: (dossier, photo,
 /// distance). Keyset pages of vectors, each compared on the blocking pool.
 async fn scan(
-    inst: &Installation,
+    own: &Faces,
     faces: &[(FaceBox, Vec<f32>)],
     filter: &SearchFilter,
 ) -> Result<(Vec<HashMap<i64, (i64, f32)>>, i64)> {
@@ -112,11 +112,11 @@ async fn scan(
                        WHERE m.dossier_id = p.dossier_id AND m.watch_list_id = $3))
                ORDER BY p.id LIMIT $4"#,
             after,
-            inst.settings.face_model,
+            own.model.name,
             filter.watch_list,
             SCAN_BATCH
         )
-        .fetch_all(&inst.pool)
+        .fetch_all(&own.pool)
         .await?;
         let Some(last) = rows.last() else { break };
         after = last.id;
@@ -162,7 +162,7 @@ async fn scan(
 
 /// The matches of every face with their dossiers' names, lists and photos, in one query each.
 async fn describe_matches(
-    inst: &Installation,
+    own: &Faces,
     boxes: Vec<FaceBox>,
     best: Vec<HashMap<i64, (i64, f32)>>,
 ) -> Result<Vec<FoundFace>> {
@@ -180,14 +180,14 @@ async fn describe_matches(
            WHERE d.id = ANY($1) GROUP BY d.id"#,
         &dossiers
     )
-    .fetch_all(&inst.pool)
+    .fetch_all(&own.pool)
     .await?;
     let about: HashMap<i64, _> = rows.into_iter().map(|r| (r.id, r)).collect();
     let images: HashMap<i64, String> = sqlx::query!(
         r#"SELECT id, encode(image_sha256, 'hex') AS "sha256!" FROM photos WHERE id = ANY($1)"#,
         &photos
     )
-    .fetch_all(&inst.pool)
+    .fetch_all(&own.pool)
     .await?
     .into_iter()
     .map(|r| (r.id, r.sha256))

@@ -4,11 +4,12 @@
 
 use super::matching::{best_matches, Match};
 use super::webhooks::store::{enqueue, Outgoing};
+use super::Monitoring;
 use super::{live::LiveEvent, partitions::oldest_kept};
 use crate::error::{Error, Result};
 use crate::faces::extract::{all_faces, face_thumbnail};
+use crate::faces::Misfit;
 use crate::images::decode;
-use crate::Installation;
 use chrono::{DateTime, Utc};
 use domain::faces::FaceBox;
 use domain::monitoring::webhooks::{Payload, PayloadEvent, PayloadRef};
@@ -58,11 +59,11 @@ struct Faces {
 }
 
 /// Checks, matches and records a post.
-pub async fn ingest(inst: &Installation, post: Submission) -> Result<Ingested> {
+pub async fn ingest(monitoring: &Monitoring, post: Submission) -> Result<Ingested> {
     let camera = check_camera(post.camera.as_deref().unwrap_or_default())?;
     let captured_at = captured_at(
         post.captured_at.as_deref(),
-        inst.settings.events_retention_days,
+        monitoring.settings.retention_days(),
     )?;
     let faces = match (post.image, post.vectors) {
         (Some(_), Some(_)) => {
@@ -77,12 +78,15 @@ pub async fn ingest(inst: &Installation, post: Submission) -> Result<Ingested> {
                 "is required: send a photo (image), or vectors with their model",
             ))
         }
-        (Some(image), None) => photo_faces(inst, image).await?,
-        (None, Some(vectors)) => vector_faces(inst, post.model.as_deref(), vectors)?,
+        (Some(image), None) => photo_faces(monitoring, image).await?,
+        (None, Some(vectors)) => vector_faces(monitoring, post.model.as_deref(), vectors)?,
     };
-    let matches = best_matches(inst, &faces.vectors).await?;
-    inst.monitor.days.ensure(&inst.pool, captured_at).await?;
-    record(inst, &camera, captured_at, faces, matches).await
+    let matches = best_matches(monitoring, &faces.vectors).await?;
+    monitoring
+        .days
+        .ensure(&monitoring.pool, captured_at)
+        .await?;
+    record(monitoring, &camera, captured_at, faces, matches).await
 }
 
 fn captured_at(text: Option<&str>, retention_days: i32) -> Result<DateTime<Utc>> {
@@ -120,13 +124,13 @@ fn captured_at(text: Option<&str>, retention_days: i32) -> Result<DateTime<Utc>>
 }
 
 /// Every face of the photo, found by the installation's engine.
-async fn photo_faces(inst: &Installation, image: Vec<u8>) -> Result<Faces> {
-    let engine = inst.faces.clone().ok_or_else(|| {
+async fn photo_faces(monitoring: &Monitoring, image: Vec<u8>) -> Result<Faces> {
+    let engine = monitoring.faces.engine.clone().ok_or_else(|| {
         Error::invalid(
             "image",
             format!(
                 "this installation has no face engine (FACE_MODEL is {:?}); post vectors of that model instead",
-                inst.settings.face_model
+                monitoring.faces.model.name
             ),
         )
     })?;
@@ -171,46 +175,39 @@ async fn photo_faces(inst: &Installation, image: Vec<u8>) -> Result<Faces> {
 }
 
 /// Vectors made elsewhere: only of this installation's model, of its length, finite.
-fn vector_faces(inst: &Installation, model: Option<&str>, vectors: Vec<Vec<f32>>) -> Result<Faces> {
-    let ours = &inst.settings.face_model;
-    let model = model
-        .map(str::trim)
-        .filter(|m| !m.is_empty())
-        .ok_or_else(|| {
-            Error::invalid(
-                "model",
-                "is required with vectors: the name of the model that made them",
-            )
-        })?;
-    if model != ours {
-        return Err(Error::invalid(
-            "model",
-            format!("vectors of model {model:?} cannot be matched here: this installation's model is {ours:?}"),
-        ));
-    }
+fn vector_faces(
+    monitoring: &Monitoring,
+    named: Option<&str>,
+    vectors: Vec<Vec<f32>>,
+) -> Result<Faces> {
+    let model = &monitoring.faces.model;
+    model.accept(named)?;
     if vectors.is_empty() || vectors.len() > MAX_FACES {
         return Err(Error::invalid(
             "vectors",
             format!("must hold 1 to {MAX_FACES} vectors"),
         ));
     }
-    let length = inst.settings.face_vector_length;
     for (i, v) in vectors.iter().enumerate() {
-        if v.len() != length {
-            return Err(Error::invalid(
-                "vectors",
-                format!(
-                    "vector {} has {} numbers; vectors of {ours:?} have {length}",
-                    i + 1,
-                    v.len()
-                ),
-            ));
-        }
-        if v.iter().any(|x| !x.is_finite()) {
-            return Err(Error::invalid(
-                "vectors",
-                format!("vector {} holds a number that is not finite", i + 1),
-            ));
+        match model.misfit(v) {
+            Some(Misfit::Length(got)) => {
+                return Err(Error::invalid(
+                    "vectors",
+                    format!(
+                        "vector {} has {got} numbers; vectors of {:?} have {}",
+                        i + 1,
+                        model.name,
+                        model.vector_length
+                    ),
+                ))
+            }
+            Some(Misfit::NotFinite) => {
+                return Err(Error::invalid(
+                    "vectors",
+                    format!("vector {} holds a number that is not finite", i + 1),
+                ))
+            }
+            None => {}
         }
     }
     let n = vectors.len();
@@ -224,14 +221,14 @@ fn vector_faces(inst: &Installation, model: Option<&str>, vectors: Vec<Vec<f32>>
 /// The events and their deliveries, in one transaction; then the live pages and the webhook
 /// sender are told.
 async fn record(
-    inst: &Installation,
+    monitoring: &Monitoring,
     camera: &str,
     captured_at: DateTime<Utc>,
     faces: Faces,
     matches: Vec<Option<Match>>,
 ) -> Result<Ingested> {
     let n = faces.vectors.len();
-    let mut tx = inst.pool.begin().await?;
+    let mut tx = monitoring.pool.begin().await?;
     let ids: Vec<i64> = sqlx::query_scalar!(
         r#"SELECT nextval('events_id_seq') AS "id!" FROM generate_series(1, $1::int)"#,
         n as i32
@@ -291,7 +288,14 @@ async fn record(
         .filter_map(|(id, m)| {
             let m = m.as_ref().filter(|m| m.notify)?;
             Some(Outgoing {
-                payload: payload(inst, *id, captured_at, camera, m, faces.crops[0].is_some()),
+                payload: payload(
+                    monitoring,
+                    *id,
+                    captured_at,
+                    camera,
+                    m,
+                    faces.crops[0].is_some(),
+                ),
                 watch_list: m.watch_list_id,
                 camera: camera.to_string(),
                 confidence: m.confidence,
@@ -301,10 +305,10 @@ async fn record(
     let deliveries = enqueue(&mut tx, &outgoing).await?;
     tx.commit().await?;
     if deliveries > 0 {
-        inst.monitor.deliveries.notify_one();
+        monitoring.deliveries.notify_one();
     }
     for (id, m) in ids.iter().zip(&matches) {
-        inst.monitor.live.publish(LiveEvent {
+        monitoring.live.publish(LiveEvent {
             id: *id,
             camera: camera.to_string(),
             dossier_name: m.as_ref().map(|m| m.dossier_name.clone()),
@@ -335,7 +339,7 @@ async fn record(
 }
 
 fn payload(
-    inst: &Installation,
+    monitoring: &Monitoring,
     id: i64,
     captured_at: DateTime<Utc>,
     camera: &str,
@@ -344,7 +348,7 @@ fn payload(
 ) -> Payload {
     Payload {
         kind: "face.matched".into(),
-        installation: inst.settings.site_name.clone(),
+        installation: monitoring.site_name.to_string(),
         event: PayloadEvent {
             id,
             captured_at: captured_at.to_rfc3339(),

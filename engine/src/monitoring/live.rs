@@ -37,23 +37,3 @@ impl Live {
         self.0.subscribe()
     }
 }
-
-/// Everything monitoring keeps in memory for one server process.
-pub struct Monitor {
-    pub index: std::sync::Arc<super::index::MatchIndex>,
-    pub live: Live,
-    pub days: super::partitions::KnownDays,
-    /// Rung when deliveries were written, so that the webhook sender need not wait for its tick.
-    pub deliveries: tokio::sync::Notify,
-}
-
-impl Monitor {
-    pub fn new(model: &str, index_dir: Option<std::path::PathBuf>) -> Self {
-        Self {
-            index: std::sync::Arc::new(super::index::MatchIndex::new(model, index_dir)),
-            live: Live::default(),
-            days: Default::default(),
-            deliveries: tokio::sync::Notify::new(),
-        }
-    }
-}

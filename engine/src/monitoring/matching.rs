@@ -3,8 +3,8 @@
 //! exact distance decides. The best dossier whose confidence reaches its list's threshold (or
 //! the installation's `FACE_THRESHOLD` where the list sets none) is the match.
 
+use super::Monitoring;
 use crate::error::Result;
-use crate::Installation;
 use face_engine::{confidence, distance};
 use std::collections::HashSet;
 
@@ -28,13 +28,16 @@ pub struct Match {
 }
 
 /// The match of each of `faces` (vectors of the installation's model), or none.
-pub async fn best_matches(inst: &Installation, faces: &[Vec<f32>]) -> Result<Vec<Option<Match>>> {
+pub async fn best_matches(
+    monitoring: &Monitoring,
+    faces: &[Vec<f32>],
+) -> Result<Vec<Option<Match>>> {
     if faces.is_empty() {
         return Ok(Vec::new());
     }
-    let index = &inst.monitor.index;
-    index.ensure_ready(inst).await?;
-    index.take_in_committed(inst).await?;
+    let index = &monitoring.index;
+    index.ensure_ready().await?;
+    index.take_in_committed().await?;
     let nearest = index.nearest(faces.to_vec(), CANDIDATES).await?;
     let mut keys: Vec<i64> = nearest.iter().flatten().map(|n| n.key as i64).collect();
     keys.sort_unstable();
@@ -49,9 +52,9 @@ pub async fn best_matches(inst: &Installation, faces: &[Vec<f32>]) -> Result<Vec
            LEFT JOIN watch_lists l ON l.id = m.watch_list_id
            WHERE p.id = ANY($1) AND p.face_model = $2 AND p.face_vector IS NOT NULL"#,
         &keys,
-        inst.settings.face_model
+        monitoring.faces.model.name
     )
-    .fetch_all(&inst.pool)
+    .fetch_all(&monitoring.pool)
     .await?;
     let present: HashSet<i64> = rows.iter().map(|r| r.id).collect();
     index.forget(
@@ -59,7 +62,7 @@ pub async fn best_matches(inst: &Installation, faces: &[Vec<f32>]) -> Result<Vec
             .filter(|k| !present.contains(k))
             .map(|k| *k as u64),
     );
-    let default_threshold = inst.settings.face_threshold;
+    let default_threshold = monitoring.settings.threshold();
     Ok(faces
         .iter()
         .map(|face| {

@@ -71,11 +71,9 @@ pub async fn tidy(pool: &PgPool, known: &KnownDays, retention_days: i32) -> Resu
         };
         if day < oldest {
             let mut tx = pool.begin().await?;
-            sqlx::query!(
-                "SELECT pg_advisory_xact_lock(dossier_lock_class('events_partitions'), 0)"
-            )
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query(crate::locks::EVENTS_PARTITIONS)
+                .execute(&mut *tx)
+                .await?;
             // The name comes from the catalogue and matched events_YYYYMMDD.
             sqlx::query(&format!("DROP TABLE IF EXISTS \"{name}\""))
                 .execute(&mut *tx)

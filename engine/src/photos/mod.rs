@@ -5,8 +5,8 @@ pub mod store;
 
 use crate::error::{Error, Result};
 use crate::faces::extract::{one_face, OneFace};
+use crate::faces::{FaceModel, Misfit};
 use crate::images::{decode, processed, ProcessedImage};
-use crate::installation::Settings;
 use domain::photos::UploadFields;
 use face_engine::Engine;
 use std::sync::Arc;
@@ -26,7 +26,7 @@ impl NewPhoto {
     /// sent with the photo (an external extractor's, of this installation's model) is kept.
     pub async fn parse(
         fields: UploadFields,
-        settings: &Settings,
+        model: &FaceModel,
         engine: Option<&Arc<Engine>>,
     ) -> Result<Self> {
         let dossier_id = fields
@@ -46,7 +46,7 @@ impl NewPhoto {
             .map(str::trim)
             .filter(|v| !v.is_empty())
         {
-            Some(v) => Some(parse_vector(v, fields.model.as_deref(), settings)?),
+            Some(v) => Some(parse_vector(v, fields.model.as_deref(), model)?),
             None => None,
         };
         let engine = engine.filter(|_| vector.is_none()).cloned();
@@ -65,7 +65,7 @@ impl NewPhoto {
                 vector,
                 thumbnail,
             }) => (
-                Some((vector, settings.face_model.clone())),
+                Some((vector, model.name.clone())),
                 Some((bounds, thumbnail)),
             ),
             None => (vector, None),
@@ -82,57 +82,33 @@ impl NewPhoto {
 /// Parses and checks a face vector against the installation's model.
 pub fn parse_vector(
     vector: &str,
-    model: Option<&str>,
-    settings: &Settings,
+    named: Option<&str>,
+    model: &FaceModel,
 ) -> Result<(Vec<f32>, String)> {
     let values: Vec<f32> = serde_json::from_str(vector)
         .map_err(|e| Error::invalid("vector", format!("must be a JSON array of numbers: {e}")))?;
-    let model = model
-        .map(str::trim)
-        .filter(|m| !m.is_empty())
-        .ok_or_else(|| {
-            Error::invalid(
-                "model",
-                format!(
-                    "name the model that produced the vector (this installation uses {:?})",
-                    settings.face_model
-                ),
-            )
-        })?;
-    if model != settings.face_model {
-        return Err(Error::invalid(
-            "model",
-            format!(
-                "vectors of model {model:?} are not comparable with this installation's model {:?}",
-                settings.face_model
-            ),
-        ));
-    }
-    if values.len() != settings.face_vector_length {
-        return Err(Error::invalid(
+    let named = model.accept(named)?;
+    match model.misfit(&values) {
+        Some(Misfit::Length(got)) => Err(Error::invalid(
             "vector",
             format!(
-                "model {model:?} gives {} numbers, got {}",
-                settings.face_vector_length,
-                values.len()
+                "model {named:?} gives {} numbers, got {got}",
+                model.vector_length
             ),
-        ));
+        )),
+        Some(Misfit::NotFinite) => Err(Error::invalid("vector", "must hold finite numbers only")),
+        None => Ok((values, named)),
     }
-    if values.iter().any(|v| !v.is_finite()) {
-        return Err(Error::invalid("vector", "must hold finite numbers only"));
-    }
-    Ok((values, model.to_string()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn settings() -> Settings {
-        Settings {
-            face_model: "face-v1".into(),
-            face_vector_length: 3,
-            ..Settings::default()
+    fn settings() -> FaceModel {
+        FaceModel {
+            name: "face-v1".into(),
+            vector_length: 3,
         }
     }
 

@@ -1,51 +1,13 @@
-//! Applying what the Leader sent: one page of changes in one transaction, together with the
-//! run's progress, so that a killed run resumes after the last page it committed. Dossiers are
+//! Applying what the Leader sent: one page of changes, in the run's transaction that also
+//! records its progress (`run`), so that a killed run resumes after the last page it committed. Dossiers are
 //! matched to the Leader's by `remote_dossiers` (Leader URL, Leader id); writes are batched, a
 //! few statements a page.
 
 use super::error::SyncError;
-use super::replicas::ReplicaRow;
+use super::state::RunState;
 use super::ChangePage;
 use crate::images::delete_unused_images;
-use sqlx::{PgPool, Postgres, Transaction};
-
-/// Commits one page (its images are stored already, `photos` of them new): its dossiers, and
-/// how far the run got (`after`, the Leader dossier id the next page starts after).
-pub(super) async fn commit_page(
-    pool: &PgPool,
-    replica: &ReplicaRow,
-    attempt: i64,
-    (page, photos): (&ChangePage, i64),
-    after: i64,
-) -> Result<(), SyncError> {
-    let run_id = replica.run_id.unwrap_or(attempt);
-    let mut tx = pool.begin().await?;
-    durable_later(&mut tx).await?;
-    let (upserts, removals) = apply_page(&mut tx, replica, run_id, page).await?;
-    follow_list_settings(&mut tx, replica, page).await?;
-    sqlx::query!(
-        "UPDATE replicas SET run_after = $2, items_done = items_done + $3, photos_done = photos_done + $4
-         WHERE id = $1",
-        replica.id,
-        after,
-        upserts + removals,
-        photos,
-    )
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query!(
-        "UPDATE sync_runs SET dossiers = dossiers + $2, removals = removals + $3, photos = photos + $4
-         WHERE id = $1",
-        attempt,
-        upserts,
-        removals,
-        photos,
-    )
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(())
-}
+use sqlx::{Postgres, Transaction};
 
 /// A page's commit does not wait for its WAL to reach the disk. The page and the run's progress
 /// commit together, so a crash that loses the last pages' commits loses their progress with them,
@@ -64,7 +26,7 @@ pub(super) async fn durable_later(tx: &mut Transaction<'_, Postgres>) -> Result<
 }
 
 /// The replication writes whole pages of dossiers: its transactions turn the audit log's row
-/// triggers off, and each run records one entry with its counts instead (`run::finish`).
+/// triggers off, and each run records one entry with its counts instead (`RunRecord::audit`).
 pub(super) async fn unaudited(tx: &mut Transaction<'_, Postgres>) -> Result<(), SyncError> {
     sqlx::query("SELECT set_config('dossier.audit_rows', 'off', true)")
         .execute(&mut **tx)
@@ -72,46 +34,14 @@ pub(super) async fn unaudited(tx: &mut Transaction<'_, Postgres>) -> Result<(), 
     Ok(())
 }
 
-/// Commits the Leader's answer about dossiers deleted here from the replica: those it still
-/// has come back (with their photos), and they are no longer waiting to be restored.
-pub(super) async fn commit_restore(
-    pool: &PgPool,
-    replica: &ReplicaRow,
-    attempt: i64,
-    (page, photos): (&ChangePage, i64),
-    asked: &[i64],
-) -> Result<i64, SyncError> {
-    let run_id = replica.run_id.unwrap_or(attempt);
-    let mut tx = pool.begin().await?;
-    durable_later(&mut tx).await?;
-    let (restored, _) = apply_page(&mut tx, replica, run_id, page).await?;
-    sqlx::query!(
-        "DELETE FROM replica_restores WHERE replica_id = $1 AND remote_id = ANY($2)",
-        replica.id,
-        asked
-    )
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query!(
-        "UPDATE sync_runs SET restored = restored + $2, photos = photos + $3 WHERE id = $1",
-        attempt,
-        restored,
-        photos
-    )
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(restored)
-}
-
 /// The replica's settings are the Leader's list's (its name stays local); written only when
 /// they differ.
-async fn follow_list_settings(
+pub(super) async fn follow_list_settings(
     tx: &mut Transaction<'_, Postgres>,
-    replica: &ReplicaRow,
+    replica: &RunState,
     page: &ChangePage,
 ) -> Result<(), SyncError> {
-    let l = &page.list;
+    let l = &page.list.settings;
     sqlx::query!(
         "UPDATE watch_lists SET comment = $2, color = $3, active = $4, acknowledge = $5,
              notify = $6, confidence_threshold = $7
@@ -127,7 +57,7 @@ async fn follow_list_settings(
     )
     .execute(&mut **tx)
     .await?;
-    if let Some(name) = &l.name {
+    if let Some(name) = &page.list.name {
         sqlx::query!(
             "UPDATE replicas SET remote_list_name = $2
              WHERE id = $1 AND remote_list_name IS DISTINCT FROM $2",
@@ -140,14 +70,16 @@ async fn follow_list_settings(
     Ok(())
 }
 
-/// Applies one page in the caller's transaction, a few statements for the whole page.
-async fn apply_page(
+/// Applies one page in the caller's transaction, a few statements for the whole page; returns
+/// how many dossiers it wrote and removed. A full resync notes what it saw, to sweep the rest
+/// at its end.
+pub(super) async fn apply_page(
     tx: &mut Transaction<'_, Postgres>,
-    replica: &ReplicaRow,
-    run_id: i64,
+    replica: &RunState,
     page: &ChangePage,
 ) -> Result<(i64, i64), SyncError> {
     let url = &replica.remote_url;
+    let sweeping = replica.progress.as_ref().filter(|p| p.full && p.sweep);
     if !page.upserts.is_empty() {
         let ids: Vec<i64> = page.upserts.iter().map(|d| d.id).collect();
         let names: Vec<&str> = page.upserts.iter().map(|d| d.name.as_str()).collect();
@@ -197,7 +129,7 @@ async fn apply_page(
         )
         .fetch_all(&mut **tx)
         .await?;
-        if replica.run_full && replica.run_sweep {
+        if let Some(progress) = sweeping {
             sqlx::query!(
                 "INSERT INTO replica_seen (replica_id, dossier_id, run_id)
                  SELECT $3, r.dossier_id, $4 FROM remote_dossiers r
@@ -206,7 +138,7 @@ async fn apply_page(
                 url,
                 &ids,
                 replica.id,
-                run_id
+                progress.run
             )
             .execute(&mut **tx)
             .await?;
@@ -396,7 +328,7 @@ async fn remove_from_list(
 /// Leader.
 pub(super) async fn sweep_unseen(
     tx: &mut Transaction<'_, Postgres>,
-    replica: &ReplicaRow,
+    replica: &RunState,
     run_id: i64,
 ) -> Result<i64, SyncError> {
     let unseen: Vec<i64> = sqlx::query_scalar!(

@@ -24,6 +24,10 @@ pub enum SyncError {
     Leader { status: u16, message: String },
     #[error("replication is off here: SYNC_TOKEN is not set")]
     NoToken,
+    #[error(
+        "the installation stopped during the run; it resumes where it stopped at the next start"
+    )]
+    Stopped,
     #[error("{0}")]
     Local(Error),
 }

@@ -2,8 +2,9 @@
 //! digest of a list, and image bytes by hash.
 
 use super::history::{identity, lock_watermark, watermark};
-use super::{ChangePage, ListDigest, ListSettings, RemoteDossier, RemoteList, RemotePhoto};
+use super::{ChangePage, LeaderList, ListDigest, RemoteDossier, RemoteList, RemotePhoto};
 use crate::error::{Error, Result};
+use domain::watch_lists::ListSettings;
 use sqlx::PgPool;
 
 /// Largest page of changes a Subscriber may ask for.
@@ -58,17 +59,27 @@ pub async fn lists(pool: &PgPool) -> Result<Vec<RemoteList>> {
     .await?)
 }
 
-/// A list's settings, or "not found" if the Leader has no such list.
-async fn list_settings(pool: &PgPool, id: i64) -> Result<ListSettings> {
-    sqlx::query_as!(
-        ListSettings,
+/// A list as this Leader has it now, or "not found" if it has no such list.
+async fn list_settings(pool: &PgPool, id: i64) -> Result<LeaderList> {
+    let row = sqlx::query!(
         "SELECT name, comment, color, active, acknowledge, notify, confidence_threshold
          FROM watch_lists WHERE id = $1",
         id
     )
     .fetch_optional(pool)
     .await?
-    .ok_or_else(|| Error::not_found(format!("watch list {id} does not exist")))
+    .ok_or_else(|| Error::not_found(format!("watch list {id} does not exist")))?;
+    Ok(LeaderList {
+        name: Some(row.name),
+        settings: ListSettings {
+            comment: row.comment,
+            color: row.color,
+            active: row.active,
+            acknowledge: row.acknowledge,
+            notify: row.notify,
+            confidence_threshold: row.confidence_threshold,
+        },
+    })
 }
 
 /// Every member of a list, in id order: what a Subscriber compares its replica with before a

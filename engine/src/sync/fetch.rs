@@ -5,7 +5,6 @@
 
 use super::client::LeaderClient;
 use super::error::SyncError;
-use super::replicas::ReplicaRow;
 use super::ChangePage;
 use crate::images::insert_images;
 use sqlx::PgPool;
@@ -46,13 +45,13 @@ impl Fetcher {
     pub(super) fn start(
         pool: &PgPool,
         client: &LeaderClient,
-        replica: &ReplicaRow,
+        list: i64,
         since: i64,
         first: ChangePage,
     ) -> Self {
         let (sender, pages) = tokio::sync::mpsc::channel(AHEAD);
         let (pool, client) = (pool.clone(), client.clone());
-        let (list, until) = (replica.remote_list_id, Some(first.until));
+        let until = Some(first.until);
         let task = tokio::spawn(async move {
             let mut page = first;
             loop {

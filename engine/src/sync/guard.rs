@@ -3,8 +3,8 @@
 
 use super::client::LeaderClient;
 use super::error::SyncError;
+use super::Replication;
 use crate::error::{Error, Result};
-use crate::installation::Installation;
 use sqlx::PgPool;
 use std::time::Duration;
 
@@ -69,12 +69,12 @@ pub async fn dossier_writable(pool: &PgPool, dossier: i64) -> Result<()> {
 
 /// Deleting a replicated dossier is allowed only while its Leader cannot be reached (to stop an
 /// alert, say); the next successful sync restores it.
-pub async fn dossier_deletable(inst: &Installation, dossier: i64) -> Result<()> {
-    let lists = lists_of_dossier(&inst.pool, dossier).await?;
-    let Some((list, url, remote)) = first_replica(&inst.pool, &lists).await? else {
+pub async fn dossier_deletable(sync: &Replication, dossier: i64) -> Result<()> {
+    let lists = lists_of_dossier(&sync.pool, dossier).await?;
+    let Some((list, url, remote)) = first_replica(&sync.pool, &lists).await? else {
         return Ok(());
     };
-    let reachable = match LeaderClient::new(&url, &inst.settings.sync.token, REACHABILITY_TIMEOUT) {
+    let reachable = match LeaderClient::new(&url, &sync.settings.token, REACHABILITY_TIMEOUT) {
         Ok(client) => !matches!(client.info().await, Err(SyncError::Unreachable { .. })),
         Err(_) => false,
     };

@@ -90,7 +90,7 @@ pub async fn watermark(pool: &PgPool) -> Result<(i64, String)> {
 pub(super) async fn lock_watermark(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
 ) -> Result<(i64, String)> {
-    sqlx::query(super::locks::FEED_WRITERS_EXCLUSIVE)
+    sqlx::query(crate::locks::FEED_WRITERS_EXCLUSIVE)
         .execute(&mut **tx)
         .await?;
     let row = sqlx::query!(

@@ -11,7 +11,7 @@
 //! after the last page it committed, and a run ends by moving the cursor to the watermark.
 
 mod apply;
-pub mod bell;
+mod bell;
 pub mod client;
 pub mod error;
 pub mod feed;
@@ -20,15 +20,36 @@ pub mod frames;
 pub mod guard;
 pub mod history;
 pub mod hold;
-pub mod locks;
-mod preflight;
+pub mod plan;
 pub mod replicas;
 pub mod restore;
 pub mod run;
 pub mod schedule;
 pub mod scheduler;
+mod settings;
+pub mod state;
 mod token;
 mod verify;
 
-pub use domain::sync::*;
+pub use bell::Bell;
+pub use settings::{ScheduleRule, SyncSettings, GUARDED_REPLICA_SIZE};
 pub use token::SyncToken;
+
+use domain::sync::*;
+use sqlx::PgPool;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// Replication as the rest of the engine holds it: what every operation on a replica needs,
+/// and nothing of the installation beyond it.
+#[derive(Clone)]
+pub struct Replication {
+    pub pool: PgPool,
+    pub settings: Arc<SyncSettings>,
+    /// The face model this installation stores: a Leader of another one is refused.
+    pub face_model: String,
+    /// Rung when a replica becomes due now; the scheduler listens.
+    pub bell: Arc<Bell>,
+    /// Cancelled when the installation stops: a run ends after the page it is applying.
+    pub stop: CancellationToken,
+}

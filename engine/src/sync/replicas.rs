@@ -1,14 +1,15 @@
 //! Replicas on the Subscriber: creating one (after checking everything that can be checked
-//! first), listing them with their runs, "sync now", cancelling; and the engine's own view of
-//! a replica's run state (`ReplicaRow`).
+//! first), listing them with their runs, "sync now", cancelling. A run's own view of a replica
+//! is `state::RunState`.
 
 use super::client::{normalize_url, LeaderClient};
 use super::error::SyncError;
+use super::plan::{check_model, check_not_self};
+use super::Replication;
 use super::{
     Hold, HoldKind, LeaderInfo, RemoteList, Replica, ReplicaState, RunOutcomeKind, SyncRun,
 };
 use crate::error::{Error, OnConstraint, Result};
-use crate::installation::Installation;
 use chrono::{DateTime, Utc};
 use domain::audit::Actor;
 use sqlx::types::Text;
@@ -150,8 +151,8 @@ pub struct NewReplica {
 /// Creates a replica after checking everything that can be checked first: the local list
 /// exists, is empty and is not a replica; the URL answers as a Leader that accepts our token,
 /// uses our face model and has the remote list. Nothing is written when a check fails.
-pub async fn create(inst: &Installation, actor: &Actor, new: NewReplica) -> Result<Replica> {
-    let pool = &inst.pool;
+pub async fn create(sync: &Replication, actor: &Actor, new: NewReplica) -> Result<Replica> {
+    let pool = &sync.pool;
     let url = normalize_url(&new.remote_url).map_err(|m| Error::invalid("remote_url", m))?;
     let local = sqlx::query!(
         r#"SELECT w.name,
@@ -187,7 +188,7 @@ pub async fn create(inst: &Installation, actor: &Actor, new: NewReplica) -> Resu
             ),
         ));
     }
-    let (info, lists) = leader(inst, &url).await?;
+    let (info, lists) = leader(sync, &url).await?;
     let Some(list) = lists.iter().find(|l| l.id == new.remote_list) else {
         return Err(Error::invalid(
             "remote_dossier_list",
@@ -204,10 +205,10 @@ pub async fn create(inst: &Installation, actor: &Actor, new: NewReplica) -> Resu
             ),
         ));
     }
-    let next_run = if inst.settings.sync.at_creation {
+    let next_run = if sync.settings.at_creation {
         Some(Utc::now())
     } else {
-        inst.settings.sync.next_run(Utc::now())
+        sync.settings.next_run(Utc::now())
     };
     let mut tx = crate::audit::begin(pool, actor).await?;
     let id = sqlx::query_scalar!(
@@ -231,41 +232,30 @@ pub async fn create(inst: &Installation, actor: &Actor, new: NewReplica) -> Resu
         )
     })?;
     tx.commit().await?;
-    if inst.settings.sync.at_creation {
-        inst.scheduler.wake();
+    if sync.settings.at_creation {
+        sync.bell.wake();
     }
     replica(pool, id).await
 }
 
 /// The lists a Leader offers, asked live, after checking that the URL answers as a Leader that
 /// accepts our token and uses our face model. Every failure is about `remote_url`.
-pub async fn leader_lists(inst: &Installation, url: &str) -> Result<Vec<RemoteList>> {
-    Ok(leader(inst, url).await?.1)
+pub async fn leader_lists(sync: &Replication, url: &str) -> Result<Vec<RemoteList>> {
+    Ok(leader(sync, url).await?.1)
 }
 
 /// What a Leader says about itself and its lists, after the checks of [`leader_lists`] and one
 /// more: the URL is not this installation itself.
-async fn leader(inst: &Installation, url: &str) -> Result<(LeaderInfo, Vec<RemoteList>)> {
+async fn leader(sync: &Replication, url: &str) -> Result<(LeaderInfo, Vec<RemoteList>)> {
     let about_url = |e: SyncError| Error::invalid("remote_url", e.to_string());
-    let client = LeaderClient::new(url, &inst.settings.sync.token, Duration::from_secs(10))
-        .map_err(about_url)?;
+    let client =
+        LeaderClient::new(url, &sync.settings.token, Duration::from_secs(10)).map_err(about_url)?;
     let info = client.info().await.map_err(about_url)?;
-    check_model(&info, &inst.settings.face_model).map_err(about_url)?;
-    check_not_self(&info, &super::history::installation_id(&inst.pool).await?)
+    check_model(&info, &sync.face_model).map_err(about_url)?;
+    check_not_self(&info, &super::history::installation_id(&sync.pool).await?)
         .map_err(about_url)?;
     let lists = client.lists().await.map_err(about_url)?;
     Ok((info, lists))
-}
-
-/// Refuses a Leader that is this installation (its own URL, or another name for it).
-pub(super) fn check_not_self(info: &LeaderInfo, own: &str) -> Result<(), SyncError> {
-    if info.installation_id == own {
-        return Err(SyncError::Local(Error::invalid(
-            "remote_url",
-            "this URL answers as this installation itself: a Subscriber cannot replicate its own lists",
-        )));
-    }
-    Ok(())
 }
 
 /// Local lists that could become replicas: empty, and not replicas already.
@@ -279,16 +269,6 @@ pub async fn empty_lists(pool: &PgPool) -> Result<Vec<(i64, String)>> {
     .fetch_all(pool)
     .await?;
     Ok(lists.into_iter().map(|l| (l.id, l.name)).collect())
-}
-
-pub fn check_model(info: &LeaderInfo, local: &str) -> Result<(), SyncError> {
-    if info.face_model != local {
-        return Err(SyncError::ModelMismatch {
-            leader: info.face_model.clone(),
-            local: local.to_string(),
-        });
-    }
-    Ok(())
 }
 
 /// How many lists of this installation are replicas.
@@ -314,8 +294,8 @@ pub async fn cancel(pool: &PgPool, actor: &Actor, id: i64) -> Result<()> {
 }
 
 /// Asks for a run as soon as possible.
-pub async fn sync_now(inst: &Installation, actor: &Actor, id: i64) -> Result<Replica> {
-    let pool = &inst.pool;
+pub async fn sync_now(sync: &Replication, actor: &Actor, id: i64) -> Result<Replica> {
+    let pool = &sync.pool;
     let mut tx = crate::audit::begin(pool, actor).await?;
     let updated = sqlx::query!("UPDATE replicas SET next_run_at = now() WHERE id = $1", id)
         .execute(&mut *tx)
@@ -326,47 +306,6 @@ pub async fn sync_now(inst: &Installation, actor: &Actor, id: i64) -> Result<Rep
     let subject = ("replica", Some(id.to_string()));
     crate::audit::record(&mut *tx, actor, "sync_now", subject, "sync started").await?;
     tx.commit().await?;
-    inst.scheduler.wake();
+    sync.bell.wake();
     replica(pool, id).await
-}
-
-/// A replica as a run reads and advances it.
-#[derive(Clone)]
-pub(super) struct ReplicaRow {
-    pub id: i64,
-    pub watch_list_id: i64,
-    pub remote_url: String,
-    pub remote_list_id: i64,
-    pub cursor: i64,
-    pub run_id: Option<i64>,
-    pub run_until: Option<i64>,
-    pub run_after: i64,
-    pub run_full: bool,
-    /// Whether the full resync in progress removes, at its end, what it did not see (it does
-    /// unless the list was empty when it began).
-    pub run_sweep: bool,
-    /// When the replica last matched the Leader's digest.
-    pub verified_at: Option<DateTime<Utc>>,
-    pub leader_installation: Option<String>,
-    /// The Leader's epoch the cursor belongs to, and the one of the run in progress.
-    pub leader_epoch: Option<String>,
-    pub run_epoch: Option<String>,
-    pub resync_reason: Option<String>,
-    pub confirmed_removals: Option<i64>,
-}
-
-impl ReplicaRow {
-    pub(super) async fn load(pool: &PgPool, id: i64) -> Result<Self, SyncError> {
-        sqlx::query_as!(
-            ReplicaRow,
-            "SELECT id, watch_list_id, remote_url, remote_list_id, cursor, run_id, run_until,
-                    run_after, run_full, run_sweep, verified_at, leader_installation, leader_epoch, run_epoch,
-                    resync_reason, confirmed_removals
-             FROM replicas WHERE id = $1",
-            id
-        )
-        .fetch_optional(pool)
-        .await?
-        .ok_or_else(|| Error::not_found(format!("replica {id} does not exist")).into())
-    }
 }

@@ -1,21 +1,23 @@
-//! One run of a replica: claim it, pull the Leader's changes page by page (fetched by `fetch`,
-//! committed by `apply`), finish by moving the cursor, then verify (`verify`). A failure is
-//! recorded with a backoff; the run's recorded progress lets the next one resume.
+//! One run of a replica, acting on what `plan` decides: claim it, meet the Leader, pull its
+//! changes page by page (fetched by `fetch`, applied by `apply` in one transaction with the
+//! run's state), put back what was deleted here, finish by moving the cursor, verify. The run's
+//! state and record are loaded once and saved with each step (`state`); a failure is recorded
+//! with a backoff, a stop of the installation as an interruption, and either way the recorded
+//! progress lets the next run resume.
 
-use super::apply::{commit_page, sweep_unseen, unaudited};
+use super::apply::{apply_page, durable_later, follow_list_settings, sweep_unseen, unaudited};
 use super::client::LeaderClient;
 use super::error::SyncError;
-use super::fetch::Fetcher;
-use super::locks;
-use super::preflight::{full_resync_reason, removals_allowed, same_leader, Verdict};
-use super::replicas::{check_model, check_not_self, ReplicaRow};
-use super::restore::restore_deleted;
-use super::verify::verify;
-use super::{ChangePage, LeaderInfo, RunOutcomeKind};
+use super::fetch::{fetch_chosen, Fetcher};
+use super::plan::{self, Begin, Guard, GuardFacts, Meeting, Page, Start, Verdict};
+use super::state::{HeldRun, Progress, RunRecord, RunState};
+use super::verify::local_digest;
+use super::{restore, ChangePage, Replication, RunOutcomeKind};
 use crate::error::Result;
-use crate::installation::Installation;
+use crate::locks;
 use chrono::Utc;
 use sqlx::PgPool;
+use std::collections::HashSet;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunOutcome {
@@ -27,13 +29,16 @@ pub enum RunOutcome {
     Diverged { cursor: i64 },
     /// Stopped before changing anything, for an Administrator to decide (see `hold`).
     Held,
+    /// The installation stopped during the run, which resumes where it stopped at the next
+    /// start.
+    Stopped,
 }
 
 /// Runs one replica to completion, unless another process holds it. The claim is a session
 /// advisory lock on a connection of its own: if this process dies, the connection closes and
 /// the claim is gone with it.
-pub async fn run(inst: &Installation, id: i64) -> Result<RunOutcome, SyncError> {
-    let mut claim = inst.pool.acquire().await?.detach();
+pub async fn run(sync: &Replication, id: i64) -> Result<RunOutcome, SyncError> {
+    let mut claim = sync.pool.acquire().await?.detach();
     let claimed: bool = sqlx::query_scalar(locks::TRY_CLAIM_REPLICA)
         .bind(id)
         .fetch_one(&mut claim)
@@ -41,390 +46,452 @@ pub async fn run(inst: &Installation, id: i64) -> Result<RunOutcome, SyncError> 
     if !claimed {
         return Ok(RunOutcome::Busy);
     }
+    let mut db = sync.pool.acquire().await?;
     // With the claim held, a run of this replica still marked running belongs to a process that
     // died; the startup sweep misses it when the dead process's connection outlives that sweep.
-    sqlx::query!(
-        "UPDATE sync_runs SET outcome = $2, finished_at = now()
-         WHERE replica_id = $1 AND outcome = $3",
-        id,
-        RunOutcomeKind::Interrupted.as_str(),
-        RunOutcomeKind::Running.as_str()
-    )
-    .execute(&inst.pool)
-    .await?;
-    let attempt: i64 = {
-        let row = ReplicaRow::load(&inst.pool, id).await?;
-        sqlx::query_scalar!(
-            "INSERT INTO sync_runs (replica_id, full_resync, cursor_from) VALUES ($1, $2, $3) RETURNING id",
-            id,
-            row.run_full || row.cursor == 0,
-            row.cursor,
-        )
-        .fetch_one(&inst.pool)
+    RunRecord::close_stale(&mut db, id).await?;
+    let state = RunState::load(&mut db, id, false)
         .await?
+        .ok_or_else(|| crate::Error::not_found(format!("replica {id} does not exist")))?;
+    let full = state.progress.as_ref().is_some_and(|p| p.full) || state.cursor == 0;
+    let record = RunRecord::begin(&mut db, id, full, state.cursor).await?;
+    drop(db);
+    tracing::Span::current().record("run", record.id);
+    let mut run = Run {
+        sync,
+        state,
+        record,
     };
-    tracing::Span::current().record("run", attempt);
-    let result = run_claimed(inst, id, attempt).await;
-    if let Ok(outcome) = &result {
-        tracing::info!(?outcome, "replication run finished");
-    }
-    if let Err(error) = &result {
-        record_failure(&inst.pool, id, attempt, error).await?;
-    }
+    let result = run.go().await;
+    let result = run.conclude(result).await;
     // Closing the connection releases the claim.
     drop(claim);
     result
 }
 
-async fn run_claimed(inst: &Installation, id: i64, attempt: i64) -> Result<RunOutcome, SyncError> {
-    let pool = &inst.pool;
-    let replica = ReplicaRow::load(pool, id).await?;
-    let client = LeaderClient::new(
-        &replica.remote_url,
-        &inst.settings.sync.token,
-        inst.settings.sync.request_timeout,
-    )?
-    .with_page_size(inst.settings.sync.page_size);
-    let info = client.info().await?;
-    check_model(&info, &inst.settings.face_model)?;
-    check_not_self(&info, &super::history::installation_id(pool).await?)?;
-    if same_leader(pool, &replica, &info, attempt).await? == Verdict::Held {
-        return Ok(RunOutcome::Held);
+/// A run under way: the replica's state and the run's record as last saved.
+struct Run<'a> {
+    sync: &'a Replication,
+    state: RunState,
+    record: RunRecord,
+}
+
+/// How the page loop ended.
+#[derive(PartialEq)]
+enum Pulled {
+    All,
+    Held,
+}
+
+impl Run<'_> {
+    fn pool(&self) -> &PgPool {
+        &self.sync.pool
     }
-    let replica = start(pool, ReplicaRow::load(pool, id).await?, attempt, &info).await?;
-    let Some(replica) = pull(inst, &client, replica, attempt).await? else {
-        return Ok(RunOutcome::Held);
-    };
-    restore_deleted(pool, &client, &replica, attempt).await?;
-    let cursor = finish(inst, &replica, attempt).await?;
-    Ok(if verify(inst, &client, &replica, attempt, cursor).await? {
-        RunOutcome::Diverged { cursor }
-    } else {
-        RunOutcome::Done { cursor }
-    })
-}
 
-/// Marks the replica running. A new run starts its progress afresh, as a clean full resync when
-/// the cursor means nothing any more (and the run's history says why). An interrupted run
-/// resumes, unless the Leader's history changed since: its pages belong to the old one.
-async fn start(
-    pool: &PgPool,
-    mut replica: ReplicaRow,
-    attempt: i64,
-    info: &LeaderInfo,
-) -> Result<ReplicaRow, SyncError> {
-    let resumable =
-        replica.run_id.is_some() && replica.run_epoch.as_deref() == Some(info.epoch.as_str());
-    let reason = if resumable {
-        Some(match &replica.resync_reason {
-            Some(why) => format!("{why}; resumes an interrupted run"),
-            None => "resumes an interrupted run".into(),
-        })
-    } else {
-        let why = full_resync_reason(&replica, info);
-        // A full resync removes at its end what it did not see, unless the list is empty now.
-        sqlx::query!(
-            "UPDATE replicas SET run_id = $2, run_full = $3, run_epoch = $4, resync_reason = $5,
-                 run_sweep = EXISTS (SELECT 1 FROM dossier_watch_lists m
-                                     WHERE m.watch_list_id = replicas.watch_list_id),
-                 run_until = NULL, run_after = 0, items_done = 0, items_total = NULL, photos_done = 0
-             WHERE id = $1",
-            replica.id,
-            attempt,
-            why.is_some(),
-            info.epoch,
-            why
-        )
-        .execute(pool)
-        .await?;
-        replica = ReplicaRow::load(pool, replica.id).await?;
-        why
-    };
-    sqlx::query!(
-        "UPDATE sync_runs SET full_resync = $2, reason = $3 WHERE id = $1",
-        attempt,
-        replica.run_full,
-        reason
-    )
-    .execute(pool)
-    .await?;
-    sqlx::query!(
-        "UPDATE replicas SET state = 'running' WHERE id = $1",
-        replica.id
-    )
-    .execute(pool)
-    .await?;
-    Ok(replica)
-}
-
-/// A page of another epoch than the run's: the Leader's history changed under the run (it was
-/// restored from a backup meanwhile). The run's progress is dropped, and the next run, seeing
-/// the new epoch, resyncs from scratch.
-pub(super) async fn same_epoch(
-    pool: &PgPool,
-    replica: &ReplicaRow,
-    page: &ChangePage,
-) -> Result<(), SyncError> {
-    if replica.run_epoch.as_deref() == Some(page.epoch.as_str()) {
-        return Ok(());
+    /// The run's progress (it has one from its start to its finish).
+    fn progress(&self) -> Progress {
+        self.state
+            .progress
+            .clone()
+            .expect("a run under way has its progress")
     }
-    sqlx::query!(
-        "UPDATE replicas SET run_id = NULL, run_until = NULL, run_after = 0, run_epoch = NULL
-         WHERE id = $1",
-        replica.id
-    )
-    .execute(pool)
-    .await?;
-    Err(SyncError::HistoryChanged)
-}
 
-/// Pulls and commits every page of the run. The first page is checked before anything is
-/// stored (the mass-removal guard); then pages are fetched ahead while the current one is
-/// applied (see `fetch::Fetcher`). `None` when the guard held the run.
-async fn pull(
-    inst: &Installation,
-    client: &LeaderClient,
-    mut replica: ReplicaRow,
-    attempt: i64,
-) -> Result<Option<ReplicaRow>, SyncError> {
-    let pool = &inst.pool;
-    'run: loop {
-        let since = if replica.run_full { 0 } else { replica.cursor };
-        let list = replica.remote_list_id;
-        let first = client
-            .changes(list, since, replica.run_until, replica.run_after)
-            .await;
-        let first = match first {
-            Err(SyncError::CursorTooOld(_)) if !replica.run_full => {
-                replica = resync_from_scratch(pool, &replica, since, attempt).await?;
-                continue 'run;
-            }
-            other => other?,
-        };
-        same_epoch(pool, &replica, &first).await?;
-        if replica.run_until.is_none() {
-            if removals_allowed(inst, client, &replica, &first, attempt).await? == Verdict::Held {
-                return Ok(None);
-            }
-            sqlx::query!(
-                "UPDATE replicas SET run_until = $2, items_total = $3 WHERE id = $1",
-                replica.id,
-                first.until,
-                first.total
-            )
-            .execute(pool)
-            .await?;
-            replica.run_until = Some(first.until);
+    /// Saves the state and the record as `change` leaves them, in one transaction; the run's
+    /// own copies change only once that committed.
+    async fn save(
+        &mut self,
+        change: impl FnOnce(&mut RunState, &mut RunRecord),
+    ) -> Result<(), SyncError> {
+        let (mut state, mut record) = (self.state.clone(), self.record.clone());
+        change(&mut state, &mut record);
+        let mut tx = self.pool().begin().await?;
+        state.save(&mut tx).await?;
+        record.save(&mut tx).await?;
+        tx.commit().await?;
+        (self.state, self.record) = (state, record);
+        Ok(())
+    }
+
+    async fn go(&mut self) -> Result<RunOutcome, SyncError> {
+        if self.sync.stop.is_cancelled() {
+            return Err(SyncError::Stopped);
         }
-        let mut pages = Fetcher::start(pool, client, &replica, since, first);
-        while let Some(fetched) = pages.next().await {
-            let (page, photos) = match fetched {
-                Err(SyncError::CursorTooOld(_)) if !replica.run_full => {
-                    replica = resync_from_scratch(pool, &replica, since, attempt).await?;
+        let settings = &self.sync.settings;
+        let client = LeaderClient::new(
+            &self.state.remote_url,
+            &settings.token,
+            settings.request_timeout,
+        )?
+        .with_page_size(settings.page_size);
+        let info = client.info().await?;
+        let own = super::history::installation_id(self.pool()).await?;
+        let list_has_members = has_members(self.pool(), self.state.watch_list_id).await?;
+        let meeting = Meeting {
+            leader: &info,
+            own_installation: &own,
+            face_model: &self.sync.face_model,
+            record: self.record.id,
+            list_has_members,
+        };
+        match plan::start(&self.state, &meeting)? {
+            Start::Hold(held) => {
+                self.hold(held).await?;
+                return Ok(RunOutcome::Held);
+            }
+            Start::Go(begin) => self.begin(&begin).await?,
+        }
+        if self.pull(&client).await? == Pulled::Held {
+            return Ok(RunOutcome::Held);
+        }
+        self.restore(&client).await?;
+        let cursor = self.finish().await?;
+        self.verify(&client, cursor).await
+    }
+
+    async fn begin(&mut self, begin: &Begin) -> Result<(), SyncError> {
+        self.save(|state, record| {
+            begin.apply(state);
+            record.full_resync = begin.progress.full;
+            record.reason = begin.reason.clone();
+        })
+        .await
+    }
+
+    /// Records a hold: the replica waits for a decision, and the run's history says why.
+    /// Nothing of the run was applied (a hold comes before the first page is).
+    async fn hold(&mut self, held: HeldRun) -> Result<(), SyncError> {
+        tracing::warn!(replica = self.state.id, "{}", held.message);
+        self.save(|state, record| {
+            record.outcome = RunOutcomeKind::Held;
+            record.reason = Some(held.message.clone());
+            state.hold(held);
+        })
+        .await
+    }
+
+    /// Pulls and commits every page of the run. The first page of a new run is checked before
+    /// anything is stored (the mass-removal guard); then pages are fetched ahead while the
+    /// current one is applied (see `fetch::Fetcher`).
+    async fn pull(&mut self, client: &LeaderClient) -> Result<Pulled, SyncError> {
+        'run: loop {
+            let progress = self.progress();
+            let since = if progress.full { 0 } else { self.state.cursor };
+            let list = self.state.remote_list_id;
+            let first = match client
+                .changes(list, since, progress.until, progress.after)
+                .await
+            {
+                Err(SyncError::CursorTooOld(_)) => {
+                    self.cursor_gone(&progress, since).await?;
                     continue 'run;
                 }
                 other => other?,
             };
-            same_epoch(pool, &replica, &page).await?;
-            let after = page.next_after.unwrap_or_else(|| {
-                page.upserts
-                    .iter()
-                    .map(|d| d.id)
-                    .chain(page.removals.iter().copied())
-                    .max()
-                    .unwrap_or(replica.run_after)
-            });
-            commit_page(pool, &replica, attempt, (&page, photos), after).await?;
-            replica.run_after = after;
+            self.same_history(&progress, &first).await?;
+            if progress.until.is_none() {
+                if let Some(held) = self.guard(client, &progress, &first).await? {
+                    self.hold(held).await?;
+                    return Ok(Pulled::Held);
+                }
+                self.save(|state, _| state.first_page(first.until, first.total))
+                    .await?;
+            }
+            let mut pages = Fetcher::start(self.pool(), client, list, since, first);
+            while let Some(fetched) = pages.next().await {
+                let (page, photos) = match fetched {
+                    Err(SyncError::CursorTooOld(_)) => {
+                        self.cursor_gone(&progress, since).await?;
+                        continue 'run;
+                    }
+                    other => other?,
+                };
+                let after = self.same_history(&progress, &page).await?;
+                self.commit_page(&page, photos, after).await?;
+                if self.sync.stop.is_cancelled() {
+                    return Err(SyncError::Stopped);
+                }
+            }
+            return Ok(Pulled::All);
         }
-        return Ok(Some(replica));
+    }
+
+    /// The Leader pruned the changes since the cursor: the run becomes a full resync, or, if
+    /// it is one already, fails.
+    async fn cursor_gone(&mut self, progress: &Progress, since: i64) -> Result<(), SyncError> {
+        let Some(why) = plan::cursor_gone(progress, since) else {
+            return Err(SyncError::CursorTooOld(since));
+        };
+        tracing::warn!(
+            replica = self.state.id,
+            cursor = since,
+            "cursor too old; full resync"
+        );
+        self.save(|state, record| {
+            record.full_resync = true;
+            record.reason = Some(why.clone());
+            state.resync_from_scratch(why);
+        })
+        .await
+    }
+
+    /// A page of the run's epoch gives where the run goes on after it; one of another epoch
+    /// drops the run's progress (the Leader was restored under it).
+    async fn same_history(
+        &mut self,
+        progress: &Progress,
+        page: &ChangePage,
+    ) -> Result<i64, SyncError> {
+        match plan::page(progress, page) {
+            Page::Apply { after } => Ok(after),
+            Page::HistoryChanged => {
+                self.save(|state, _| state.drop_progress()).await?;
+                Err(SyncError::HistoryChanged)
+            }
+        }
+    }
+
+    /// The mass-removal guard, fed the facts it asks for until it decides.
+    async fn guard(
+        &self,
+        client: &LeaderClient,
+        progress: &Progress,
+        first: &ChangePage,
+    ) -> Result<Option<HeldRun>, SyncError> {
+        let ratio = self.sync.settings.max_delete_ratio.0;
+        let mut facts = GuardFacts::default();
+        loop {
+            match plan::guard(progress, first, ratio, self.state.confirmed_removals, facts) {
+                Guard::Go => return Ok(None),
+                Guard::Hold(held) => return Ok(Some(held)),
+                Guard::CountReplica => {
+                    facts.size = Some(members(self.pool(), self.state.watch_list_id).await?)
+                }
+                Guard::CountRemovals => {
+                    facts.removals = Some(exact_removals(self.pool(), client, &self.state).await?)
+                }
+            }
+        }
+    }
+
+    /// Commits one page (its images are stored already, `photos` of them new) and how far the
+    /// run got, in one transaction, so that a killed run resumes after the last page it
+    /// committed.
+    async fn commit_page(
+        &mut self,
+        page: &ChangePage,
+        photos: i64,
+        after: i64,
+    ) -> Result<(), SyncError> {
+        let mut tx = self.pool().begin().await?;
+        durable_later(&mut tx).await?;
+        let (upserts, removals) = apply_page(&mut tx, &self.state, page).await?;
+        follow_list_settings(&mut tx, &self.state, page).await?;
+        let (mut state, mut record) = (self.state.clone(), self.record.clone());
+        state.applied(after, upserts + removals, photos);
+        record.dossiers += upserts;
+        record.removals += removals;
+        record.photos += photos;
+        state.save(&mut tx).await?;
+        record.save(&mut tx).await?;
+        tx.commit().await?;
+        (self.state, self.record) = (state, record);
+        Ok(())
+    }
+
+    /// Puts back what was deleted here from the replica while the Leader was unreachable, as
+    /// the Leader has it now (a dossier the Leader no longer has stays gone).
+    async fn restore(&mut self, client: &LeaderClient) -> Result<(), SyncError> {
+        let progress = self.progress();
+        let deleted = restore::deleted(self.pool(), self.state.id).await?;
+        for asked in deleted.chunks(restore::BATCH) {
+            let list = self.state.remote_list_id;
+            let (page, photos) = fetch_chosen(self.pool(), client, list, asked).await?;
+            self.same_history(&progress, &page).await?;
+            let mut tx = self.pool().begin().await?;
+            durable_later(&mut tx).await?;
+            apply_page(&mut tx, &self.state, &page).await?;
+            restore::forget(&mut tx, self.state.id, asked).await?;
+            let mut record = self.record.clone();
+            record.restored += plan::restored(asked, &page);
+            record.photos += photos;
+            record.save(&mut tx).await?;
+            tx.commit().await?;
+            self.record = record;
+            if self.sync.stop.is_cancelled() {
+                return Err(SyncError::Stopped);
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends a completed pull in one transaction: after a full resync, what the Leader no longer
+    /// sent is removed; the cursor moves to the run's watermark (in the run's epoch), the next
+    /// run is scheduled, and the audit log gets the run's one entry.
+    async fn finish(&mut self) -> Result<i64, SyncError> {
+        let progress = self.progress();
+        let now = Utc::now();
+        let mut tx = self.pool().begin().await?;
+        unaudited(&mut tx).await?;
+        let (mut state, mut record) = (self.state.clone(), self.record.clone());
+        if progress.full && progress.sweep {
+            record.removals += sweep_unseen(&mut tx, &state, progress.run).await?;
+        }
+        let cursor = state.completed(now, self.sync.settings.next_run(now));
+        record.outcome = RunOutcomeKind::Success;
+        record.cursor_to = Some(cursor);
+        state.save(&mut tx).await?;
+        record.save(&mut tx).await?;
+        record.audit(&mut tx, &state).await?;
+        tx.commit().await?;
+        (self.state, self.record) = (state, record);
+        Ok(cursor)
+    }
+
+    /// The replica's digest against the Leader's, when due; a difference schedules a full
+    /// resync at once and says so in the replica's last error and the run's history.
+    async fn verify(
+        &mut self,
+        client: &LeaderClient,
+        cursor: i64,
+    ) -> Result<RunOutcome, SyncError> {
+        let now = Utc::now();
+        if !plan::verification_due(self.record.full_resync, self.state.verified_at, now) {
+            return Ok(RunOutcome::Done { cursor });
+        }
+        // Both sides compute at once: each reads the whole list.
+        let (leader, local) = tokio::join!(
+            client.digest(self.state.remote_list_id),
+            local_digest(self.pool(), &self.state, cursor)
+        );
+        let leader = leader?;
+        // The Leader's digest is comparable only if nothing changed there since the watermark.
+        if leader.until != cursor {
+            return Ok(RunOutcome::Done { cursor });
+        }
+        match plan::compare(&local?, &leader, cursor) {
+            Verdict::NotComparable => Ok(RunOutcome::Done { cursor }),
+            Verdict::Same => {
+                self.save(|state, _| state.verified(now)).await?;
+                Ok(RunOutcome::Done { cursor })
+            }
+            Verdict::Diverged(message) => {
+                tracing::warn!(replica = self.state.id, "{message}");
+                self.save(|state, record| {
+                    state.diverged(&message, now);
+                    record.error = Some(message.clone());
+                })
+                .await?;
+                self.sync.bell.wake();
+                Ok(RunOutcome::Diverged { cursor })
+            }
+        }
+    }
+
+    /// After the run: a failure is recorded with its backoff (the progress is kept for the
+    /// resume), a stop of the installation as an interruption that resumes at the next start.
+    async fn conclude(
+        &mut self,
+        result: Result<RunOutcome, SyncError>,
+    ) -> Result<RunOutcome, SyncError> {
+        let now = Utc::now();
+        match result {
+            Ok(outcome) => {
+                tracing::info!(?outcome, "replication run finished");
+                Ok(outcome)
+            }
+            Err(SyncError::Stopped) => {
+                let done = self.state.items_done;
+                tracing::info!(
+                    replica = self.state.id,
+                    done,
+                    "replication run stopped with the server"
+                );
+                self.save(|state, record| {
+                    state.stopped(now);
+                    record.outcome = RunOutcomeKind::Interrupted;
+                    let stopped = format!(
+                        "stopped with the server after {done} dossier(s); resumes where it stopped"
+                    );
+                    record.reason = Some(match record.reason.take() {
+                        Some(why) => format!("{why}; {stopped}"),
+                        None => stopped,
+                    });
+                })
+                .await?;
+                Ok(RunOutcome::Stopped)
+            }
+            Err(error) => {
+                let message = error.to_string();
+                tracing::warn!(replica = self.state.id, error = %message, "replication run failed");
+                let recorded = self
+                    .save(|state, record| {
+                        state.failed(&message, now);
+                        record.outcome = RunOutcomeKind::Failed;
+                        record.error = Some(message.clone());
+                    })
+                    .await;
+                if let Err(e) = recorded {
+                    tracing::warn!(error = %e, "cannot record the failed run");
+                }
+                Err(error)
+            }
+        }
     }
 }
 
-/// The Leader can no longer serve changes since the cursor (its tombstones are pruned): the run
-/// becomes a clean full resync, and says why.
-async fn resync_from_scratch(
+async fn has_members(pool: &PgPool, list: i64) -> Result<bool, SyncError> {
+    Ok(sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM dossier_watch_lists WHERE watch_list_id = $1) AS "any!""#,
+        list
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
+async fn members(pool: &PgPool, list: i64) -> Result<i64, SyncError> {
+    Ok(sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM dossier_watch_lists WHERE watch_list_id = $1"#,
+        list
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
+/// How many dossiers of the replica the Leader's list does not have: exactly what the replica
+/// loses once the run has converged.
+async fn exact_removals(
     pool: &PgPool,
-    replica: &ReplicaRow,
-    since: i64,
-    attempt: i64,
-) -> Result<ReplicaRow, SyncError> {
-    tracing::warn!(
-        replica = replica.id,
-        cursor = since,
-        "cursor too old; full resync"
-    );
-    let why = format!(
-        "the Leader no longer keeps its changes since revision {since} (older ones are pruned)"
-    );
-    sqlx::query!(
-        "UPDATE replicas SET run_full = TRUE, run_sweep = TRUE, run_until = NULL,
-             run_after = 0, resync_reason = $2
-         WHERE id = $1",
-        replica.id,
-        why
+    client: &LeaderClient,
+    state: &RunState,
+) -> Result<i64, SyncError> {
+    let leader: HashSet<i64> = client
+        .members(state.remote_list_id)
+        .await?
+        .into_iter()
+        .collect();
+    let local: Vec<Option<i64>> = sqlx::query_scalar!(
+        "SELECT r.remote_id AS \"remote_id?\" FROM dossier_watch_lists m
+         LEFT JOIN remote_dossiers r ON r.dossier_id = m.dossier_id AND r.remote_url = $2
+         WHERE m.watch_list_id = $1",
+        state.watch_list_id,
+        state.remote_url
     )
-    .execute(pool)
+    .fetch_all(pool)
     .await?;
-    sqlx::query!(
-        "UPDATE sync_runs SET full_resync = TRUE, reason = $2 WHERE id = $1",
-        attempt,
-        why
-    )
-    .execute(pool)
-    .await?;
-    ReplicaRow::load(pool, replica.id).await
-}
-
-/// Ends a completed pull in one transaction: after a full resync, what the Leader no longer
-/// sent is removed; the cursor moves to the run's watermark (in the run's epoch) and the next
-/// run is scheduled.
-async fn finish(inst: &Installation, replica: &ReplicaRow, attempt: i64) -> Result<i64, SyncError> {
-    let cursor = replica.run_until.unwrap_or(replica.cursor);
-    let run_id = replica.run_id.unwrap_or(attempt);
-    let mut tx = inst.pool.begin().await?;
-    unaudited(&mut tx).await?;
-    if replica.run_full && replica.run_sweep {
-        let swept = sweep_unseen(&mut tx, replica, run_id).await?;
-        sqlx::query!(
-            "UPDATE sync_runs SET removals = removals + $2 WHERE id = $1",
-            attempt,
-            swept
-        )
-        .execute(&mut *tx)
-        .await?;
-    }
-    sqlx::query!(
-        "UPDATE replicas SET cursor = $2, run_id = NULL, run_until = NULL, run_after = 0,
-             run_full = FALSE, leader_epoch = run_epoch, run_epoch = NULL, resync_reason = NULL,
-             confirmed_removals = NULL, state = 'idle', last_success_at = now(),
-             last_error = NULL, failures = 0, next_run_at = $3
-         WHERE id = $1",
-        replica.id,
-        cursor,
-        inst.settings.sync.next_run(Utc::now())
-    )
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query!(
-        "UPDATE sync_runs SET outcome = $3, finished_at = now(), cursor_to = $2 WHERE id = $1",
-        attempt,
-        cursor,
-        RunOutcomeKind::Success.as_str()
-    )
-    .execute(&mut *tx)
-    .await?;
-    // The audit log's one entry for the run (its rows are not recorded one by one).
-    sqlx::query!(
-        "INSERT INTO audit_log (actor, action, subject_kind, subject_id, summary)
-         SELECT 'replication of list ' || $2 || ' from Leader ' || $3, 'sync', 'watch_list',
-                $4::bigint::text,
-                format('%s run: %s dossier(s) written, %s removed, %s photo(s), %s restored',
-                       CASE WHEN full_resync THEN 'full' ELSE 'incremental' END,
-                       dossiers, removals, photos, restored)
-         FROM sync_runs WHERE id = $1",
-        attempt,
-        replica.remote_list_id.to_string(),
-        replica.remote_url,
-        replica.watch_list_id,
-    )
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(cursor)
-}
-
-/// After a failure: say what happened, keep the run's progress for the resume, and try again
-/// after a backoff that doubles with each failure (30 s … 1 h).
-async fn record_failure(
-    pool: &PgPool,
-    id: i64,
-    attempt: i64,
-    error: &SyncError,
-) -> Result<(), SyncError> {
-    let message = error.to_string();
-    tracing::warn!(replica = id, error = %message, "replication run failed");
-    let failures: Option<i32> = sqlx::query_scalar!(
-        "UPDATE replicas SET state = 'failed', last_error = $2, last_error_at = now(),
-             failures = failures + 1
-         WHERE id = $1 RETURNING failures",
-        id,
-        &message
-    )
-    .fetch_optional(pool)
-    .await?;
-    let next = Utc::now() + backoff(failures.unwrap_or(1));
-    sqlx::query!(
-        "UPDATE replicas SET next_run_at = $2 WHERE id = $1",
-        id,
-        next
-    )
-    .execute(pool)
-    .await?;
-    sqlx::query!(
-        "UPDATE sync_runs SET outcome = $3, finished_at = now(), error = $2 WHERE id = $1",
-        attempt,
-        &message,
-        RunOutcomeKind::Failed.as_str()
-    )
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-/// How long to wait after the `failures`-th failure in a row: 30 s, doubling, at most 1 h.
-pub fn backoff(failures: i32) -> chrono::Duration {
-    let seconds = 30i64 << failures.clamp(1, 8).saturating_sub(1);
-    chrono::Duration::seconds(seconds.min(3600))
+    Ok(local
+        .into_iter()
+        .filter(|id| id.is_none_or(|id| !leader.contains(&id)))
+        .count() as i64)
 }
 
 /// Marks runs that were in progress when their process stopped, so the history does not show
 /// them running forever. Their replicas resume from their recorded progress.
 pub async fn close_interrupted_runs(pool: &PgPool) -> Result<()> {
-    // Only runs no live process holds: a run's claim is an advisory lock.
-    sqlx::query(&format!(
-        "UPDATE sync_runs s SET outcome = $1, finished_at = now()
-         WHERE s.outcome = $2 AND NOT EXISTS (
-            SELECT 1 FROM pg_locks l WHERE {})",
-        locks::claim_held("s.replica_id")
-    ))
-    .bind(RunOutcomeKind::Interrupted.as_str())
-    .bind(RunOutcomeKind::Running.as_str())
-    .execute(pool)
-    .await?;
-    Ok(())
+    Ok(RunRecord::close_interrupted(pool).await?)
 }
 
-/// The local lists a full sync is filling at this moment, in any process sharing the database:
-/// replicas whose claim a live session holds (a run that died does not count, even before its
-/// replica is marked) and whose run under that claim is a full one. The run is the replica's
-/// latest: from its start to its verification, which reads the whole list on both sides and
-/// may find the replica diverged and start over, so an index of it is worth building only
-/// after that.
+/// The local lists a full sync is filling at this moment, in any process sharing the database
+/// (see [`RunState::being_filled`]).
 pub async fn lists_being_filled(pool: &PgPool) -> Result<Vec<i64>> {
-    let lists = sqlx::query_scalar(&format!(
-        "SELECT r.watch_list_id FROM replicas r
-         WHERE EXISTS (SELECT 1 FROM pg_locks l WHERE {})
-           AND (r.run_full AND r.run_id IS NOT NULL
-                OR (SELECT s.full_resync FROM sync_runs s WHERE s.replica_id = r.id
-                    ORDER BY s.id DESC LIMIT 1))",
-        locks::claim_held("r.id")
-    ))
-    .fetch_all(pool)
-    .await?;
-    Ok(lists)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::backoff;
-
-    #[test]
-    fn backoff_doubles_from_thirty_seconds_up_to_an_hour() {
-        let seconds: Vec<i64> = (0..=10).map(|n| backoff(n).num_seconds()).collect();
-        assert_eq!(
-            seconds,
-            [30, 30, 60, 120, 240, 480, 960, 1920, 3600, 3600, 3600]
-        );
-    }
+    Ok(RunState::being_filled(pool).await?)
 }

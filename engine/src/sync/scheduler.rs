@@ -1,84 +1,125 @@
 //! Runs replicas when they are due: on the RRULE schedule, at start-up or creation if so
 //! configured, on "sync now", and after a failure's backoff. Each server process has one
-//! scheduler; the per-replica claim keeps two processes from running the same replica.
+//! scheduler, a worker of the installation's runtime; the per-replica claim keeps two
+//! processes from running the same replica.
 //!
 //! Due replicas run concurrently, at most `SYNC_CONCURRENCY` at once and one at a time per
-//! Leader, so one slow Leader does not hold back the others. The scheduler is supervised: if its loop panics, the panic is
-//! logged and counted (`/metrics`) and the loop starts again; a panicking run is counted too
-//! and its replica is simply run again when due.
+//! Leader, so one slow Leader does not hold back the others. Each run is a job of the worker, in
+//! a span of its own; a run that panics is counted as the worker's panic and its replica simply
+//! runs again when due. At a stop, each run ends after the page it is applying (it watches the
+//! installation's stop token) and the scheduler waits for them.
 
-use super::bell::Scheduler;
 use super::feed::{prune_tombstones, TOMBSTONE_RETENTION_DAYS};
 use super::run::{close_interrupted_runs, run, RunOutcome};
-use crate::installation::Installation;
+use super::Replication;
+use crate::workers::{panic_message, Context, Worker};
 use chrono::Utc;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinSet;
 use tracing::Instrument;
 
 /// Longest sleep: a replica made due by another process is noticed within this.
 const MAX_SLEEP: Duration = Duration::from_secs(30);
 /// A replica another process is running is looked at again after this.
 const BUSY_RETRY: Duration = Duration::from_secs(5);
-/// Pause before the loop starts again after a panic, so a panic on every pass cannot spin.
-const RESTART_DELAY: Duration = Duration::from_secs(1);
 /// As a Leader: how often the change log is pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
-/// Starts the supervised scheduler in the background. The handle ends only when the runtime
-/// shuts down.
-pub fn spawn(inst: Installation) -> JoinHandle<()> {
-    let scheduler = inst.scheduler.clone();
-    tokio::spawn(async move {
-        prepare(&inst).await;
-        supervise(&scheduler, || schedule(inst.clone())).await;
-    })
+/// The replication scheduler, as a worker.
+pub struct Scheduler {
+    sync: Replication,
+    runs: Runs,
+    /// Runs that ended since the last pass, to be booked by it.
+    ended: Vec<Ended>,
+    prepared: bool,
+    last_prune: Option<Instant>,
+    /// How long until the next pass, as the last one worked out.
+    sleep: Duration,
 }
 
-/// Runs the loop `pass` makes, again after each panic (logged and counted); returns when a
-/// pass ends without panicking or is cancelled.
-async fn supervise<F, Fut>(scheduler: &Scheduler, pass: F)
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    loop {
-        match tokio::spawn(pass()).await {
-            Err(e) if e.is_panic() => {
-                scheduler.count_panic();
-                tracing::error!(panic = %panic_message(e.into_panic()), "the replication scheduler panicked; restarting it");
-                tokio::time::sleep(RESTART_DELAY).await;
-            }
-            _ => return,
+type Ended = Result<(tokio::task::Id, bool), tokio::task::JoinError>;
+
+impl Scheduler {
+    pub fn new(sync: Replication) -> Self {
+        Self {
+            sync,
+            runs: Runs::default(),
+            ended: Vec::new(),
+            prepared: false,
+            last_prune: None,
+            sleep: Duration::ZERO,
         }
     }
 }
 
-fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "(no message)".into())
+impl Worker for Scheduler {
+    const NAME: &'static str = "replication-scheduler";
+
+    async fn due(&mut self) {
+        tokio::select! {
+            _ = tokio::time::sleep(self.sleep) => {}
+            _ = self.sync.bell.rung() => {}
+            Some(done) = self.runs.tasks.join_next_with_id(), if !self.runs.tasks.is_empty() => {
+                self.ended.push(done);
+            }
+        }
+    }
+
+    async fn pass(&mut self, context: &Context) {
+        for done in std::mem::take(&mut self.ended) {
+            self.runs.finished(context, done);
+        }
+        if !self.prepared {
+            prepare(&self.sync).await;
+            self.prepared = true;
+        }
+        // As a Leader: keep the change log bounded.
+        if self.last_prune.is_none_or(|t| t.elapsed() > PRUNE_EVERY) {
+            self.last_prune = Some(Instant::now());
+            if let Err(e) = prune_tombstones(&self.sync.pool, TOMBSTONE_RETENTION_DAYS).await {
+                tracing::error!(error = %e, "cannot prune tombstones");
+            }
+        }
+        let limit = self.sync.settings.concurrency.get() as usize;
+        let excluded = self.runs.excluded();
+        let free = limit.saturating_sub(self.runs.tasks.len());
+        if free > 0 && !context.stop.is_cancelled() {
+            for id in due(&self.sync, &excluded, &self.runs.running(), free).await {
+                self.runs.start(&self.sync, id);
+            }
+        }
+        self.sleep = until_next(&self.sync, &self.runs.excluded(), &self.runs.running()).await;
+    }
+
+    /// The runs end after their current page (they watch the same stop token); each records
+    /// where it stopped, and resumes there at the next start.
+    async fn drain(&mut self, context: &Context) {
+        for done in std::mem::take(&mut self.ended) {
+            self.runs.finished(context, done);
+        }
+        while let Some(done) = self.runs.tasks.join_next_with_id().await {
+            self.runs.finished(context, done);
+        }
+    }
 }
 
 /// Once per start: close the runs a dead process left open, and give every replica its time.
-async fn prepare(inst: &Installation) {
-    if let Err(e) = close_interrupted_runs(&inst.pool).await {
+async fn prepare(sync: &Replication) {
+    if let Err(e) = close_interrupted_runs(&sync.pool).await {
         tracing::error!(error = %e, "could not close interrupted runs");
     }
-    if inst.settings.sync.at_startup {
+    if sync.settings.at_startup {
         let _ = sqlx::query!("UPDATE replicas SET next_run_at = now() WHERE state <> 'held'")
-            .execute(&inst.pool)
+            .execute(&sync.pool)
             .await;
     }
     // Replicas created before a schedule change get a time from the current schedule.
     let _ = sqlx::query!(
         "UPDATE replicas SET next_run_at = $1 WHERE next_run_at IS NULL AND state <> 'held'",
-        inst.settings.sync.next_run(Utc::now())
+        sync.settings.next_run(Utc::now())
     )
-    .execute(&inst.pool)
+    .execute(&sync.pool)
     .await;
 }
 
@@ -107,12 +148,12 @@ impl Runs {
             .collect()
     }
 
-    fn start(&mut self, inst: &Installation, id: i64) {
+    fn start(&mut self, sync: &Replication, id: i64) {
         let span = tracing::info_span!("replica_run", replica = id, run = tracing::field::Empty);
-        let inst = inst.clone();
+        let sync = sync.clone();
         let task = self.tasks.spawn(
             async move {
-                let held_elsewhere = matches!(run(&inst, id).await, Ok(RunOutcome::Busy));
+                let held_elsewhere = matches!(run(&sync, id).await, Ok(RunOutcome::Busy));
                 if held_elsewhere {
                     tracing::debug!("run by another process");
                 }
@@ -123,12 +164,8 @@ impl Runs {
         self.replica_of_task.insert(task.id(), id);
     }
 
-    /// Books a finished run; a panic is logged and counted.
-    fn finished(
-        &mut self,
-        inst: &Installation,
-        done: Result<(tokio::task::Id, bool), tokio::task::JoinError>,
-    ) {
+    /// Books a finished run; a panic is logged and counted as the worker's.
+    fn finished(&mut self, context: &Context, done: Ended) {
         let task = match &done {
             Ok((task, _)) => *task,
             Err(e) => e.id(),
@@ -142,40 +179,10 @@ impl Runs {
             }
             Ok((_, false)) => {}
             Err(e) if e.is_panic() => {
-                inst.scheduler.count_panic();
+                context.health.count_panic();
                 tracing::error!(replica = ?replica, panic = %panic_message(e.into_panic()), "a replication run panicked");
             }
             Err(_) => {}
-        }
-    }
-}
-
-async fn schedule(inst: Installation) {
-    let limit = inst.settings.sync.concurrency.max(1);
-    let mut runs = Runs::default();
-    let mut last_prune: Option<Instant> = None;
-    loop {
-        // As a Leader: keep the change log bounded.
-        if last_prune.is_none_or(|t| t.elapsed() > PRUNE_EVERY) {
-            last_prune = Some(Instant::now());
-            if let Err(e) = prune_tombstones(&inst.pool, TOMBSTONE_RETENTION_DAYS).await {
-                tracing::error!(error = %e, "cannot prune tombstones");
-            }
-        }
-        let excluded = runs.excluded();
-        let free = limit.saturating_sub(runs.tasks.len());
-        if free > 0 {
-            for id in due(&inst, &excluded, &runs.running(), free).await {
-                runs.start(&inst, id);
-            }
-        }
-        let sleep = until_next(&inst, &runs.excluded(), &runs.running()).await;
-        tokio::select! {
-            _ = tokio::time::sleep(sleep) => {}
-            _ = inst.scheduler.rung() => {}
-            Some(done) = runs.tasks.join_next_with_id(), if !runs.tasks.is_empty() => {
-                runs.finished(&inst, done);
-            }
         }
     }
 }
@@ -184,7 +191,7 @@ async fn schedule(inst: Installation) {
 /// none of a Leader that a `running` replica is syncing from: runs are concurrent across
 /// Leaders, one after another for each Leader. A Leader's feed is rationed anyway, and two
 /// lists of one Leader share their dossiers, which two concurrent runs would both insert.
-async fn due(inst: &Installation, excluded: &[i64], running: &[i64], limit: usize) -> Vec<i64> {
+async fn due(sync: &Replication, excluded: &[i64], running: &[i64], limit: usize) -> Vec<i64> {
     sqlx::query_scalar!(
         r#"SELECT id AS "id!" FROM (
                SELECT DISTINCT ON (remote_url) id, next_run_at FROM replicas
@@ -197,7 +204,7 @@ async fn due(inst: &Installation, excluded: &[i64], running: &[i64], limit: usiz
         running,
         limit as i64
     )
-    .fetch_all(&inst.pool)
+    .fetch_all(&sync.pool)
     .await
     .unwrap_or_else(|e| {
         tracing::error!(error = %e, "cannot read due replicas");
@@ -208,14 +215,14 @@ async fn due(inst: &Installation, excluded: &[i64], running: &[i64], limit: usiz
 /// How long until the next replica that `due` could start is due (at most `MAX_SLEEP`; while
 /// runs go on, or a replica was held elsewhere, at most `BUSY_RETRY`). A run that ends wakes
 /// the loop by itself.
-async fn until_next(inst: &Installation, excluded: &[i64], running: &[i64]) -> Duration {
+async fn until_next(sync: &Replication, excluded: &[i64], running: &[i64]) -> Duration {
     let next = sqlx::query_scalar!(
         "SELECT min(next_run_at) FROM replicas WHERE NOT (id = ANY($1))
            AND remote_url NOT IN (SELECT remote_url FROM replicas WHERE id = ANY($2))",
         excluded,
         running
     )
-    .fetch_one(&inst.pool)
+    .fetch_one(&sync.pool)
     .await
     .unwrap_or(None);
     let cap = if excluded.is_empty() {
@@ -229,30 +236,5 @@ async fn until_next(inst: &Installation, excluded: &[i64], running: &[i64]) -> D
             .unwrap_or(Duration::ZERO)
             .min(cap),
         None => cap,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::atomic::{AtomicU32, Ordering};
-    use std::sync::Arc;
-
-    #[tokio::test]
-    async fn a_panicking_scheduler_is_counted_and_started_again() {
-        let scheduler = Scheduler::default();
-        let passes = Arc::new(AtomicU32::new(0));
-        let counted = passes.clone();
-        supervise(&scheduler, move || {
-            let counted = counted.clone();
-            async move {
-                if counted.fetch_add(1, Ordering::SeqCst) == 0 {
-                    panic!("the first pass fails");
-                }
-            }
-        })
-        .await;
-        assert_eq!(passes.load(Ordering::SeqCst), 2);
-        assert_eq!(scheduler.panics(), 1);
     }
 }

@@ -17,25 +17,34 @@ fn with(pairs: &[(&'static str, &str)]) -> Result<Settings, SettingError> {
 #[test]
 fn defaults_are_usable() {
     let s = with(&[]).unwrap();
-    assert_eq!(s.face_model, face_engine::MODEL_NAME);
-    assert_eq!(s.face_vector_length, face_engine::VECTOR_LENGTH);
+    let model = s.engine.faces.model().unwrap();
+    assert_eq!(model.name, face_engine::MODEL_NAME);
+    assert_eq!(model.vector_length, face_engine::VECTOR_LENGTH);
     let external = with(&[("FACE_MODEL", "vendor-x")]).unwrap();
-    assert_eq!(external.face_vector_length, 512);
+    assert_eq!(external.engine.faces.model().unwrap().vector_length, 512);
     assert_eq!(
         with(&[("FACE_VECTOR_LENGTH", "512")]).unwrap_err().key,
         "FACE_VECTOR_LENGTH"
     );
-    assert_eq!(s.upload_limit, 10 * 1024 * 1024);
-    assert!(s.sync_web_ui && s.sync_at_creation && !s.sync_at_startup);
-    assert_eq!(s.sync_concurrency, DEFAULT_SYNC_CONCURRENCY);
-    assert_eq!(s.sync_max_delete_ratio, DEFAULT_MAX_DELETE_RATIO);
+    assert_eq!(s.web().upload_limit, 10 * 1024 * 1024);
+    let sync = &s.engine.sync;
+    assert!(sync.web_ui && sync.at_creation && !sync.at_startup);
+    let defaults = engine::sync::SyncSettings::default();
+    assert_eq!(sync.concurrency, defaults.concurrency);
+    assert_eq!(sync.max_delete_ratio, defaults.max_delete_ratio);
     assert_eq!(
         with(&[("SYNC_MAX_DELETE_RATIO", "25%")])
             .unwrap()
-            .sync_max_delete_ratio,
+            .engine
+            .sync
+            .max_delete_ratio
+            .0,
         0.25
     );
-    assert_eq!(s.sync_schedule.text(), DEFAULT_SCHEDULE);
+    assert_eq!(
+        sync.schedule().text(),
+        engine::sync::schedule::DEFAULT_SCHEDULE
+    );
 }
 
 #[test]
@@ -72,31 +81,25 @@ fn each_address_gets_its_own_secure_when_https_session_cookie() {
     let leader = with(&[("EXTERNAL_ADDRESS", "http://127.0.0.1:3000")]).unwrap();
     let subscriber = with(&[("EXTERNAL_ADDRESS", "http://127.0.0.1:3100")]).unwrap();
     assert_ne!(leader.cookie_name(), subscriber.cookie_name());
-    assert_eq!(
-        leader.cookie_name(),
-        leader.domain_settings().sessions.cookie_name
-    );
-    assert!(!leader.domain_settings().sessions.secure);
+    assert_eq!(leader.cookie_name(), leader.web().cookie.name);
+    assert!(!leader.web().cookie.secure);
     let https = with(&[("EXTERNAL_ADDRESS", "https://dossiers.example.org")]).unwrap();
-    assert!(https.domain_settings().sessions.secure);
-    assert_eq!(leader.session_idle_minutes, DEFAULT_SESSION_IDLE_MINUTES);
+    assert!(https.web().cookie.secure);
+    assert_eq!(
+        leader.engine.accounts.idle_minutes(),
+        engine::auth::AccountSettings::default().idle_minutes()
+    );
     let off = with(&[("SESSION_IDLE_MINUTES", "0")]).unwrap();
-    assert_eq!(off.domain_settings().sessions.idle_minutes, 0);
+    assert_eq!(off.engine.accounts.idle_minutes(), 0);
 }
 
 #[test]
 fn the_token_never_prints() {
     let s = with(&[("SYNC_TOKEN", "a-very-secret-token-value")]).unwrap();
     assert!(!format!("{s:?}").contains("a-very-secret-token-value"));
-    assert_eq!(s.sync_token.expose(), "a-very-secret-token-value");
-}
-
-#[test]
-fn sizes_take_units() {
-    assert_eq!(parse_size("10MB"), Some(10 * 1024 * 1024));
-    assert_eq!(parse_size("512 kb"), Some(512 * 1024));
-    assert_eq!(parse_size("1048576"), Some(1048576));
-    assert_eq!(parse_size("0"), None);
+    assert_eq!(s.engine.sync.token.expose(), "a-very-secret-token-value");
+    let url = with(&[("DATABASE_URL", "postgres://u:hunter2hunter2@db/x")]).unwrap();
+    assert!(!format!("{url:?}").contains("hunter2hunter2"));
 }
 
 #[test]
@@ -106,25 +109,82 @@ fn the_file_is_read_and_the_paths_it_leaves_out_are_the_layouts() {
     let file = dir.join("dossier.toml");
     std::fs::write(
         &file,
-        "DATABASE_URL = \"postgres://postgres@127.0.0.1/dossier\"\nSITE_NAME = \"Gate 4\"\n",
+        "DATABASE_URL = \"postgres://postgres@127.0.0.1/dossier\"\nSITE_NAME = \"Gate 4\"\nSYNC_TOKEN = \"\"\nSYNC_CONCURRENCY = 8\nSYNC_AT_STARTUP = true\nFACE_THRESHOLD = 0.8\n",
     )
     .unwrap();
-    let installed = Settings::load(Some(&file), &Layout::installed()).unwrap();
-    assert_eq!(installed.site_name, "Gate 4", "the file's keys are read");
+    let installed =
+        Settings::load_with(Some(&file), &Layout::installed(), std::iter::empty()).unwrap();
     assert_eq!(
-        installed.face_models_dir,
+        installed.engine.site_name, "Gate 4",
+        "the file's keys are read"
+    );
+    assert_eq!(installed.engine.sync.concurrency.get(), 8);
+    assert!(installed.engine.sync.at_startup && !installed.engine.sync.token.is_set());
+    assert_eq!(installed.engine.monitoring.threshold(), 0.8);
+    assert_eq!(
+        installed.engine.faces.models_dir,
         Path::new("/usr/share/dossier/face-models")
     );
     assert_eq!(
-        installed.face_index_dir,
-        Path::new("/var/lib/dossier/face-index")
+        installed.engine.monitoring.index_dir.as_deref(),
+        Some(Path::new("/var/lib/dossier/face-index"))
     );
     std::fs::write(
         &file,
         "DATABASE_URL = \"postgres://postgres@127.0.0.1/dossier\"\nFACE_INDEX_DIR = \"/srv/faces\"\n",
     )
     .unwrap();
-    let chosen = Settings::load(Some(&file), &Layout::installed()).unwrap();
-    assert_eq!(chosen.face_index_dir, Path::new("/srv/faces"));
+    let chosen =
+        Settings::load_with(Some(&file), &Layout::installed(), std::iter::empty()).unwrap();
+    assert_eq!(
+        chosen.engine.monitoring.index_dir.as_deref(),
+        Some(Path::new("/srv/faces"))
+    );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The README's settings table lists exactly the keys the parts read, so that adding a key is
+/// one field with its doc comment, and the table follows.
+#[test]
+fn the_readme_lists_every_key_and_no_other() {
+    let readme = include_str!("../../../README.md");
+    let section = readme
+        .split("\n## Settings\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("the README has a Settings section");
+    let mut documented: Vec<&str> = section
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|rest| rest.split('`').next())
+        .collect();
+    let mut read = keys();
+    documented.sort_unstable();
+    read.sort_unstable();
+    assert_eq!(documented, read);
+    let example = include_str!("../../../dossier.example.toml");
+    for key in read {
+        assert!(
+            example.contains(key),
+            "dossier.example.toml says nothing of {key}"
+        );
+    }
+}
+
+#[test]
+fn the_example_settings_file_reads_as_it_says() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dossier.example.toml");
+    let environment = [("SYNC_CONCURRENCY".to_string(), "6".to_string())];
+    let example =
+        Settings::load_with(Some(&file), &Layout::checkout(), environment.into_iter()).unwrap();
+    assert!(!example.engine.sync.token.is_set());
+    assert_eq!(
+        example.engine.sync.concurrency.get(),
+        6,
+        "the environment wins"
+    );
+    assert_eq!(example.engine.sync.max_delete_ratio.0, 0.5);
+    assert_eq!(example.engine.monitoring.threshold(), 0.75);
+    assert_eq!(example.web().upload_limit, 10 * 1024 * 1024);
+    assert_eq!(example.listen_address.to_string(), "127.0.0.1:3000");
 }

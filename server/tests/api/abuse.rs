@@ -234,17 +234,17 @@ async fn two_installations_on_one_host_keep_their_own_sessions(pool: sqlx::PgPoo
             .into_iter()
             .collect(),
         )
-        .unwrap()
-        .domain_settings();
-        s.sync = settings().sync;
+        .unwrap();
+        s.engine.sync = settings().engine.sync;
         s
     };
     let leader = TestApp::with_settings(pool.clone(), server(3000)).await;
     let subscriber = TestApp::attach(pool, &leader);
     let subscriber = TestApp {
-        state: server::app_state(
+        state: crate::helpers::app_state(
             subscriber.pool.clone(),
-            server(3100),
+            &server(3100),
+            None,
             subscriber.state.leptos_options.clone(),
         ),
         ..subscriber
@@ -316,7 +316,7 @@ async fn logging_out_everywhere_ends_every_session_and_idle_ones_end(pool: sqlx:
         .await
         .unwrap();
     assert_eq!(app.send(me(&idle)).await.json(), Value::Null);
-    engine::housekeeping::tidy(&app.state).await;
+    app.state.tidy().await;
     assert_eq!(app.count("sessions").await, 0);
 }
 
@@ -359,7 +359,7 @@ async fn pages_carry_a_policy_their_islands_work_under(pool: sqlx::PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn behind_a_trusted_proxy_the_forwarded_client_is_the_address(pool: sqlx::PgPool) {
     let mut behind_proxy = settings();
-    behind_proxy.trusted_proxies = vec!["10.0.0.1".parse().unwrap()];
+    behind_proxy.server.trusted_proxies = vec!["10.0.0.1".parse().unwrap()];
     let app = TestApp::with_settings(pool, behind_proxy).await;
     let via = |client: &str| {
         let mut request = login_request("viewer", "wrong-password");

@@ -259,7 +259,7 @@ async fn an_administrator_manages_users(pool: sqlx::PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn the_site_says_its_name_to_all_and_its_replicas_to_users(pool: sqlx::PgPool) {
     let mut named = crate::helpers::settings();
-    named.site_name = "Regional office".into();
+    named.engine.site_name = "Regional office".into();
     let app = TestApp::with_settings(pool, named).await;
     let stranger = app.call("site", None, json!({})).await.json();
     assert_eq!(

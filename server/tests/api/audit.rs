@@ -221,7 +221,7 @@ async fn entries_older_than_the_retention_are_purged(pool: sqlx::PgPool) {
     .execute(&app.pool)
     .await
     .unwrap();
-    engine::housekeeping::tidy(&app.state).await;
+    app.state.tidy().await;
     let left = entries(&app, json!({"subject_kind": "watch_list"})).await;
     assert_eq!(left.len(), 1);
     assert_eq!(left[0]["changes"]["name"]["after"], "New");

@@ -4,8 +4,8 @@
 use axum::body::{to_bytes, Body};
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use engine::{Settings, SyncSettings};
 use serde_json::Value;
+use server::settings::Settings;
 use sqlx::PgPool;
 use tower::ServiceExt;
 
@@ -49,20 +49,29 @@ pub fn test_actor() -> domain::audit::Actor {
 
 pub const SYNC_TOKEN: &str = "test-sync-token-0123456789";
 
+/// The settings of a test installation, as an operator would write them: a model of 4 floats
+/// (vectors made by hand), a small upload limit, the tests' sync token; and pages of 250
+/// dossiers, so that the tests can stop runs between pages.
 pub fn settings() -> Settings {
-    Settings {
-        face_model: "face-v1".into(),
-        face_vector_length: 4,
-        upload_limit: 256 * 1024,
-        sync_web_ui: true,
-        sync: SyncSettings {
-            token: engine::sync::SyncToken::new(SYNC_TOKEN),
-            // Many pages with few dossiers: the tests stop runs between pages.
-            page_size: 250,
-            ..Default::default()
-        },
-        ..Default::default()
-    }
+    let mut settings = Settings::from_values(
+        &[
+            (
+                "DATABASE_URL",
+                "postgres://tests@127.0.0.1/tests".to_string(),
+            ),
+            ("FACE_MODEL", "face-v1".into()),
+            ("FACE_VECTOR_LENGTH", "4".into()),
+            ("UPLOAD_LIMIT", "256KB".into()),
+            ("SYNC_TOKEN", SYNC_TOKEN.into()),
+        ]
+        .into_iter()
+        .collect(),
+    )
+    .expect("the tests' settings are valid");
+    settings.engine.sync.page_size = 250;
+    // The face index is not saved by in-process installations (a test's database is new).
+    settings.engine.monitoring.index_dir = None;
+    settings
 }
 
 impl TestApp {
@@ -78,12 +87,10 @@ impl TestApp {
     /// An installation with the built-in face engine, as the server starts by default: photos
     /// must show one face, whose vector it computes.
     pub async fn with_faces(pool: PgPool) -> Self {
-        let settings = Settings {
-            face_model: face_engine::MODEL_NAME.into(),
-            face_vector_length: face_engine::VECTOR_LENGTH,
-            upload_limit: 4 * 1024 * 1024,
-            ..settings()
-        };
+        let mut settings = settings();
+        settings.engine.faces.model = face_engine::MODEL_NAME.into();
+        settings.engine.faces.vector_length = None;
+        settings.server.upload_limit = Some(engine::settings::ByteSize(4 * 1024 * 1024));
         Self::build(pool, settings, Some(face_engine())).await
     }
 
@@ -109,8 +116,7 @@ impl TestApp {
         let options = leptos::prelude::LeptosOptions::builder()
             .output_name("dossier")
             .build();
-        let mut state = server::app_state(pool.clone(), settings, options);
-        state.installation.faces = faces;
+        let state = app_state(pool.clone(), &settings, faces, options);
         let router = server::router(state.clone());
         Self {
             pool,
@@ -129,7 +135,7 @@ impl TestApp {
         let options = leptos::prelude::LeptosOptions::builder()
             .output_name("dossier")
             .build();
-        let state = server::app_state(pool.clone(), settings(), options);
+        let state = app_state(pool.clone(), &settings(), None, options);
         let router = server::router(state.clone());
         Self {
             pool,
@@ -259,6 +265,19 @@ impl TestApp {
             .as_i64()
             .unwrap()
     }
+}
+
+/// The app's state for an installation over `pool` made with `settings` (and `faces`, the
+/// face engine, when they name the built-in model), as `dossier serve` assembles it.
+pub fn app_state(
+    pool: PgPool,
+    settings: &Settings,
+    faces: Option<std::sync::Arc<face_engine::Engine>>,
+    options: leptos::prelude::LeptosOptions,
+) -> app::state::AppState {
+    let installation = engine::Installation::new(pool, settings.engine.clone(), faces)
+        .expect("the tests' settings are valid");
+    server::app_state(installation, settings.web(), options)
 }
 
 /// The face engine, loaded once for all tests (its models take a second to read) from where

@@ -1,9 +1,8 @@
 //! Replication under failure: the Subscriber process killed mid-run, the Leader vanishing
 //! mid-run, and a fake Leader that answers errors, garbage, or nothing at all.
 
-use crate::helpers::{
-    drop_database, fresh_database, serve, settings, test_actor, TestApp, SYNC_TOKEN,
-};
+use crate::helpers::{drop_database, fresh_database, serve, settings, test_actor, TestApp};
+use crate::process::{free_address, wait_for, Server};
 use axum::{
     extract::Request,
     middleware::Next,
@@ -15,30 +14,17 @@ use engine::sync::replicas;
 use engine::sync::run::{self, RunOutcome};
 use serde_json::json;
 use sqlx::PgPool;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The Leader answers pages of changes slowly, so that a run can be caught in the middle.
-async fn slow_pages(request: Request, next: Next) -> Response {
+pub(crate) async fn slow_pages(request: Request, next: Next) -> Response {
     if request.uri().path().ends_with("/changes") {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     next.run(request).await
 }
 
-async fn wait_for<F, Fut>(what: &str, limit: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let started = Instant::now();
-    while !check().await {
-        assert!(started.elapsed() < limit, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-async fn replica_state(pool: &PgPool) -> (String, i64, Option<i64>, bool) {
+pub(crate) async fn replica_state(pool: &PgPool) -> (String, i64, Option<i64>, bool) {
     sqlx::query_as(
         "SELECT state, items_done, run_id, last_success_at IS NOT NULL FROM replicas LIMIT 1",
     )
@@ -47,7 +33,7 @@ async fn replica_state(pool: &PgPool) -> (String, i64, Option<i64>, bool) {
     .unwrap()
 }
 
-async fn digests_match(leader: &PgPool, remote: i64, sub: &PgPool) -> bool {
+pub(crate) async fn digests_match(leader: &PgPool, remote: i64, sub: &PgPool) -> bool {
     let leader: (i64, String) = sqlx::query_as(&engine::sync::feed::digest_sql(
         "FROM dossiers d JOIN dossier_watch_lists m ON m.dossier_id = d.id WHERE m.watch_list_id = $1",
         "d.id",
@@ -68,44 +54,6 @@ async fn digests_match(leader: &PgPool, remote: i64, sub: &PgPool) -> bool {
     leader == local
 }
 
-struct Subscriber(Child);
-
-impl Subscriber {
-    fn start(database_url: &str, address: &str) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_dossier"))
-            .arg("serve")
-            .env("DATABASE_URL", database_url)
-            .env("LISTEN_ADDRESS", address)
-            .env("SYNC_TOKEN", SYNC_TOKEN)
-            .env("FACE_MODEL", "face-v1")
-            .env("FACE_VECTOR_LENGTH", "4")
-            .env("RUST_LOG", "warn")
-            // The saved face index goes where tests may write, not into the checkout.
-            .env(
-                "FACE_INDEX_DIR",
-                std::env::temp_dir().join(format!("dossier-face-index-{address}")),
-            )
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the dossier binary starts");
-        Self(child)
-    }
-
-    /// SIGKILL: no chance to clean up.
-    fn kill9(mut self) {
-        self.0.kill().unwrap();
-        self.0.wait().unwrap();
-    }
-}
-
-impl Drop for Subscriber {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// A Leader with 3000 demo dossiers; returns it and the id of its list "Demo: wanted" (1500).
 async fn leader_with_demo_data(pool: PgPool) -> (TestApp, i64) {
     let leader = TestApp::new(pool.clone()).await;
@@ -115,11 +63,6 @@ async fn leader_with_demo_data(pool: PgPool) -> (TestApp, i64) {
         .await
         .unwrap();
     (leader, remote)
-}
-
-fn free_address() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().to_string()
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -138,20 +81,10 @@ async fn a_subscriber_killed_mid_run_resumes_and_converges(pool: PgPool) {
     let sub = TestApp::new(sub_pool.clone()).await;
     let local = sub.watch_list("Replica").await;
     let address = free_address();
-    let process = Subscriber::start(&sub_url, &address);
-    let base = format!("http://{address}");
+    let process = Server::start(&sub_url, &address, &[]);
+    let base = process.base.clone();
     let http = reqwest::Client::new();
-    wait_for("the Subscriber to answer", Duration::from_secs(30), || {
-        let url = format!("{base}/healthz");
-        let http = http.clone();
-        async move {
-            http.get(url)
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success())
-        }
-    })
-    .await;
+    process.ready().await;
     let created = http
         .post(format!("{base}/sync/dossier-lists/"))
         .header("Authorization", format!("Token {}", sub.admin))
@@ -180,7 +113,7 @@ async fn a_subscriber_killed_mid_run_resumes_and_converges(pool: PgPool) {
     assert!(done_at_kill < 1500);
 
     // Restarted, it picks the run up where it stopped and finishes it.
-    let _process = Subscriber::start(&sub_url, &address);
+    let _process = Server::start(&sub_url, &address, &[]);
     wait_for(
         "the resumed run to finish",
         Duration::from_secs(60),
@@ -222,11 +155,11 @@ async fn the_leader_vanishing_mid_run_loses_nothing_and_the_next_run_finishes(po
         .layer(axum::middleware::from_fn(slow_pages));
     let (leader_url, leader_task) = serve(slow.clone()).await;
     let mut quick = settings();
-    quick.sync.request_timeout = Duration::from_secs(2);
+    quick.engine.sync.request_timeout = Duration::from_secs(2);
     let sub = TestApp::with_settings(sub_pool.clone(), quick).await;
     let local = sub.watch_list("Replica").await;
     let replica = replicas::create(
-        &sub.state,
+        &sub.state.replication,
         &test_actor(),
         replicas::NewReplica {
             remote_url: leader_url.clone(),
@@ -239,7 +172,7 @@ async fn the_leader_vanishing_mid_run_loses_nothing_and_the_next_run_finishes(po
     .id;
 
     let state = sub.state.clone();
-    let run = tokio::spawn(async move { run::run(&state, replica).await });
+    let run = tokio::spawn(async move { run::run(&state.replication, replica).await });
     wait_for(
         "the run to be half-way",
         Duration::from_secs(30),
@@ -269,7 +202,7 @@ async fn the_leader_vanishing_mid_run_loses_nothing_and_the_next_run_finishes(po
         .unwrap();
     let back = tokio::spawn(async move { axum::serve(listener, slow).await.unwrap() });
     assert!(matches!(
-        run::run(&sub.state, replica).await,
+        run::run(&sub.state.replication, replica).await,
         Ok(RunOutcome::Done { .. })
     ));
     assert!(digests_match(&pool, remote, &sub_pool).await);
@@ -304,7 +237,7 @@ fn fake_leader(changes: axum::routing::MethodRouter) -> Router {
 #[sqlx::test(migrations = "../migrations")]
 async fn a_misbehaving_leader_fails_the_run_clearly_and_changes_nothing(pool: PgPool) {
     let mut quick = settings();
-    quick.sync.request_timeout = Duration::from_millis(500);
+    quick.engine.sync.request_timeout = Duration::from_millis(500);
     let sub = TestApp::with_settings(pool.clone(), quick).await;
     let cases: Vec<(axum::routing::MethodRouter, &str)> = vec![
         (
@@ -340,7 +273,7 @@ async fn a_misbehaving_leader_fails_the_run_clearly_and_changes_nothing(pool: Pg
         let (url, task) = serve(fake_leader(changes)).await;
         let local = sub.watch_list(&format!("Replica {i}")).await;
         let replica = replicas::create(
-            &sub.state,
+            &sub.state.replication,
             &test_actor(),
             replicas::NewReplica {
                 remote_url: url,
@@ -351,7 +284,7 @@ async fn a_misbehaving_leader_fails_the_run_clearly_and_changes_nothing(pool: Pg
         .await
         .unwrap()
         .id;
-        let outcome = run::run(&sub.state, replica).await;
+        let outcome = run::run(&sub.state.replication, replica).await;
         let error = outcome.expect_err("the run fails").to_string();
         assert!(error.contains(expected), "case {i}: {error}");
         let (state, last_error): (String, Option<String>) =
@@ -412,7 +345,7 @@ async fn interleaved_full_syncs_of_two_lists_sharing_dossiers_lose_nothing(pool:
     for (remote, name) in [(one, "One here"), (two, "Two here")] {
         let local = sub.watch_list(name).await;
         let created = replicas::create(
-            &sub.state,
+            &sub.state.replication,
             &test_actor(),
             replicas::NewReplica {
                 remote_url: leader_url.clone(),
@@ -425,16 +358,18 @@ async fn interleaved_full_syncs_of_two_lists_sharing_dossiers_lose_nothing(pool:
         replicas.push((created.id, local));
     }
     assert!(
-        run::run(&sub.state, replicas[0].0).await.is_err(),
+        run::run(&sub.state.replication, replicas[0].0)
+            .await
+            .is_err(),
         "list One stops after its first page"
     );
     assert!(failed_once.load(Ordering::SeqCst));
     assert!(matches!(
-        run::run(&sub.state, replicas[1].0).await,
+        run::run(&sub.state.replication, replicas[1].0).await,
         Ok(RunOutcome::Done { .. })
     ));
     assert!(matches!(
-        run::run(&sub.state, replicas[0].0).await,
+        run::run(&sub.state.replication, replicas[0].0).await,
         Ok(RunOutcome::Done { .. })
     ));
     for (_, local) in &replicas {

@@ -81,16 +81,18 @@ async fn a_slow_leader_does_not_hold_back_another_leaders_replica(pool: PgPool) 
     let (quick_url, quick_task) = serve(quick.router.clone()).await;
 
     let mut subscriber_settings = settings();
-    subscriber_settings.sync.at_creation = false;
-    subscriber_settings.sync.concurrency = 4;
+    subscriber_settings.engine.sync.at_creation = false;
+    subscriber_settings.engine.sync.concurrency = engine::settings::Bounded::new(4);
     let sub = TestApp::with_settings(sub_pool, subscriber_settings).await;
     let held = replicate(&sub, &slow_url, held_list, "Held up (replica)").await;
     let later = replicate(&sub, &slow_url, later_list, "After it (replica)").await;
     let quick_replica = replicate(&sub, &quick_url, quick_list, "Quick (replica)").await;
 
-    let scheduler = engine::sync::scheduler::spawn(sub.state.installation.clone());
+    let mut scheduler = sub.state.installation.workers();
+    let replication = sub.state.replication.clone();
+    scheduler.start(move || engine::sync::scheduler::Scheduler::new(replication.clone()));
     for replica in [held, later, quick_replica] {
-        replicas::sync_now(&sub.state, &test_actor(), replica)
+        replicas::sync_now(&sub.state.replication, &test_actor(), replica)
             .await
             .unwrap();
     }
@@ -106,11 +108,11 @@ async fn a_slow_leader_does_not_hold_back_another_leaders_replica(pool: PgPool) 
     gate.add_permits(1000);
     wait_until_synced(&sub.pool, held).await;
     wait_until_synced(&sub.pool, later).await;
-    assert_eq!(sub.state.installation.scheduler.panics(), 0);
+    assert_eq!(sub.state.installation.health.workers()[0].panics(), 0);
     let metrics = sub.get("/metrics", None).await;
     assert!(String::from_utf8_lossy(&metrics.body).contains("dossier_sync_scheduler_panics 0"));
 
-    scheduler.abort();
+    scheduler.stop(Duration::from_secs(5)).await;
     slow_task.abort();
     quick_task.abort();
     drop_database(&pool, quick.pool.clone(), &quick_db).await;

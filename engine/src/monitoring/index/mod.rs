@@ -20,14 +20,19 @@
 //! photo was enrolled matches them (see [`MatchIndex::take_in_committed`]).
 
 mod refresh;
+mod saving;
+
+pub use saving::Save;
 
 use crate::error::{Error, Result};
+use crate::faces::FaceModel;
 use crate::sync::history::last_revision;
-use crate::Installation;
+use crate::workers::{Context, Worker};
 use face_index::{FaceIndex, Neighbour, Tuning};
+use sqlx::PgPool;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// More changed dossiers than this at once, and than a quarter of the faces the index holds (a
 /// replica's first sync), build a new index instead: the build runs on every core beside the
@@ -51,20 +56,21 @@ struct Current {
 
 /// The index and what keeping it current needs.
 pub struct MatchIndex {
+    pool: PgPool,
     current: RwLock<Option<Current>>,
     /// The folder it is saved in; none: it is not.
     dir: Option<PathBuf>,
     /// The file in that folder, named after the installation (two installations may share
     /// the folder), once the database has said which installation this is.
     file: std::sync::OnceLock<PathBuf>,
-    /// The model whose vectors it holds (`FACE_MODEL`).
-    model: String,
+    /// The model whose vectors it holds (`FACE_MODEL`), and their length.
+    model: FaceModel,
     tuning: Tuning,
     /// Keys a match found that the database no longer has, for the next refresh to remove.
     stale: std::sync::Mutex<Vec<u64>>,
     /// Bounds the searches running at once to the contexts the index keeps.
     searchers: tokio::sync::Semaphore,
-    saved: std::sync::Mutex<(Instant, usize)>,
+    saves: std::sync::Mutex<saving::Saves>,
     /// One refresh at a time (the background one, or a match that cannot wait for it).
     refreshing: Arc<tokio::sync::Mutex<()>>,
     /// The revision up to which every change (outside lists a full sync is filling) is in the
@@ -73,16 +79,17 @@ pub struct MatchIndex {
 }
 
 impl MatchIndex {
-    pub fn new(model: &str, dir: Option<PathBuf>) -> Self {
+    pub fn new(pool: PgPool, model: FaceModel, dir: Option<PathBuf>) -> Self {
         Self {
+            pool,
             current: RwLock::new(None),
             dir,
             file: Default::default(),
-            model: model.to_string(),
+            model,
             tuning: Tuning::default(),
             stale: Default::default(),
             searchers: tokio::sync::Semaphore::new(face_index::SEARCHERS),
-            saved: std::sync::Mutex::new((Instant::now(), 0)),
+            saves: std::sync::Mutex::new(saving::Saves::new()),
             refreshing: Default::default(),
             taken_in: tokio::sync::watch::Sender::new(0),
         }
@@ -152,19 +159,19 @@ impl MatchIndex {
     /// Brings the index up to the database's current revision: loads or builds it the first
     /// time, rebuilds it when the database's epoch changed (a restore) or too much changed at
     /// once, and otherwise replaces the dossiers changed since.
-    pub async fn refresh(self: &Arc<Self>, inst: &Installation) -> Result<()> {
+    pub async fn refresh(self: &Arc<Self>) -> Result<()> {
         let one_at_a_time = self.refreshing.clone().lock_owned().await;
-        self.refresh_holding(one_at_a_time, inst).await
+        self.refresh_holding(one_at_a_time).await
     }
 
     /// Makes sure there is an index to match against: builds it now unless a build is already
     /// under way, which is then said (503: try again shortly) rather than waited for.
-    pub async fn ensure_ready(self: &Arc<Self>, inst: &Installation) -> Result<()> {
+    pub async fn ensure_ready(self: &Arc<Self>) -> Result<()> {
         if self.is_ready() {
             return Ok(());
         }
         match self.refreshing.clone().try_lock_owned() {
-            Ok(one_at_a_time) => self.refresh_holding(one_at_a_time, inst).await,
+            Ok(one_at_a_time) => self.refresh_holding(one_at_a_time).await,
             Err(_) => Err(Error::unavailable(
                 "the face index is being built; try again shortly",
                 10,
@@ -176,8 +183,8 @@ impl MatchIndex {
     /// enrolled a moment ago matches at once: when the index is behind, a refresh starts now
     /// (unless one is under way) and the match waits for it, at most [`TAKE_IN_WAIT`]. Never for
     /// a rebuild: that far behind, the match goes on against the index as it is.
-    pub async fn take_in_committed(self: &Arc<Self>, inst: &Installation) -> Result<()> {
-        let committed = last_revision(&inst.pool).await?;
+    pub async fn take_in_committed(self: &Arc<Self>) -> Result<()> {
+        let committed = last_revision(&self.pool).await?;
         let mut taken_in = self.taken_in.subscribe();
         let behind = committed - *taken_in.borrow_and_update();
         if behind <= 0 || behind > REBUILD_ABOVE as i64 {
@@ -187,7 +194,7 @@ impl MatchIndex {
             loop {
                 // A refresh that began before `committed` was read may stop short of it; the
                 // next one, begun after, waits for the writers in flight and reaches it.
-                self.refresh_soon(inst);
+                self.refresh_soon();
                 if taken_in.changed().await.is_err() || *taken_in.borrow_and_update() >= committed {
                     return;
                 }
@@ -199,13 +206,13 @@ impl MatchIndex {
 
     /// Starts a refresh on a task of its own unless one is under way (a match that gives up
     /// waiting does not cut it short).
-    fn refresh_soon(self: &Arc<Self>, inst: &Installation) {
+    fn refresh_soon(self: &Arc<Self>) {
         let Ok(one_at_a_time) = self.refreshing.clone().try_lock_owned() else {
             return;
         };
-        let (index, inst) = (self.clone(), inst.clone());
+        let index = self.clone();
         tokio::spawn(async move {
-            if let Err(e) = index.refresh_holding(one_at_a_time, &inst).await {
+            if let Err(e) = index.refresh_holding(one_at_a_time).await {
                 tracing::warn!(error = %e, "cannot refresh the face index for a match");
             }
         });
@@ -216,9 +223,8 @@ impl MatchIndex {
     async fn refresh_holding(
         self: &Arc<Self>,
         one_at_a_time: tokio::sync::OwnedMutexGuard<()>,
-        inst: &Installation,
     ) -> Result<()> {
-        let refreshed = self.refresh_now(inst).await;
+        let refreshed = self.refresh_now().await;
         drop(one_at_a_time);
         if let Some(current) = self.read().as_ref() {
             self.taken_in.send_replace(current.outside);
@@ -227,23 +233,47 @@ impl MatchIndex {
     }
 }
 
-/// Keeps the index current for the life of the server: a refresh every second (cheap when
-/// nothing changed: one query), logged and retried when the database is away.
-pub fn spawn(inst: Installation) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
+/// Keeps the index current for the life of the server, as a worker: a refresh every second
+/// (cheap when nothing changed: one query), logged once and retried while the database is
+/// away; the index saved when that is due, and at the stop.
+pub struct Refresher {
+    index: Arc<MatchIndex>,
+    ticks: tokio::time::Interval,
+    failing: bool,
+}
+
+impl Refresher {
+    pub fn new(index: Arc<MatchIndex>) -> Self {
         let mut ticks = tokio::time::interval(Duration::from_secs(1));
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut failing = false;
-        loop {
-            ticks.tick().await;
-            match inst.monitor.index.refresh(&inst).await {
-                Ok(()) => failing = false,
-                Err(e) if !failing => {
-                    failing = true;
-                    tracing::warn!(error = %e, "cannot refresh the face index; retrying")
-                }
-                Err(_) => {}
-            }
+        Self {
+            index,
+            ticks,
+            failing: false,
         }
-    })
+    }
+}
+
+impl Worker for Refresher {
+    const NAME: &'static str = "face-index";
+
+    async fn due(&mut self) {
+        self.ticks.tick().await;
+    }
+
+    async fn pass(&mut self, _: &Context) {
+        match self.index.refresh().await {
+            Ok(()) => self.failing = false,
+            Err(e) if !self.failing => {
+                self.failing = true;
+                tracing::warn!(error = %e, "cannot refresh the face index; retrying")
+            }
+            Err(_) => {}
+        }
+        self.index.save(Save::WhenDue).await;
+    }
+
+    async fn drain(&mut self, _: &Context) {
+        self.index.save(Save::IfBehind).await;
+    }
 }

@@ -1,29 +1,25 @@
 //! How a refresh brings the index up to the database: a saved index loaded and caught up at
 //! start-up, a new one built beside the old when the database's epoch changed or too much
-//! changed at once, and otherwise the changed dossiers replaced in place; the index saved now
-//! and then so that the next start need not build it.
+//! changed at once, and otherwise the changed dossiers replaced in place. What changed is
+//! noted for the saving (`saving`), which the index's worker does, never a refresh.
 
 use super::{Current, MatchIndex, REBUILD_ABOVE};
 use crate::error::{Error, Result};
 use crate::monitoring::background::in_background;
 use crate::sync::history::{identity, watermark};
 use crate::sync::run::lists_being_filled;
-use crate::Installation;
-use face_index::{Entry, FaceIndex, Header};
+use face_index::{Entry, FaceIndex};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Vectors read per query while building.
 const BUILD_BATCH: i64 = 20_000;
 /// Changed dossiers written into the index under one lock: searches wait for these at most.
 const REPLACE_CHUNK: usize = 200;
-/// The index is saved after this many changes since the last save, or this long after one.
-const SAVE_AFTER_CHANGES: usize = 1_000;
-const SAVE_AFTER: Duration = Duration::from_secs(600);
 
 impl MatchIndex {
-    pub(super) async fn refresh_now(self: &Arc<Self>, inst: &Installation) -> Result<()> {
-        let (installation, epoch, counter) = identity(&inst.pool).await?;
+    pub(super) async fn refresh_now(self: &Arc<Self>) -> Result<()> {
+        let (installation, epoch, counter) = identity(&self.pool).await?;
         let database = format!("{installation}/{epoch}");
         let known = self
             .read()
@@ -36,32 +32,32 @@ impl MatchIndex {
                         .file
                         .set(dir.join(format!("faces-{installation}.usearch")));
                 }
-                self.start(inst, database).await
+                self.start(database).await
             }
             Some((db, _)) if db != database => {
                 tracing::info!("the database's epoch changed: rebuilding the face index");
-                self.rebuild(inst, database).await
+                self.rebuild(database).await
             }
             Some((_, revision)) if revision == counter => self.remove_stale(),
             Some((_, revision)) => {
-                let filling = lists_being_filled(&inst.pool).await?;
+                let filling = lists_being_filled(&self.pool).await?;
                 if filling.is_empty() {
-                    self.catch_up(inst, database, revision).await
+                    self.catch_up(database, revision).await
                 } else {
-                    self.catch_up_outside(inst, &filling, counter).await
+                    self.catch_up_outside(&filling, counter).await
                 }
             }
         }
     }
 
     /// At start-up: the saved index if it fits this database, caught up; else a new one.
-    async fn start(self: &Arc<Self>, inst: &Installation, database: String) -> Result<()> {
+    async fn start(self: &Arc<Self>, database: String) -> Result<()> {
         let loaded = match self.file.get() {
             Some(file) => {
                 let (file, model, length, db, tuning) = (
                     file.clone(),
-                    self.model.clone(),
-                    inst.settings.face_vector_length,
+                    self.model.name.clone(),
+                    self.model.vector_length,
                     database.clone(),
                     self.tuning,
                 );
@@ -95,16 +91,16 @@ impl MatchIndex {
                     revision: header.revision,
                     outside: header.revision,
                 });
-                self.catch_up(inst, database, header.revision).await
+                self.catch_up(database, header.revision).await
             }
-            None => self.rebuild(inst, database).await,
+            None => self.rebuild(database).await,
         }
     }
 
     /// A new index of every vector, built while the old one (if any) keeps answering.
-    async fn rebuild(self: &Arc<Self>, inst: &Installation, database: String) -> Result<()> {
+    async fn rebuild(self: &Arc<Self>, database: String) -> Result<()> {
         let started = Instant::now();
-        let (revision, _) = watermark(&inst.pool).await?;
+        let (revision, _) = watermark(&self.pool).await?;
         let mut entries = Vec::new();
         let mut after = 0_i64;
         loop {
@@ -113,10 +109,10 @@ impl MatchIndex {
                    WHERE id > $1 AND face_model = $2 AND face_vector IS NOT NULL
                    ORDER BY id LIMIT $3"#,
                 after,
-                inst.settings.face_model,
+                self.model.name,
                 BUILD_BATCH
             )
-            .fetch_all(&inst.pool)
+            .fetch_all(&self.pool)
             .await?;
             let Some(last) = rows.last() else { break };
             after = last.id;
@@ -130,7 +126,7 @@ impl MatchIndex {
                 break;
             }
         }
-        let (length, tuning) = (inst.settings.face_vector_length, self.tuning);
+        let (length, tuning) = (self.model.vector_length, self.tuning);
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let faces = in_background(move || {
             // Vectors of another length (stored before the setting changed) cannot be compared.
@@ -153,31 +149,26 @@ impl MatchIndex {
             revision,
             outside: revision,
         });
-        self.save().await;
+        self.saves().rebuilt();
         Ok(())
     }
 
     /// Replaces the dossiers changed after `since` with their photos now.
-    async fn catch_up(
-        self: &Arc<Self>,
-        inst: &Installation,
-        database: String,
-        since: i64,
-    ) -> Result<()> {
-        let (until, _) = watermark(&inst.pool).await?;
+    async fn catch_up(self: &Arc<Self>, database: String, since: i64) -> Result<()> {
+        let (until, _) = watermark(&self.pool).await?;
         let changed: Vec<i64> = sqlx::query_scalar!(
             r#"SELECT id AS "id!" FROM dossiers WHERE revision > $1 AND revision <= $2
                UNION SELECT dossier_id FROM sync_tombstones WHERE revision > $1 AND revision <= $2"#,
             since,
             until
         )
-        .fetch_all(&inst.pool)
+        .fetch_all(&self.pool)
         .await?;
         let held = self.read().as_ref().map_or(0, |c| c.faces.len());
         if changed.len() > REBUILD_ABOVE && changed.len() * 4 > held {
-            return self.rebuild(inst, database).await;
+            return self.rebuild(database).await;
         }
-        self.replace(inst, changed, Some(until)).await
+        self.replace(changed, Some(until)).await
     }
 
     /// While full syncs fill `filling`: replaces the dossiers of other lists changed since the
@@ -185,12 +176,7 @@ impl MatchIndex {
     /// the sync (`revision` stays where it was). The counter, not the watermark, bounds the step,
     /// so that it does not wait for the sync's page in flight; a change committed late under it
     /// is caught up with the rest after the sync.
-    async fn catch_up_outside(
-        self: &Arc<Self>,
-        inst: &Installation,
-        filling: &[i64],
-        counter: i64,
-    ) -> Result<()> {
+    async fn catch_up_outside(self: &Arc<Self>, filling: &[i64], counter: i64) -> Result<()> {
         let Some(since) = self.read().as_ref().map(|c| c.outside) else {
             return Ok(());
         };
@@ -207,11 +193,11 @@ impl MatchIndex {
             counter,
             filling
         )
-        .fetch_all(&inst.pool)
+        .fetch_all(&self.pool)
         .await?;
         // So many are left for the catch-up after the sync, which rebuilds.
         if changed.len() <= REBUILD_ABOVE {
-            self.replace(inst, changed, None).await?;
+            self.replace(changed, None).await?;
         }
         if let Some(current) = self.write().as_mut() {
             current.outside = current.outside.max(counter);
@@ -221,21 +207,16 @@ impl MatchIndex {
 
     /// Makes each of the `changed` dossiers' photos in the index what the database has now;
     /// `until`: the revision the index is then current to, if it is.
-    async fn replace(
-        self: &Arc<Self>,
-        inst: &Installation,
-        changed: Vec<i64>,
-        until: Option<i64>,
-    ) -> Result<()> {
+    async fn replace(self: &Arc<Self>, changed: Vec<i64>, until: Option<i64>) -> Result<()> {
         let rows = sqlx::query!(
             r#"SELECT id, dossier_id, face_vector AS "vector!" FROM photos
                WHERE dossier_id = ANY($1) AND face_model = $2 AND face_vector IS NOT NULL"#,
             &changed,
-            inst.settings.face_model
+            self.model.name
         )
-        .fetch_all(&inst.pool)
+        .fetch_all(&self.pool)
         .await?;
-        let length = inst.settings.face_vector_length;
+        let length = self.model.vector_length;
         let mut by_dossier: std::collections::HashMap<i64, Vec<(u64, Vec<f32>)>> =
             changed.iter().map(|d| (*d, Vec::new())).collect();
         for r in rows.into_iter().filter(|r| r.vector.len() == length) {
@@ -270,14 +251,7 @@ impl MatchIndex {
             Error::internal()
         })?;
         self.remove_stale()?;
-        let due = {
-            let mut saved = self.saved.lock().unwrap_or_else(|e| e.into_inner());
-            saved.1 += count;
-            saved.1 >= SAVE_AFTER_CHANGES || (saved.1 > 0 && saved.0.elapsed() >= SAVE_AFTER)
-        };
-        if due {
-            self.save().await;
-        }
+        self.saves().changed(count);
         Ok(())
     }
 
@@ -296,35 +270,5 @@ impl MatchIndex {
             }
         }
         Ok(())
-    }
-
-    /// Saves the index where it is kept; a failure is logged (the next start rebuilds).
-    async fn save(self: &Arc<Self>) {
-        let Some(file) = self.file.get().cloned() else {
-            return;
-        };
-        let index = self.clone();
-        let saved = tokio::task::spawn_blocking(move || {
-            let current = index.read();
-            let Some(current) = current.as_ref() else {
-                return Ok(());
-            };
-            let header = Header {
-                model: index.model.clone(),
-                dimensions: current.faces.dimensions(),
-                database: current.database.clone(),
-                revision: current.revision,
-                count: current.faces.len(),
-            };
-            current.faces.save(&file, &header)
-        })
-        .await;
-        match saved {
-            Ok(Ok(())) => {
-                *self.saved.lock().unwrap_or_else(|e| e.into_inner()) = (Instant::now(), 0);
-            }
-            Ok(Err(e)) => tracing::warn!(error = %e, "cannot save the face index"),
-            Err(_) => tracing::warn!("saving the face index panicked"),
-        }
     }
 }

@@ -8,10 +8,8 @@ use engine::sync::run::{self, RunOutcome};
 #[sqlx::test(migrations = "../migrations")]
 async fn the_backfill_describes_stored_photos_once_and_skips_replicated_ones(pool: sqlx::PgPool) {
     // Photos stored while the installation had no engine.
-    let settings = engine::Settings {
-        upload_limit: 4 * 1024 * 1024,
-        ..crate::helpers::settings()
-    };
+    let mut settings = crate::helpers::settings();
+    settings.server.upload_limit = Some(engine::settings::ByteSize(4 * 1024 * 1024));
     let before = TestApp::with_settings(pool.clone(), settings).await;
     let list = before.watch_list("L").await;
     let dossier = before.dossier("Stored earlier", &[list]).await;
@@ -113,7 +111,7 @@ async fn a_photo_replicates_with_its_vector(leader_pool: sqlx::PgPool) {
     let local = sub.watch_list("Wanted (replica)").await;
     let replica = sub.subscribed(&leader_url, remote, local).await;
     assert!(matches!(
-        run::run(&sub.state, replica).await,
+        run::run(&sub.state.replication, replica).await,
         Ok(RunOutcome::Done { .. })
     ));
 

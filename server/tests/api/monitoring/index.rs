@@ -6,6 +6,7 @@
 
 use super::{indexed, post_json, watched};
 use crate::helpers::TestApp;
+use engine::monitoring::index::Save;
 use engine::Installation;
 use serde_json::{json, Value};
 
@@ -50,7 +51,7 @@ async fn the_index_follows_deletions_and_additions(pool: sqlx::PgPool) {
         .await;
     indexed(&app).await;
     assert_eq!(matched(&app, &vector).await, Value::Null);
-    assert_eq!(app.state.monitor.index.status().unwrap().0, 0);
+    assert_eq!(app.state.monitoring.index.status().unwrap().0, 0);
 
     let again = app.dossier("Back again", &[list]).await;
     let photo = crate::faces::upload(&app, again, &crate::helpers::test_photo("obama.jpg")).await;
@@ -71,7 +72,7 @@ async fn a_photo_enrolled_a_moment_before_a_post_is_matched_by_it(pool: sqlx::Pg
     assert_eq!(photo.status, 200);
     let biden = vector_of(&app, enrolled).await;
     assert_eq!(matched(&app, &biden).await["dossier_id"], enrolled);
-    assert_eq!(app.state.monitor.index.status().unwrap().0, 2);
+    assert_eq!(app.state.monitoring.index.status().unwrap().0, 2);
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -79,11 +80,18 @@ async fn a_saved_index_is_reloaded_and_caught_up(pool: sqlx::PgPool) {
     let dir = std::env::temp_dir().join(format!("face-index-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let app = TestApp::with_faces(pool.clone()).await;
-    let with_dir = |inst: &Installation| inst.clone().with_index_dir(dir.clone());
+    // The same installation as another process over the database, its index saved in `dir`.
+    let with_dir = |inst: &Installation| {
+        let mut settings = (*inst.settings).clone();
+        settings.monitoring.index_dir = Some(dir.clone());
+        Installation::new(inst.pool.clone(), settings, inst.faces.engine.clone()).unwrap()
+    };
     let first = with_dir(&app.state.installation);
     let (list, _) = watched(&app, "Wanted", json!({}), "obama.jpg").await;
-    first.monitor.index.refresh(&first).await.unwrap();
-    let (faces, revision) = first.monitor.index.status().unwrap();
+    first.monitoring.index.refresh().await.unwrap();
+    // What the index's worker does after a refresh.
+    first.monitoring.index.save(Save::WhenDue).await;
+    let (faces, revision) = first.monitoring.index.status().unwrap();
     assert_eq!(faces, 1);
     let saved: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
@@ -97,8 +105,8 @@ async fn a_saved_index_is_reloaded_and_caught_up(pool: sqlx::PgPool) {
     assert_eq!(photo.status, 200);
 
     let restarted = with_dir(&app.state.installation);
-    restarted.monitor.index.refresh(&restarted).await.unwrap();
-    let (faces, caught_up) = restarted.monitor.index.status().unwrap();
+    restarted.monitoring.index.refresh().await.unwrap();
+    let (faces, caught_up) = restarted.monitoring.index.status().unwrap();
     assert_eq!(faces, 2);
     assert!(caught_up > revision);
 
@@ -108,8 +116,8 @@ async fn a_saved_index_is_reloaded_and_caught_up(pool: sqlx::PgPool) {
         .await
         .unwrap();
     let restored = with_dir(&app.state.installation);
-    restored.monitor.index.refresh(&restored).await.unwrap();
-    assert_eq!(restored.monitor.index.status().unwrap().0, 2);
+    restored.monitoring.index.refresh().await.unwrap();
+    assert_eq!(restored.monitoring.index.status().unwrap().0, 2);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -117,7 +125,7 @@ async fn a_saved_index_is_reloaded_and_caught_up(pool: sqlx::PgPool) {
 async fn a_full_sync_is_indexed_when_it_ends_and_other_lists_meanwhile(pool: sqlx::PgPool) {
     let app = TestApp::with_faces(pool).await;
     let (here, _) = watched(&app, "Here", json!({}), "obama.jpg").await;
-    let (faces, revision) = app.state.monitor.index.status().unwrap();
+    let (faces, revision) = app.state.monitoring.index.status().unwrap();
     assert_eq!(faces, 1);
 
     // "There" is a replica whose first sync is under way: its run is a full one and a live
@@ -161,7 +169,7 @@ async fn a_full_sync_is_indexed_when_it_ends_and_other_lists_meanwhile(pool: sql
     let photo = crate::faces::upload(&app, local, &crate::helpers::test_photo("biden.jpg")).await;
     assert_eq!(photo.status, 200);
     indexed(&app).await;
-    let (faces, during) = app.state.monitor.index.status().unwrap();
+    let (faces, during) = app.state.monitoring.index.status().unwrap();
     assert_eq!(
         faces, 2,
         "the local dossier is indexed, the one the sync wrote is not yet"
@@ -191,7 +199,7 @@ async fn a_full_sync_is_indexed_when_it_ends_and_other_lists_meanwhile(pool: sql
     .unwrap();
     indexed(&app).await;
     assert_eq!(
-        app.state.monitor.index.status().unwrap().0,
+        app.state.monitoring.index.status().unwrap().0,
         2,
         "a full sync being verified is not indexed yet"
     );
@@ -203,7 +211,7 @@ async fn a_full_sync_is_indexed_when_it_ends_and_other_lists_meanwhile(pool: sql
         .await
         .unwrap();
     indexed(&app).await;
-    let (faces, after) = app.state.monitor.index.status().unwrap();
+    let (faces, after) = app.state.monitoring.index.status().unwrap();
     assert_eq!(faces, 3);
     assert!(after > revision);
     let counter: i64 = sqlx::query_scalar("SELECT last_value FROM sync_revision")

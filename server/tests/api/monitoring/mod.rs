@@ -37,7 +37,7 @@ pub(super) async fn watched(app: &TestApp, name: &str, settings: Value, photo: &
 /// The face index brought up to date now (a server does it every second).
 pub(super) async fn indexed(app: &TestApp) {
     let inst = &app.state.installation;
-    inst.monitor.index.refresh(inst).await.unwrap();
+    inst.monitoring.index.refresh().await.unwrap();
 }
 
 /// A camera's post of a photo, as multipart.
@@ -419,7 +419,7 @@ async fn events_page_in_keyset_pages_and_old_days_are_dropped(pool: sqlx::PgPool
         .execute(&app.pool)
         .await
         .unwrap();
-    let dropped = engine::monitoring::partitions::tidy(&app.pool, &app.state.monitor.days, 30)
+    let dropped = engine::monitoring::partitions::tidy(&app.pool, &app.state.monitoring.days, 30)
         .await
         .unwrap();
     assert_eq!(dropped, 1);

@@ -32,7 +32,7 @@ async fn a_subscriber_matches_against_its_replica_with_the_leaders_settings(
     let replica = sub.subscribed(&leader_url, remote, local).await;
     let sync = || async {
         assert!(matches!(
-            run::run(&sub.state, replica).await,
+            run::run(&sub.state.replication, replica).await,
             Ok(RunOutcome::Done { .. })
         ));
         indexed(&sub).await;

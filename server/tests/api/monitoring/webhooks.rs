@@ -9,6 +9,16 @@ use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// The installation's webhook sender, running as `dossier serve` runs it.
+fn webhook_sender(app: &TestApp) -> engine::workers::Workers {
+    let mut workers = app.state.installation.workers();
+    let (pool, bell) = (app.pool.clone(), app.state.monitoring.deliveries.clone());
+    workers.start(move || {
+        engine::monitoring::webhooks::sender::Sender::new(pool.clone(), bell.clone())
+    });
+    workers
+}
+
 /// What a receiver got: (signature header, body).
 type Received = Arc<Mutex<Vec<(String, Bytes)>>>;
 
@@ -55,7 +65,7 @@ async fn wait_for(what: &str, mut done: impl AsyncFnMut() -> bool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn a_match_is_posted_signed_and_retried_until_delivered(pool: sqlx::PgPool) {
     let app = TestApp::with_faces(pool).await;
-    let sender = engine::monitoring::webhooks::sender::spawn(app.state.installation.clone());
+    let sender = webhook_sender(&app);
     let (list, dossier) = watched(&app, "Alerting", json!({"notify": true}), "obama.jpg").await;
     let (quiet, _) = watched(&app, "Quiet", json!({}), "biden.jpg").await;
     let (url, got) = receiver(1).await;
@@ -116,13 +126,13 @@ async fn a_match_is_posted_signed_and_retried_until_delivered(pool: sqlx::PgPool
     assert_eq!(delivery["state"], "delivered");
     assert_eq!(delivery["attempts"], 2);
     let _ = quiet;
-    sender.abort();
+    sender.stop(std::time::Duration::from_secs(5)).await;
 }
 
 #[sqlx::test(migrations = "../migrations")]
 async fn a_receiver_that_hangs_does_not_slow_ingest(pool: sqlx::PgPool) {
     let app = TestApp::with_faces(pool).await;
-    let sender = engine::monitoring::webhooks::sender::spawn(app.state.installation.clone());
+    let sender = webhook_sender(&app);
     watched(&app, "Alerting", json!({"notify": true}), "obama.jpg").await;
     // Accepts connections and never answers.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -160,5 +170,5 @@ async fn a_receiver_that_hangs_does_not_slow_ingest(pool: sqlx::PgPool) {
         failed == 3
     })
     .await;
-    sender.abort();
+    sender.stop(std::time::Duration::from_secs(5)).await;
 }

@@ -93,7 +93,7 @@ impl Site {
     }
 
     async fn run(&self, replica: i64) -> Option<RunOutcome> {
-        run::run(&self.sub.state, replica).await.ok()
+        run::run(&self.sub.state.replication, replica).await.ok()
     }
 
     /// The Leader stops, its database is replaced by `make`'s doing, and it starts again at

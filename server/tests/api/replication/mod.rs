@@ -57,7 +57,7 @@ impl Pair {
     }
 
     async fn run(&self, replica: i64) -> Result<RunOutcome, SyncError> {
-        run::run(&self.sub.state, replica).await
+        run::run(&self.sub.state.replication, replica).await
     }
 
     /// Creates a list on each side, subscribes and runs once; returns (leader list, local list, replica).
@@ -74,7 +74,7 @@ impl Pair {
 async fn replicate_into(sub: &TestApp, leader_url: &str, remote: i64, local: i64) -> i64 {
     let replica = sub.subscribed(leader_url, remote, local).await;
     assert!(matches!(
-        run::run(&sub.state, replica).await,
+        run::run(&sub.state.replication, replica).await,
         Ok(RunOutcome::Done { .. })
     ));
     replica
@@ -365,7 +365,7 @@ async fn two_runners_never_run_the_same_replica_at_once(pool: PgPool) {
         .unwrap();
     // Hold the claim as another process would.
     let mut other = pair.sub.pool.acquire().await.unwrap().detach();
-    let held: bool = sqlx::query_scalar(engine::sync::locks::TRY_CLAIM_REPLICA)
+    let held: bool = sqlx::query_scalar(engine::locks::TRY_CLAIM_REPLICA)
         .bind(replica)
         .fetch_one(&mut other)
         .await
@@ -408,7 +408,7 @@ async fn a_run_claim_covers_the_whole_replica_id(pool: PgPool) {
     assert_eq!(second, next);
 
     let mut other = pair.sub.pool.acquire().await.unwrap().detach();
-    let held: bool = sqlx::query_scalar(engine::sync::locks::TRY_CLAIM_REPLICA)
+    let held: bool = sqlx::query_scalar(engine::locks::TRY_CLAIM_REPLICA)
         .bind(first)
         .fetch_one(&mut other)
         .await

@@ -98,11 +98,16 @@ async fn a_wrong_token_or_another_model_is_refused_with_both_names(pool: PgPool)
     let remote = pair.leader.watch_list("Remote").await;
     let empty = pair.sub.watch_list("Empty").await;
     // The same Subscriber database served with another token, then with another model.
-    let served_with = |settings: engine::Settings| {
+    let served_with = |settings: server::settings::Settings| {
         let options = leptos::prelude::LeptosOptions::builder()
             .output_name("dossier")
             .build();
-        server::router(server::app_state(pair.sub.pool.clone(), settings, options))
+        server::router(crate::helpers::app_state(
+            pair.sub.pool.clone(),
+            &settings,
+            None,
+            options,
+        ))
     };
     let create = || {
         axum::http::Request::post("/sync/dossier-lists/")
@@ -123,7 +128,7 @@ async fn a_wrong_token_or_another_model_is_refused_with_both_names(pool: PgPool)
         (status, serde_json::from_slice::<Value>(&body).unwrap())
     };
     let mut other = settings();
-    other.sync.token = engine::sync::SyncToken::new("another-token-0123456789");
+    other.engine.sync.token = engine::sync::SyncToken::new("another-token-0123456789");
     let (status, error) = send(served_with(other.clone()), create()).await;
     assert_eq!(status, 400);
     assert!(
@@ -134,8 +139,8 @@ async fn a_wrong_token_or_another_model_is_refused_with_both_names(pool: PgPool)
         "{error}"
     );
 
-    other.sync.token = engine::sync::SyncToken::new(crate::helpers::SYNC_TOKEN);
-    other.face_model = "arcface-r100".into();
+    other.engine.sync.token = engine::sync::SyncToken::new(crate::helpers::SYNC_TOKEN);
+    other.engine.faces.model = "arcface-r100".into();
     let (status, error) = send(served_with(other), create()).await;
     assert_eq!(status, 400);
     let message = error["message"].as_str().unwrap().to_string();
@@ -285,7 +290,7 @@ async fn replicas_are_read_only_except_deleting_while_the_leader_is_down(pool: P
 #[sqlx::test(migrations = "../migrations")]
 async fn the_replication_screens_can_be_switched_off(pool: PgPool) {
     let mut hidden = settings();
-    hidden.sync_web_ui = false;
+    hidden.engine.sync.web_ui = false;
     let app = TestApp::with_settings(pool, hidden).await;
     let me = app.ok("auth/me", &app.admin, json!({})).await;
     assert_eq!(me["replication_screens"], false);
