@@ -1,6 +1,6 @@
 //! The audit log page (Administrator only): who changed what, from where and when, filtered by
 //! actor, action or subject, newest first, keyset-paged through links so that it works without
-//! JavaScript. The entries themselves are written by `domain::audit`.
+//! JavaScript. The entries themselves are written by `engine::audit`.
 
 #[cfg(feature = "ssr")]
 use crate::auth::Permission;

@@ -1,7 +1,8 @@
 //! The dossier database's web app: pages, components and the server functions beside them, a
-//! module per domain concept. They are thin adapters: the types, checks, SQL and the
-//! replication engine are the `domain` crate's. Server-only glue (the state, the callers) sits
-//! behind the `ssr` feature.
+//! module per domain concept. They are thin adapters: the types and checks are the `domain`
+//! crate's, the SQL, the replication and every worker the `engine`'s. Server-only glue (the
+//! state, the callers, the server functions' bodies) sits behind the `ssr` feature, as Leptos
+//! builds one crate for the server and the browser.
 
 // Without `erase_components` (release builds) the view types of the bigger pages nest deeper
 // than the compiler's default limit.

@@ -1,8 +1,25 @@
-//! The `faces backfill` command, with its progress bar and summary.
+//! The commands that need the built-in face engine: `faces backfill`, with its progress bar
+//! and summary, and the real faces of `demo-data --photos`.
 
 use crate::settings::Settings;
+use face_engine::Engine;
 use indicatif::{ProgressBar, ProgressStyle};
 use sqlx::PgPool;
+use std::sync::Arc;
+
+/// The built-in engine for `what`, which cannot be done with another model's vectors.
+pub async fn built_in(settings: &Settings, what: &str) -> Result<Arc<Engine>, String> {
+    let model = settings.engine.faces.model().map_err(|e| e.to_string())?;
+    engine::faces::load_engine(&model, &settings.engine.faces.models_dir)
+        .await?
+        .ok_or_else(|| {
+            format!(
+                "{what} needs the built-in face engine {:?}, and FACE_MODEL is {:?}",
+                face_engine::MODEL_NAME,
+                model.name
+            )
+        })
+}
 
 /// `dossier faces backfill`: vectors for the photos without one, with a progress bar and a
 /// summary.
@@ -10,16 +27,8 @@ pub async fn backfill(settings: &Settings, pool: &PgPool, batch: i64) -> Result<
     if !(1..=1000).contains(&batch) {
         return Err("--batch-size must be from 1 to 1000".into());
     }
-    let model = settings.engine.faces.model().map_err(|e| e.to_string())?;
-    let engine = engine::faces::load_engine(&model, &settings.engine.faces.models_dir)
-        .await?
-        .ok_or_else(|| {
-            format!(
-                "FACE_MODEL is {:?}: only the built-in model {:?} can compute vectors here",
-                model.name,
-                face_engine::MODEL_NAME
-            )
-        })?;
+    let engine = built_in(settings, "computing vectors").await?;
+    let model = face_engine::MODEL_NAME;
     let pending = engine::faces::backfill::pending(pool)
         .await
         .map_err(|e| e.to_string())?;
@@ -37,7 +46,7 @@ pub async fn backfill(settings: &Settings, pool: &PgPool, batch: i64) -> Result<
     );
     let started = std::time::Instant::now();
     let workers = engine::faces::engine_workers();
-    let summary = engine::faces::backfill::run(pool, engine, &model.name, batch, workers, |s| {
+    let summary = engine::faces::backfill::run(pool, engine, model, batch, workers, |s| {
         bar.set_position(s.analysed());
         bar.set_message(format!("{} with a face", s.described));
     })

@@ -136,15 +136,8 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             println!("added {added} demo dossiers with generated photos (no faces)");
             if let Some(dir) = photos {
+                let engine = server::faces::built_in(&settings, "--photos").await?;
                 let model = settings.engine.faces.model().map_err(|e| e.to_string())?;
-                let engine = engine::faces::load_engine(&model, &settings.engine.faces.models_dir)
-                    .await?
-                    .ok_or_else(|| {
-                        format!(
-                            "--photos needs the built-in face engine (FACE_MODEL is {:?})",
-                            model.name
-                        )
-                    })?;
                 let real = engine::demo::add_real_faces(&pool, &model, &engine, &dir)
                     .await
                     .map_err(|e| e.to_string())?;

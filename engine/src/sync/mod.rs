@@ -1,19 +1,22 @@
 //! Replication of watch lists from a Leader to Subscribers.
 //!
-//! Outside (what the app and the server see): the Leader's feed (`feed`), the Subscriber's
-//! replicas (`replicas`), the scheduler that runs them (`scheduler`, rung through `bell`), and
-//! the read-only policy for replicated lists (`guard`). Inside, the data of one run flows one
-//! way: the Leader's `feed` → the Subscriber's `client` → `run` (claim, `preflight` checks,
-//! page loop, finish) → `fetch` (pages and missing images) → `apply` (one transaction per page,
-//! with the run's progress) → the stores (`images`, dossiers); `restore` puts back what was
-//! deleted here, `verify` compares digests at the end, and `hold` keeps a run the preflight
-//! stopped until an Administrator decides. The protocol is pull-only, so a killed run resumes
-//! after the last page it committed, and a run ends by moving the cursor to the watermark.
+//! Outside (what the app and the server see): the Leader's feed (`feed`, over its revision log
+//! `history`), the Subscriber's replicas (`replicas`), an Administrator's decision on a held run
+//! (`hold`), the scheduler that runs them (`scheduler`, rung through its `Bell`), the read-only
+//! policy for replicated lists (`guard`), and [`Replication`], what every operation on a replica
+//! is given. Inside, one run is planned, then acted on: `plan` decides every step from the
+//! replica's state and what the Leader answered (pure, tested in memory), `run` acts (the
+//! `client` asks the Leader, `facts` the database, `fetch` brings pages and missing images
+//! ahead, `apply` writes a page, `restore` puts back what was deleted here, `verify` computes
+//! the replica's digest), and `state` keeps the run's state and record, loaded and saved in one
+//! place. The protocol is pull-only, so a killed run resumes after the last page it committed,
+//! and a run ends by moving the cursor to the watermark.
 
 mod apply;
 mod bell;
 pub mod client;
 pub mod error;
+mod facts;
 pub mod feed;
 mod fetch;
 pub mod frames;

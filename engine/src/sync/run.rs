@@ -8,6 +8,7 @@
 use super::apply::{apply_page, durable_later, follow_list_settings, sweep_unseen, unaudited};
 use super::client::LeaderClient;
 use super::error::SyncError;
+use super::facts::{exact_removals, has_members, members};
 use super::fetch::{fetch_chosen, Fetcher};
 use super::plan::{self, Begin, Guard, GuardFacts, Meeting, Page, Start, Verdict};
 use super::state::{HeldRun, Progress, RunRecord, RunState};
@@ -17,7 +18,6 @@ use crate::error::Result;
 use crate::locks;
 use chrono::Utc;
 use sqlx::PgPool;
-use std::collections::HashSet;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunOutcome {
@@ -187,7 +187,7 @@ impl Run<'_> {
                 }
                 other => other?,
             };
-            self.same_history(&progress, &first).await?;
+            self.same_history(&first).await?;
             if progress.until.is_none() {
                 if let Some(held) = self.guard(client, &progress, &first).await? {
                     self.hold(held).await?;
@@ -205,7 +205,7 @@ impl Run<'_> {
                     }
                     other => other?,
                 };
-                let after = self.same_history(&progress, &page).await?;
+                let after = self.same_history(&page).await?;
                 self.commit_page(&page, photos, after).await?;
                 if self.sync.stop.is_cancelled() {
                     return Err(SyncError::Stopped);
@@ -236,12 +236,8 @@ impl Run<'_> {
 
     /// A page of the run's epoch gives where the run goes on after it; one of another epoch
     /// drops the run's progress (the Leader was restored under it).
-    async fn same_history(
-        &mut self,
-        progress: &Progress,
-        page: &ChangePage,
-    ) -> Result<i64, SyncError> {
-        match plan::page(progress, page) {
+    async fn same_history(&mut self, page: &ChangePage) -> Result<i64, SyncError> {
+        match plan::page(&self.progress(), page) {
             Page::Apply { after } => Ok(after),
             Page::HistoryChanged => {
                 self.save(|state, _| state.drop_progress()).await?;
@@ -301,12 +297,11 @@ impl Run<'_> {
     /// Puts back what was deleted here from the replica while the Leader was unreachable, as
     /// the Leader has it now (a dossier the Leader no longer has stays gone).
     async fn restore(&mut self, client: &LeaderClient) -> Result<(), SyncError> {
-        let progress = self.progress();
         let deleted = restore::deleted(self.pool(), self.state.id).await?;
         for asked in deleted.chunks(restore::BATCH) {
             let list = self.state.remote_list_id;
             let (page, photos) = fetch_chosen(self.pool(), client, list, asked).await?;
-            self.same_history(&progress, &page).await?;
+            self.same_history(&page).await?;
             let mut tx = self.pool().begin().await?;
             durable_later(&mut tx).await?;
             apply_page(&mut tx, &self.state, &page).await?;
@@ -437,51 +432,6 @@ impl Run<'_> {
             }
         }
     }
-}
-
-async fn has_members(pool: &PgPool, list: i64) -> Result<bool, SyncError> {
-    Ok(sqlx::query_scalar!(
-        r#"SELECT EXISTS (SELECT 1 FROM dossier_watch_lists WHERE watch_list_id = $1) AS "any!""#,
-        list
-    )
-    .fetch_one(pool)
-    .await?)
-}
-
-async fn members(pool: &PgPool, list: i64) -> Result<i64, SyncError> {
-    Ok(sqlx::query_scalar!(
-        r#"SELECT count(*) AS "count!" FROM dossier_watch_lists WHERE watch_list_id = $1"#,
-        list
-    )
-    .fetch_one(pool)
-    .await?)
-}
-
-/// How many dossiers of the replica the Leader's list does not have: exactly what the replica
-/// loses once the run has converged.
-async fn exact_removals(
-    pool: &PgPool,
-    client: &LeaderClient,
-    state: &RunState,
-) -> Result<i64, SyncError> {
-    let leader: HashSet<i64> = client
-        .members(state.remote_list_id)
-        .await?
-        .into_iter()
-        .collect();
-    let local: Vec<Option<i64>> = sqlx::query_scalar!(
-        "SELECT r.remote_id AS \"remote_id?\" FROM dossier_watch_lists m
-         LEFT JOIN remote_dossiers r ON r.dossier_id = m.dossier_id AND r.remote_url = $2
-         WHERE m.watch_list_id = $1",
-        state.watch_list_id,
-        state.remote_url
-    )
-    .fetch_all(pool)
-    .await?;
-    Ok(local
-        .into_iter()
-        .filter(|id| id.is_none_or(|id| !leader.contains(&id)))
-        .count() as i64)
 }
 
 /// Marks runs that were in progress when their process stopped, so the history does not show

@@ -280,6 +280,25 @@ pub fn app_state(
     server::app_state(installation, settings.web(), options)
 }
 
+/// Adds a generated picture (`seed`) to a dossier as its Operator, with a vector of the tests'
+/// model if given (JSON text of 4 numbers).
+pub async fn add_photo(app: &TestApp, dossier: i64, seed: u32, vector: Option<&str>) {
+    let png = engine::demo::portrait(seed);
+    let id = dossier.to_string();
+    let mut fields: Vec<(&str, &[u8])> = vec![("dossier_id", id.as_bytes()), ("image", &png)];
+    if let Some(v) = vector {
+        fields.push(("vector", v.as_bytes()));
+        fields.push(("model", b"face-v1"));
+    }
+    let answer = app.upload(&app.operator, &fields).await;
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+}
+
 /// The face engine, loaded once for all tests (its models take a second to read) from where
 /// `scripts/install-tools.sh` puts them.
 pub fn face_engine() -> std::sync::Arc<face_engine::Engine> {

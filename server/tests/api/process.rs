@@ -84,6 +84,19 @@ impl Server {
         .await;
     }
 
+    /// The seed's `POST /sync/dossier-lists/` to this server, as its Administrator `admin`:
+    /// replicate the Leader's list `remote` into the local list `local`.
+    pub async fn subscribe(&self, admin: &str, leader_url: &str, remote: i64, local: i64) {
+        let created = reqwest::Client::new()
+            .post(format!("{}/sync/dossier-lists/", self.base))
+            .header("Authorization", format!("Token {admin}"))
+            .json(&serde_json::json!({"remote_dossier_list": remote, "remote_url": leader_url, "slave_dossier_list": local}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201);
+    }
+
     /// SIGKILL: no chance to clean up.
     pub fn kill9(mut self) {
         self.child.kill().unwrap();

@@ -54,10 +54,11 @@ pub(crate) async fn digests_match(leader: &PgPool, remote: i64, sub: &PgPool) ->
     leader == local
 }
 
-/// A Leader with 3000 demo dossiers; returns it and the id of its list "Demo: wanted" (1500).
-async fn leader_with_demo_data(pool: PgPool) -> (TestApp, i64) {
+/// A Leader with `dossiers` demo dossiers; returns it and the id of its list "Demo: wanted" (half
+/// of them).
+pub(crate) async fn leader_with_demo_data(pool: PgPool, dossiers: u32) -> (TestApp, i64) {
     let leader = TestApp::new(pool.clone()).await;
-    engine::demo::add(&pool, 3000).await.unwrap();
+    engine::demo::add(&pool, dossiers).await.unwrap();
     let remote = sqlx::query_scalar("SELECT id FROM watch_lists WHERE name = 'Demo: wanted'")
         .fetch_one(&pool)
         .await
@@ -68,7 +69,7 @@ async fn leader_with_demo_data(pool: PgPool) -> (TestApp, i64) {
 #[sqlx::test(migrations = "../migrations")]
 async fn a_subscriber_killed_mid_run_resumes_and_converges(pool: PgPool) {
     let (sub_pool, sub_url) = fresh_database(&pool).await;
-    let (leader, remote) = leader_with_demo_data(pool.clone()).await;
+    let (leader, remote) = leader_with_demo_data(pool.clone(), 3000).await;
     let (leader_url, leader_task) = serve(
         leader
             .router
@@ -82,17 +83,10 @@ async fn a_subscriber_killed_mid_run_resumes_and_converges(pool: PgPool) {
     let local = sub.watch_list("Replica").await;
     let address = free_address();
     let process = Server::start(&sub_url, &address, &[]);
-    let base = process.base.clone();
-    let http = reqwest::Client::new();
     process.ready().await;
-    let created = http
-        .post(format!("{base}/sync/dossier-lists/"))
-        .header("Authorization", format!("Token {}", sub.admin))
-        .json(&json!({"remote_dossier_list": remote, "remote_url": leader_url, "slave_dossier_list": local}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
+    process
+        .subscribe(&sub.admin, &leader_url, remote, local)
+        .await;
 
     // SYNC_AT_CREATION starts the run; kill the process once some pages are applied.
     wait_for(
@@ -148,7 +142,7 @@ async fn a_subscriber_killed_mid_run_resumes_and_converges(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn the_leader_vanishing_mid_run_loses_nothing_and_the_next_run_finishes(pool: PgPool) {
     let (sub_pool, sub_url) = fresh_database(&pool).await;
-    let (leader, remote) = leader_with_demo_data(pool.clone()).await;
+    let (leader, remote) = leader_with_demo_data(pool.clone(), 3000).await;
     let slow = leader
         .router
         .clone()

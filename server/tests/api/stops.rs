@@ -1,11 +1,12 @@
 //! Stopping the real binary with SIGTERM, as `systemctl stop` does: it stops accepting
 //! requests, lets the work in flight finish (a sync page, webhook deliveries), saves its face
 //! index, exits 0 within its bound, and the next start goes on from there: the sync resumes,
-//! no delivery is lost or sent twice, the index is loaded whole.
+//! no delivery is lost or sent twice, the index is loaded whole. And killing it mid-delivery:
+//! the next process sends it again at once.
 
-use crate::helpers::{drop_database, fresh_database, serve, TestApp};
+use crate::helpers::{add_photo, drop_database, fresh_database, serve, TestApp};
 use crate::process::{free_address, wait_for, Server};
-use crate::resilience::{digests_match, replica_state, slow_pages};
+use crate::resilience::{digests_match, leader_with_demo_data, replica_state, slow_pages};
 use axum::{body::Bytes, extract::State, http::HeaderMap, routing::post, Router};
 use serde_json::json;
 use sqlx::PgPool;
@@ -22,12 +23,7 @@ async fn a_sigterm_during_a_full_sync_ends_its_page_records_where_it_stopped_and
 ) {
     let (sub_pool, sub_url) = fresh_database(&pool).await;
     // 4000 dossiers in the list: four pages of a thousand, each slow to come.
-    let leader = TestApp::new(pool.clone()).await;
-    engine::demo::add(&pool, 8000).await.unwrap();
-    let remote: i64 = sqlx::query_scalar("SELECT id FROM watch_lists WHERE name = 'Demo: wanted'")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let (leader, remote) = leader_with_demo_data(pool.clone(), 8000).await;
     const LIST: i64 = 4000;
     let (leader_url, leader_task) = serve(
         leader
@@ -41,14 +37,9 @@ async fn a_sigterm_during_a_full_sync_ends_its_page_records_where_it_stopped_and
     let address = free_address();
     let process = Server::start(&sub_url, &address, &[("RUST_LOG", "info")]);
     process.ready().await;
-    let created = reqwest::Client::new()
-        .post(format!("{}/sync/dossier-lists/", process.base))
-        .header("Authorization", format!("Token {}", sub.admin))
-        .json(&json!({"remote_dossier_list": remote, "remote_url": leader_url, "slave_dossier_list": local}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
+    process
+        .subscribe(&sub.admin, &leader_url, remote, local)
+        .await;
     wait_for(
         "the run to be under way",
         Duration::from_secs(30),
@@ -229,10 +220,9 @@ async fn a_sigterm_during_webhook_deliveries_finishes_those_in_flight_and_sends_
         deliveries_in(&db, "delivered").await == EVENTS as i64
     })
     .await;
-    let got = got.lock().unwrap();
+    let got = got.lock().unwrap().clone();
     assert_eq!(got.len(), EVENTS);
     assert!(got.values().all(|n| *n == 1), "sent twice: {got:?}");
-    drop(got);
     drop_database(&pool, db, &url).await;
 }
 
@@ -253,18 +243,7 @@ async fn a_stop_saves_the_face_index_and_the_next_start_loads_every_face(pool: P
     for n in 0..FACES {
         let dossier = app.dossier(&format!("Person {n}"), &[list]).await;
         let vector = format!("[{}, 1, 0, 0]", n as f32 / 10.0);
-        let photo = app
-            .upload(
-                &app.operator,
-                &[
-                    ("dossier_id", dossier.to_string().as_bytes()),
-                    ("image", &engine::demo::portrait(n as u32)),
-                    ("vector", vector.as_bytes()),
-                    ("model", b"face-v1"),
-                ],
-            )
-            .await;
-        assert_eq!(photo.status, 200);
+        add_photo(&app, dossier, n as u32, Some(&vector)).await;
     }
     let http = reqwest::Client::new();
     let metrics = format!("{}/metrics", process.base);
@@ -287,6 +266,33 @@ async fn a_stop_saves_the_face_index_and_the_next_start_loads_every_face(pool: P
         },
     )
     .await;
+
+    // Every worker is in /metrics, with no panic and a recent pass.
+    let text = http
+        .get(&metrics)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for worker in [
+        "replication-scheduler",
+        "webhook-sender",
+        "face-index",
+        "housekeeping",
+    ] {
+        assert!(
+            text.contains(&format!("dossier_worker_panics{{worker=\"{worker}\"}} 0")),
+            "{worker}: {text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "dossier_worker_last_pass_age_seconds{{worker=\"{worker}\"}}"
+            )),
+            "{worker}: {text}"
+        );
+    }
 
     let (status, _, log) = process.sigterm(STOP_LIMIT).await;
     assert!(status.success(), "{log}");
@@ -315,5 +321,97 @@ async fn a_stop_saves_the_face_index_and_the_next_start_loads_every_face(pool: P
     );
     drop(again);
     let _ = std::fs::remove_dir_all(&index_dir);
+    drop_database(&pool, db, &url).await;
+}
+
+/// A receiver whose first delivery never gets an answer, and every later one at once.
+async fn first_hangs() -> (String, Deliveries) {
+    let got: Deliveries = Arc::default();
+    let router = Router::new()
+        .route(
+            "/hook",
+            post(
+                move |State(got): State<Deliveries>, headers: HeaderMap, _: Bytes| async move {
+                    let id = headers
+                        .get("x-dossier-delivery")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_string();
+                    let first = {
+                        let mut got = got.lock().unwrap();
+                        let seen = got.values().sum::<u32>() == 0;
+                        *got.entry(id).or_default() += 1;
+                        seen
+                    };
+                    if first {
+                        std::future::pending::<()>().await;
+                    }
+                    "thanks"
+                },
+            ),
+        )
+        .with_state(got.clone());
+    let (url, _) = serve(router).await;
+    (format!("{url}/hook"), got)
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_delivery_cut_by_a_kill_is_sent_again_at_once_and_counts_one_attempt(pool: PgPool) {
+    let (db, url) = fresh_database(&pool).await;
+    let app = TestApp::new(db.clone()).await;
+    let list = app
+        .ok(
+            "watch-lists/create",
+            &app.operator,
+            json!({"name": "Alerting", "active": true, "notify": true}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let dossier = app.dossier("Watched", &[list]).await;
+    add_photo(&app, dossier, 1, Some("[1, 0, 0, 0]")).await;
+    let (hook, got) = first_hangs().await;
+    app.ok("webhooks/create", &app.admin, json!({"url": hook}))
+        .await;
+    let address = free_address();
+    let process = Server::start(&url, &address, &[]);
+    process.ready().await;
+    let posted = reqwest::Client::new()
+        .post(format!("{}/api/events/faces", process.base))
+        .header("Authorization", format!("Token {}", app.camera))
+        .json(&json!({"camera": "gate-1", "model": "face-v1", "vectors": [[1.0, 0.0, 0.0, 0.0]]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 201);
+    wait_for("the attempt in flight", Duration::from_secs(30), || async {
+        !got.lock().unwrap().is_empty()
+    })
+    .await;
+    process.kill9();
+
+    // The next process takes it up on its schedule, without waiting out the dead one's lease.
+    let started = std::time::Instant::now();
+    let _process = Server::start(&url, &address, &[]);
+    wait_for("the delivery", Duration::from_secs(30), || async {
+        deliveries_in(&db, "delivered").await == 1
+    })
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "delivered {:?} after the restart: it waited for the lease",
+        started.elapsed()
+    );
+    let attempts: i32 = sqlx::query_scalar("SELECT attempts FROM webhook_deliveries")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(attempts, 1, "the attempt the kill cut is not counted");
+    let got = got.lock().unwrap().clone();
+    assert_eq!(
+        got.values().sum::<u32>(),
+        2,
+        "at least once: the cut attempt, then the one that ended"
+    );
     drop_database(&pool, db, &url).await;
 }

@@ -4,9 +4,10 @@
 //! deleted leaves a tombstone).
 //!
 //! Each server process keeps its own index, so several processes can share one database. A
-//! process saves its index (with the database identity and revision it is current to) and the
-//! next start reloads it and catches up from that revision, instead of rebuilding: at a million
-//! faces a build takes minutes. A database restored from a backup has a new epoch, so a saved
+//! process's index worker ([`Refresher`]) saves it (with the database identity and revision it
+//! is current to) when that is due and at every stop (`saving`), and the next start reloads it
+//! and catches up from that revision, instead of rebuilding: at a million faces a build takes
+//! minutes. A database restored from a backup has a new epoch, so a saved
 //! index of its past is not reused. While an index is rebuilt the old one keeps answering.
 //!
 //! A replica's full sync is indexed when it ends (its verification included), in one build, not

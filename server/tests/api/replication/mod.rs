@@ -8,7 +8,7 @@ mod leader_history;
 mod operators;
 mod refusals;
 
-use crate::helpers::{drop_database, fresh_database, serve, settings, TestApp};
+use crate::helpers::{add_photo, drop_database, fresh_database, serve, settings, TestApp};
 use engine::sync::error::SyncError;
 use engine::sync::run::{self, RunOutcome};
 use serde_json::{json, Value};
@@ -114,23 +114,6 @@ async fn assert_same(leader: &PgPool, remote: i64, sub: &PgPool, local: i64) {
     )
     .await;
     assert_eq!(leader, replica, "the replica differs from the Leader");
-}
-
-async fn add_photo(app: &TestApp, dossier: i64, seed: u32, vector: Option<&str>) {
-    let png = engine::demo::portrait(seed);
-    let id = dossier.to_string();
-    let mut fields: Vec<(&str, &[u8])> = vec![("dossier_id", id.as_bytes()), ("image", &png)];
-    if let Some(v) = vector {
-        fields.push(("vector", v.as_bytes()));
-        fields.push(("model", b"face-v1"));
-    }
-    let answer = app.upload(&app.operator, &fields).await;
-    assert_eq!(
-        answer.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
 }
 
 async fn last_run(pool: &PgPool, replica: i64) -> (bool, i64, i64, i64) {
