@@ -2,7 +2,8 @@
 # Installs what building and testing the dossier database needs, each piece only when missing:
 # the wasm target, cargo-leptos, the wasm-bindgen CLI at the version in Cargo.lock, sqlx-cli,
 # cargo-deb (the Debian package), npm packages (wasm-opt from `binaryen`, Playwright), Debian's
-# Chromium and dlib, and the face models and test photos (scripts/face-data.sh). Everything
+# Chromium, dlib, FFmpeg and GStreamer's RTSP server, the face models and test photos
+# (scripts/face-data.sh) and the demo video made from them (scripts/demo-video.sh). Everything
 # comes from crates.io,
 # npm or Debian: cargo-leptos would otherwise download wasm-bindgen and wasm-opt from GitHub,
 # which these machines cannot reach, so they must be on PATH before it runs (see env.sh).
@@ -11,18 +12,22 @@ cd "$(dirname "$0")/.."
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 # The face engine links Debian's dlib (and its BLAS); without these the server does not build.
+# FFmpeg decodes the cameras' streams and makes the demo video; GStreamer's RTSP server (with
+# Debian's Python bindings) serves that video as the demo camera and the tests' cameras.
 missing=""
-for pkg in libdlib-dev libopenblas-dev liblapack-dev; do
+for pkg in libdlib-dev libopenblas-dev liblapack-dev ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 \
+  gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-rtsp; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
 done
 if [ -n "$missing" ]; then
-  say "installing Debian's$missing for the face engine"
+  say "installing Debian's$missing for the face engine and the cameras"
   sudo=""
   [ "$(id -u)" = 0 ] || sudo=sudo
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null
 fi
 scripts/face-data.sh
+scripts/demo-video.sh
 
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   say "adding the wasm32 target"

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs the dossier database on this machine as two installations side by side: a Leader
 # (http://127.0.0.1:3000, with demo data) and a Subscriber (http://127.0.0.1:3100) sharing a
-# sync token. Installs the tools it lacks, starts PostgreSQL if needed, builds the release site,
-# prepares both databases (migrations, groups, an administrator) and serves both.
-#   LEADER_PORT=3000  SUBSCRIBER_PORT=3100  (defaults)
+# sync token, and a demo camera watched by the Subscriber (the demo video, made from the test
+# photos, looped over RTSP at rtsp://127.0.0.1:8554/cam). Installs the tools it lacks, starts
+# PostgreSQL if needed, builds the release site, prepares both databases (migrations, groups,
+# an administrator) and serves both.
+#   LEADER_PORT=3000  SUBSCRIBER_PORT=3100  DEMO_CAMERA_PORT=8554  (defaults)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -12,6 +14,7 @@ ensure_postgres
 
 leader_port="${LEADER_PORT:-3000}"
 subscriber_port="${SUBSCRIBER_PORT:-3100}"
+camera_port="${DEMO_CAMERA_PORT:-8554}"
 
 echo "==> building the release site (a few minutes the first time)"
 cargo leptos build --release
@@ -41,16 +44,23 @@ fi
 # An empty list on the Subscriber, ready to become a replica.
 psql -q -d dossier_subscriber -c \
   "INSERT INTO watch_lists (name, color) VALUES ('Wanted (replica)', '#d62728') ON CONFLICT (name) DO NOTHING"
+# The demo camera, watched by the Subscriber's own video worker.
+psql -q -d dossier_subscriber -c \
+  "INSERT INTO cameras (name, url) VALUES ('demo-door', 'rtsp://127.0.0.1:$camera_port/cam')
+   ON CONFLICT (name) DO UPDATE SET url = EXCLUDED.url WHERE cameras.url <> EXCLUDED.url"
 remote_list=$(psql -qtA -d dossier_leader -c "SELECT id FROM watch_lists WHERE name = 'Demo: wanted'")
 local_list=$(psql -qtA -d dossier_subscriber -c "SELECT id FROM watch_lists WHERE name = 'Wanted (replica)'")
 
-DATABASE_URL="$PG_BASE_URL/dossier_leader" LISTEN_ADDRESS="127.0.0.1:$leader_port" \
+/usr/bin/python3 scripts/rtsp-server.py "$camera_port" data/demo-video/people.mp4 &
+camera_pid=$!
+# The Leader watches no camera; the Subscriber does.
+DATABASE_URL="$PG_BASE_URL/dossier_leader" LISTEN_ADDRESS="127.0.0.1:$leader_port" VIDEO_WORKER_CAMERAS=0 \
   EXTERNAL_ADDRESS="http://127.0.0.1:$leader_port" SITE_NAME="Leader" "$bin" serve &
 leader_pid=$!
 DATABASE_URL="$PG_BASE_URL/dossier_subscriber" LISTEN_ADDRESS="127.0.0.1:$subscriber_port" \
   EXTERNAL_ADDRESS="http://127.0.0.1:$subscriber_port" SITE_NAME="Subscriber" "$bin" serve &
 subscriber_pid=$!
-trap 'kill $leader_pid $subscriber_pid 2>/dev/null || true' EXIT
+trap 'kill $leader_pid $subscriber_pid $camera_pid 2>/dev/null || true' EXIT
 
 # "Ready" only once both installations answer (their /healthz checks the database too).
 for port in "$leader_port" "$subscriber_port"; do
@@ -85,12 +95,16 @@ cat <<MSG
       -d '{"remote_dossier_list": $remote_list, "remote_url": "http://127.0.0.1:$leader_port", "slave_dossier_list": $local_list}' \\
       http://127.0.0.1:$subscriber_port/sync/dossier-lists/
 
-  Monitoring: once the list is replicated, post what a camera saw to the Subscriber (a token of
-  a user in the Camera group, or the admin's) and watch it arrive on its Events page:
+  Cameras: the Subscriber watches the demo camera "demo-door" (its Cameras page shows its
+  status and latest frame): every 30 s Obama passes twice and Biden once, and each makes one
+  event on its Events page; once the list above is replicated, Biden's is a match.
+
+  Monitoring: a camera that sends photos itself posts them to the Subscriber (a token of a user
+  in the Camera group, or the admin's):
 
     curl -H "Authorization: Token <token>" -F camera=gate-1 \\
       -F image=@data/test-photos/biden.jpg http://127.0.0.1:$subscriber_port/api/events/faces
 
 MSG
 # Until Ctrl-C, or until either installation stops.
-wait -n "$leader_pid" "$subscriber_pid"
+wait -n "$leader_pid" "$subscriber_pid" "$camera_pid"

@@ -263,6 +263,16 @@ fn EventTable(
                 {events.into_iter().map(|e| {
                     let back = back.clone();
                     let face = e.has_face.then(|| view! { <img class="face" src=format!("/events/{}/face", e.id) alt="Face seen" width="64" height="64" /> });
+                    // A watched camera's event keeps the frame the best shot was in.
+                    let frame = e.has_frame.then(|| view! {
+                        <a href=format!("/events/{}/frame", e.id)><img class="frame" src=format!("/events/{}/frame", e.id) alt="The frame it was seen in" width="96" /></a>
+                    });
+                    // A watched camera's event is a whole track: from when the person came to
+                    // when they were last seen.
+                    let seen = match e.last_seen_at.filter(|last| *last > e.captured_at) {
+                        Some(last) => format!("{} – {}", e.captured_at.format("%Y-%m-%d %H:%M:%S"), last.format("%H:%M:%S UTC")),
+                        None => e.captured_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                    };
                     let ack = match (&e.acknowledged, e.needs_ack) {
                         (Some(a), _) => view! { <span>{format!("{} · {}", a.by, a.at.format("%Y-%m-%d %H:%M:%S UTC"))}</span> }.into_any(),
                         (None, true) if can_acknowledge => view! {
@@ -278,9 +288,9 @@ fn EventTable(
                     let row_class = if e.matched.is_some() { "event matched" } else { "event" };
                     view! {
                         <tr class=row_class data-testid="event" data-event-id=e.id>
-                            <td>{e.captured_at.format("%Y-%m-%d %H:%M:%S UTC").to_string()}</td>
+                            <td data-testid="seen">{seen}</td>
                             <td>{e.camera.clone()}</td>
-                            <td>{face}</td>
+                            <td>{face}{frame}</td>
                             {match e.matched {
                                 None => view! { <td class="muted" data-testid="unmatched">"no match"</td><td></td><td></td> }.into_any(),
                                 Some(m) => {

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod auth;
 #[cfg(feature = "ssr")]
 pub mod caller;
+pub mod cameras;
 pub mod dossiers;
 pub mod error;
 pub mod events;
@@ -123,6 +124,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/faces/search") ssr=SsrMode::Async view=faces::FaceSearchPage />
                     <Route path=path!("/events") ssr=SsrMode::Async view=events::EventsPage />
                     <Route path=path!("/webhooks") ssr=SsrMode::Async view=webhooks::WebhooksPage />
+                    <Route path=path!("/cameras") ssr=SsrMode::Async view=cameras::CamerasPage />
                     <Route path=path!("/users") ssr=SsrMode::Async view=users::UsersPage />
                     <Route path=path!("/audit") ssr=SsrMode::Async view=audit::AuditLogPage />
                     <Route path=path!("/replication") ssr=SsrMode::Async view=replication::ReplicationPage />
@@ -173,7 +175,7 @@ fn Nav() -> impl IntoView {
                 <a href="/dossiers">"Dossiers"</a>
                 <a href="/faces/search">"Search by photo"</a>
                 <a href="/events">"Events"</a>
-                {is_admin.then(|| view! { <a href="/users">"Users"</a> <a href="/webhooks">"Webhooks"</a> <a href="/audit">"Audit log"</a> })}
+                {is_admin.then(|| view! { <a href="/users">"Users"</a> <a href="/cameras">"Cameras"</a> <a href="/webhooks">"Webhooks"</a> <a href="/audit">"Audit log"</a> })}
                 {replication.then(|| view! { <a href="/replication">"Replication"</a> })}
             </nav>
             <div class="me">

@@ -35,6 +35,12 @@ const NOTICES: &[(&str, &str)] = &[
         "Every event awaiting acknowledgement in this view is acknowledged.",
     ),
     ("webhook-created", "Webhook added."),
+    (
+        "camera-created",
+        "Camera added: a video worker takes it within seconds.",
+    ),
+    ("camera-saved", "Camera saved: its stream is opened anew."),
+    ("camera-deleted", "Camera deleted; its events stay."),
     ("webhook-deleted", "Webhook deleted, with its delivery log."),
     ("sync-started", "Sync started: the progress shows below."),
     ("hold-confirmed", "Confirmed: the held run goes ahead."),

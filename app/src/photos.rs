@@ -11,12 +11,15 @@ use server_fn::codec::{MultipartData, MultipartFormData};
 
 /// Adds a photo to a dossier. Multipart fields: `dossier_id`, `image` (the file), and optionally
 /// `vector` (a JSON array of floats) with `model` (the name of the model that produced it).
+/// A face the engine finds too small or too blurred is refused (422, with the value measured)
+/// unless `force` is `true`.
 #[server(prefix = "/api", endpoint = "photos/upload", input = MultipartFormData)]
 pub async fn upload_photo(data: MultipartData) -> AppResult<PhotoInfo> {
     use engine::photos::{store, NewPhoto};
     let (state, user) = crate::caller::require(Permission::Edit, "add photos").await?;
     let fields = multipart::read(data, state.web.upload_limit).await?;
-    let photo = NewPhoto::parse(fields, &state.faces.model, state.faces.engine.as_ref()).await?;
+    let faces = &state.faces;
+    let photo = NewPhoto::parse(fields, &faces.model, faces.engine.as_ref(), &faces.gate).await?;
     engine::sync::guard::dossier_writable(&state.pool, photo.dossier_id).await?;
     let id = crate::caller::write(&state, &user, async |db| store::insert(db, photo).await).await?;
     Ok(store::get(&state.pool, id).await?)
@@ -51,6 +54,7 @@ pub(crate) mod multipart {
         "watch_list",
         "min_confidence",
         "matches",
+        "force",
     ];
 
     pub async fn read(data: MultipartData, limit: usize) -> AppResult<UploadFields> {
@@ -190,11 +194,15 @@ fn PhotoUpload(
         <form class="card form upload" method="post" action="/api/photos/upload"
             enctype="multipart/form-data" on:submit=on_submit data-testid="photo-upload">
             <h3>"Add a photo"</h3>
-            <p class="hint">"The photo must show one face: the server finds it and computes its vector."</p>
+            <p class="hint">"The photo must show one face, big and sharp enough to match reliably: the server finds it, measures it and computes its vector."</p>
             <input type="hidden" name="dossier_id" value=dossier_id />
             <label>
                 "Image (JPEG, PNG, WebP or GIF)"
                 <input type="file" name="image" accept="image/jpeg,image/png,image/webp,image/gif" required />
+            </label>
+            <label class="check">
+                <input type="checkbox" name="force" value="true" />
+                "Keep it even if the face is small or blurred (it may match strangers)"
             </label>
             <details>
                 <summary>"Face vector from an external extractor (optional)"</summary>

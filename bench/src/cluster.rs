@@ -114,6 +114,16 @@ impl Cluster {
 
     /// Starts `dossier serve` on a prepared database and waits until it answers.
     pub async fn start(&self, db: &str, pool: PgPool) -> BenchResult<Instance> {
+        self.start_with(db, pool, &[]).await
+    }
+
+    /// Like [`Cluster::start`], with settings of its own (`KEY`, value) in its environment.
+    pub async fn start_with(
+        &self,
+        db: &str,
+        pool: PgPool,
+        settings: &[(&str, String)],
+    ) -> BenchResult<Instance> {
         let port = free_port()?;
         let url = format!("http://127.0.0.1:{port}");
         let log = std::fs::File::create(self.log_dir.join(format!("{db}.log")))?;
@@ -136,6 +146,7 @@ impl Cluster {
             .env("LEPTOS_SITE_ROOT", &self.site_root)
             .env("LEPTOS_ENV", "PROD")
             .env("RUST_LOG", "warn")
+            .envs(settings.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()?;

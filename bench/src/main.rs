@@ -62,6 +62,31 @@ pub struct Args {
     #[arg(long)]
     #[serde(skip)]
     pub faces_only: bool,
+    /// The clips P13 analyses (scripts/demo-video.sh --size 1920x1080 makes them), the 720p
+    /// one named `people.mp4`, the others `people-WxH.mp4`.
+    #[arg(long, default_value = "data/demo-video")]
+    #[serde(skip)]
+    pub video_clips: PathBuf,
+    /// The frame sizes P13 measures (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "1280x720,1920x1080")]
+    pub video_sizes: Vec<String>,
+    /// Frames analysed a second in P13, the cameras' default.
+    #[arg(long, default_value_t = domain::cameras::DEFAULT_FPS)]
+    pub video_fps: f32,
+    /// The FFmpeg that decodes P13's clips.
+    #[arg(long, default_value = "ffmpeg")]
+    #[serde(skip)]
+    pub ffmpeg: PathBuf,
+    /// The numbers of cameras P15 watches at once, round after round (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "1,2,3,4")]
+    pub cameras: Vec<usize>,
+    /// How long each of P15's rounds measures, in seconds (the demo video loops every 30 s).
+    #[arg(long, default_value_t = 60)]
+    pub camera_seconds: u64,
+    /// Run only P13–P15, print their figures and write no report.
+    #[arg(long)]
+    #[serde(skip)]
+    pub video_only: bool,
     /// Sizes of P8's face index (comma-separated); a million takes minutes to build.
     #[arg(long, value_delimiter = ',', default_value = "100000")]
     pub index_faces: Vec<usize>,
@@ -189,8 +214,11 @@ async fn main() {
         || args.faces_only
         || args.monitoring_only
         || args.index_only
+        || args.video_only
     {
-        let only = if args.index_only {
+        let only = if args.video_only {
+            measures::video_only(&args).await
+        } else if args.index_only {
             measures::index_only(&args).await
         } else if args.monitoring_only {
             measures::monitoring_only(&args).await

@@ -291,6 +291,59 @@ pub fn render(args: &Args, r: &Results) -> String {
         p11.p50_ratio,
         verdict(p11.analysis.p50_ms <= 150.0)
     );
+    for p13 in &r.p13 {
+        let _ = writeln!(
+            s,
+            "| P13 | a camera's stream at {}, {} frames analysed a second ({} frames of the demo video, {} tracks): decode, find faces where something moved, follow, score, describe the best shots; frames per core-second, and the share of a core a camera takes | {:.1} frames/core-s; {:.0} % of a core | FFmpeg decoding the same stream to the same frames alone: {:.1} frames/core-s | {:.1}× the CPU | 720p at 5 frames/s ≤ 25 % of a core | {} |",
+            p13.size,
+            p13.fps,
+            p13.frames,
+            p13.tracks,
+            p13.analysed_per_core_second,
+            p13.core_share * 100.0,
+            p13.decoded_per_core_second,
+            p13.ratio,
+            if p13.size == "1280x720" { verdict(p13.core_share <= 0.25) } else { "(no goal)" }
+        );
+    }
+    let cams = &r.p14_p15;
+    let frame_ms = 1000.0 / f64::from(cams.fps);
+    let _ = writeln!(
+        s,
+        "| P14 | from the frame a watched person was first seen in (the demo video over RTSP, {} frames/s) to their matched event's row ({} events): p50 / p99 | {:.0} / {:.0} ms | the frame interval: {:.0} ms | {:.1}× (p99) | p99 ≤ 1 s + the frame interval | {} |",
+        cams.fps,
+        cams.latency.requests,
+        cams.latency.p50_ms,
+        cams.latency.p99_ms,
+        frame_ms,
+        cams.latency.p99_ms / frame_ms,
+        verdict(cams.latency.p99_ms <= 1000.0 + frame_ms)
+    );
+    let rounds: Vec<String> = cams
+        .rounds
+        .iter()
+        .map(|r| {
+            format!(
+                "{}: lowest {:.1} fps, ingest {:.0}/s{}",
+                r.cameras,
+                r.lowest_fps,
+                r.ingest.per_second,
+                if r.kept_up { "" } else { " (fell behind)" }
+            )
+        })
+        .collect();
+    let _ = writeln!(
+        s,
+        "| P15 | cameras at {} frames/s (720p) one server keeps up with (every rate it reports ≥ {:.1} for {:.0} s) while vectors are posted on {} connections: {} | {} cameras | the same ingest with no camera: {:.0} events/s | | ≥ 1 camera | {} |",
+        cams.fps,
+        cams.fps * 0.9,
+        cams.seconds_per_round,
+        cams.ingest_connections,
+        rounds.join("; "),
+        cams.sustained,
+        cams.ingest_alone.per_second,
+        verdict(cams.sustained >= 1)
+    );
     monitoring_rows(&mut s, r);
     let _ = writeln!(
         s,

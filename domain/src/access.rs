@@ -15,10 +15,19 @@ pub enum Permission {
     Admin,
     /// Post what cameras see (monitoring events); the Camera group's only permission.
     Ingest,
+    /// Take cameras to watch (their streams, credentials and all) and post what they show:
+    /// the Video worker group's only permission, for `dossier video-worker` on other machines.
+    Video,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 4] = [Self::Read, Self::Edit, Self::Admin, Self::Ingest];
+    pub const ALL: [Permission; 5] = [
+        Self::Read,
+        Self::Edit,
+        Self::Admin,
+        Self::Ingest,
+        Self::Video,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -26,6 +35,7 @@ impl Permission {
             Self::Edit => "edit",
             Self::Admin => "admin",
             Self::Ingest => "ingest",
+            Self::Video => "video",
         }
     }
 }
@@ -34,6 +44,7 @@ impl Permission {
 /// post events and nothing else, not even read them: least privilege for a device on a pole.
 pub const GROUPS: &[(&str, &[Permission])] = &[
     ("Camera", &[Permission::Ingest]),
+    ("Video worker", &[Permission::Video]),
     ("User", &[Permission::Read]),
     ("Operator", &[Permission::Read, Permission::Edit]),
     (
@@ -43,6 +54,7 @@ pub const GROUPS: &[(&str, &[Permission])] = &[
             Permission::Edit,
             Permission::Admin,
             Permission::Ingest,
+            Permission::Video,
         ],
     ),
 ];

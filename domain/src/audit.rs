@@ -66,6 +66,7 @@ pub const SUBJECT_KINDS: &[&str] = &[
     "api_token",
     "replica",
     "session",
+    "camera",
 ];
 
 /// Which entries to show: every filter is optional; `before` pages back from an entry id.

@@ -9,6 +9,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod cameras;
 pub mod dossiers;
 pub mod error;
 pub mod face_box;

@@ -3,6 +3,7 @@
 //! images (stored once each, as real uploads would be).
 
 use crate::error::Result;
+use crate::faces::gate::EnrolmentGate;
 use crate::images::{insert_images, process_image};
 use image::{ImageBuffer, Rgb};
 use sqlx::PgPool;
@@ -128,7 +129,7 @@ pub async fn add_real_faces(
             image: Some(bytes),
             ..Default::default()
         };
-        let photo = NewPhoto::parse(fields, model, Some(engine)).await?;
+        let photo = NewPhoto::parse(fields, model, Some(engine), &EnrolmentGate::default()).await?;
         store::insert(&mut tx, photo).await?;
         tx.commit().await?;
         added += 1;

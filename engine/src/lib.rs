@@ -14,6 +14,7 @@
 pub mod audit;
 pub mod auth;
 pub mod backoff;
+pub mod cameras;
 pub mod database;
 pub mod demo;
 pub mod dossiers;
@@ -27,6 +28,7 @@ pub mod photos;
 pub mod settings;
 pub mod sync;
 pub mod users;
+pub mod video;
 pub mod watch_lists;
 pub mod workers;
 
@@ -52,6 +54,7 @@ pub struct Settings {
     pub monitoring: monitoring::MonitoringSettings,
     pub accounts: auth::AccountSettings,
     pub audit: audit::AuditSettings,
+    pub video: video::VideoSettings,
 }
 
 /// One installation of the dossier database as its parts hold it.
@@ -85,6 +88,7 @@ impl Installation {
             model: model.clone(),
             engine,
             recent: Arc::default(),
+            gate: settings.faces.gate(),
         };
         let replication = Replication {
             pool: pool.clone(),
@@ -129,7 +133,33 @@ impl Installation {
         );
         workers
             .start(move || housekeeping::Housekeeping::new(pool.clone(), retention, days.clone()));
+        self.start_video_worker(&mut workers);
         workers
+    }
+
+    /// This process's own video worker, unless `VIDEO_WORKER_CAMERAS` is 0 or there is no
+    /// face engine to analyse with (another model's vectors come from elsewhere).
+    fn start_video_worker(&self, workers: &mut Workers) {
+        let capacity = self.settings.video.cameras.get() as usize;
+        let Some(engine) = self.faces.engine.clone().filter(|_| capacity > 0) else {
+            return;
+        };
+        let name = video::worker::VideoWorker::name_here();
+        let (model, ffmpeg) = (
+            self.faces.model.name.clone(),
+            self.settings.video.ffmpeg.clone(),
+        );
+        let station = video::station::Station::Local(self.monitoring.clone());
+        workers.start(move || {
+            video::worker::VideoWorker::new(
+                &name,
+                capacity,
+                engine.clone(),
+                &model,
+                ffmpeg.clone(),
+                station.clone(),
+            )
+        });
     }
 
     /// A runtime for this installation's workers, with none started (tests start the ones

@@ -18,14 +18,20 @@ const DETECTION_SIDE: u32 = 800;
 /// a 150 px chip, so more pixels only cost time.
 const DESCRIPTION_SIDE: u32 = 1600;
 
-/// Where a face is, in pixels of the picture it was found in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FaceBox {
-    pub left: u32,
-    pub top: u32,
-    pub width: u32,
-    pub height: u32,
+/// Where a face is, in pixels of the picture it was found in: the one box type the engine and
+/// the rest of the product share.
+pub use domain::face_box::FaceBox;
+
+/// A face found in a video frame: where it is, and its five landmarks (the corners of each eye,
+/// then the base of the nose) in pixels of the picture, which say how frontal it is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Found {
+    pub bounds: FaceBox,
+    pub landmarks: [(f32, f32); 5],
 }
+
+/// How tall, in pixels, a face must be for the detector to find it at scale 1: its window.
+pub const DETECTOR_WINDOW: u32 = 80;
 
 /// A face found in a picture, with its vector.
 #[derive(Debug, Clone)]
@@ -99,6 +105,37 @@ impl Engine {
         self.with_models(|m| detect(m, image))
     }
 
+    /// The faces in `image` looked for at `scale` (so that faces down to
+    /// [`DETECTOR_WINDOW`]` / scale` pixels tall are found, and the cost follows the scaled
+    /// picture's pixel count), with their landmarks, largest first. For video: the caller
+    /// chooses the scale from the smallest face it wants, and the part of the frame to look in.
+    pub fn find(&self, image: &RgbImage, scale: f64) -> Vec<Found> {
+        if image.width() == 0 || image.height() == 0 || scale.is_nan() || scale <= 0.0 {
+            return Vec::new();
+        }
+        self.with_models(|m| {
+            let (matrix, scale) = matrix_scaled(image, scale);
+            let mut found: Vec<Found> = m
+                .detector
+                .face_locations(&matrix)
+                .iter()
+                .filter_map(|r| {
+                    let bounds = unscale(r, scale, image.width(), image.height())?;
+                    let points = m.landmarks.face_landmarks(&matrix, r);
+                    let mut landmarks = [(0.0, 0.0); 5];
+                    for (to, p) in landmarks.iter_mut().zip(points.iter()) {
+                        *to = ((p.x() as f64 / scale) as f32, (p.y() as f64 / scale) as f32);
+                    }
+                    (points.len() == 5).then_some(Found { bounds, landmarks })
+                })
+                .collect();
+            found.sort_by_key(|f| {
+                std::cmp::Reverse(u64::from(f.bounds.width) * u64::from(f.bounds.height))
+            });
+            found
+        })
+    }
+
     /// The vector of the face at `bounds` in `image`.
     pub fn describe(&self, image: &RgbImage, bounds: &FaceBox) -> Vec<f32> {
         self.with_models(|m| {
@@ -138,7 +175,12 @@ impl Engine {
 /// the factor from the original's pixels to the matrix's.
 fn matrix_of(image: &RgbImage, side: u32) -> (ImageMatrix, f64) {
     let longest = image.width().max(image.height()).max(1);
-    let scale = (f64::from(side) / f64::from(longest)).min(2.0);
+    matrix_scaled(image, (f64::from(side) / f64::from(longest)).min(2.0))
+}
+
+/// The picture as dlib's matrix, scaled by `scale` (left as it is within 5 %), and the factor
+/// from the original's pixels to the matrix's.
+fn matrix_scaled(image: &RgbImage, scale: f64) -> (ImageMatrix, f64) {
     let scaled;
     let pixels = if (scale - 1.0).abs() < 0.05 {
         image
@@ -189,7 +231,7 @@ fn unscale(r: &Rectangle, scale: f64, width: u32, height: u32) -> Option<FaceBox
         |v: std::os::raw::c_long, max: u32| ((v as f64 / scale).round().max(0.0) as u32).min(max);
     let (left, top) = (at(r.left, width), at(r.top, height));
     let (right, bottom) = (at(r.right, width), at(r.bottom, height));
-    (right > left && bottom > top).then_some(FaceBox {
+    (right > left && bottom > top).then(|| FaceBox {
         left,
         top,
         width: right - left,

@@ -8,9 +8,10 @@
 
 mod engine;
 mod models;
+pub mod quality;
 
 pub use domain::similarity::{confidence, distance, distance_for};
-pub use engine::{Engine, Face, FaceBox};
+pub use engine::{Engine, Face, FaceBox, Found, DETECTOR_WINDOW};
 pub use models::{LoadError, ModelFile, MODEL_FILES};
 
 /// The name vectors of this engine carry (an installation's `FACE_MODEL`): two installations

@@ -78,13 +78,19 @@ pub async fn multipart_only(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
+/// The routes that are not server functions and read their JSON themselves: events posted by
+/// cameras (a photo in JSON is large) and the video workers' calls (typed bodies, with pictures).
+fn reads_its_own_json(path: &str) -> bool {
+    path == "/api/events/faces" || path.starts_with("/api/video/")
+}
+
 /// Server functions read form-encoded arguments; API callers may send JSON instead. A JSON
 /// object is rewritten into the same form fields a browser would send: scalars as text, arrays
 /// of scalars as `key[i]`, and nested objects (such as a dossier's `meta`) as JSON text.
 pub async fn json_to_form(request: Request, next: Next) -> Response {
-    // Events posted by cameras are read by their own route (a photo in JSON is large).
-    let is_json = request.uri().path().starts_with("/api/")
-        && request.uri().path() != "/api/events/faces"
+    let path = request.uri().path();
+    let is_json = path.starts_with("/api/")
+        && !reads_its_own_json(path)
         && request
             .headers()
             .get(header::CONTENT_TYPE)

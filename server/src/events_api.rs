@@ -32,6 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(post_faces))
         .routes(routes!(face))
+        .routes(routes!(frame))
         .routes(routes!(live))
 }
 
@@ -178,17 +179,41 @@ async fn face(
     let jpeg = engine::monitoring::store::face(&state.pool, id)
         .await?
         .ok_or_else(|| Error::not_found(format!("event {id} has no face picture")))?;
-    Ok((
+    Ok(picture(jpeg))
+}
+
+/// The frame a watched camera saw an event's face in, small (JPEG).
+#[utoipa::path(
+    get,
+    path = "/events/{id}/frame",
+    tag = "events",
+    security(("session" = []), ("token" = [])),
+    params(("id" = i64, Path, description = "the event")),
+    responses((status = 200, description = "the frame", content_type = "image/jpeg"))
+)]
+async fn frame(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Caller(user, _): Caller,
+) -> Result<Response, AppError> {
+    user.may(Permission::Read, "see events")?;
+    let jpeg = engine::monitoring::store::frame(&state.pool, id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("event {id} has no frame picture")))?;
+    Ok(picture(jpeg))
+}
+
+/// An event's picture: it changes only for a better shot of the same track, so it may be
+/// cached briefly.
+fn picture(jpeg: Vec<u8>) -> Response {
+    (
         [
             (header::CONTENT_TYPE, "image/jpeg"),
-            (
-                header::CACHE_CONTROL,
-                "private, max-age=31536000, immutable",
-            ),
+            (header::CACHE_CONTROL, "private, max-age=60"),
         ],
         Bytes::from(jpeg),
     )
-        .into_response())
+        .into_response()
 }
 
 /// New events as server-sent events (`event: face`, the event as JSON), for the events page.

@@ -10,6 +10,8 @@ pub mod observability;
 pub mod serve;
 pub mod settings;
 pub mod sync_api;
+pub mod video_api;
+pub mod video_worker;
 
 use api_docs::ApiReference;
 use app::caller::Caller;
@@ -81,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(healthz))
         .merge(sync_api::router())
         .merge(events_api::router())
+        .merge(video_api::router())
         .merge(api_docs::router())
         .with_state(state.clone())
         .merge(

@@ -46,6 +46,17 @@ enum Command {
         #[arg(long)]
         if_missing: bool,
     },
+    /// Watch cameras for a server on another machine: take cameras from it, analyse their
+    /// streams here, post what they show. The token (of an account in the Video worker group)
+    /// comes from the environment, never the command line.
+    VideoWorker {
+        /// The server's address, e.g. https://dossier.example.org
+        #[arg(long, env = "VIDEO_SERVER")]
+        server: String,
+        /// The most cameras it watches at once (VIDEO_WORKER_CAMERAS when not given).
+        #[arg(long)]
+        cameras: Option<u32>,
+    },
     /// Work on the photos' faces.
     Faces {
         #[command(subcommand)]
@@ -98,6 +109,10 @@ async fn run(cli: Cli) -> Result<(), String> {
     let layout = Layout::of_this_binary();
     let config = cli.config.or_else(|| layout.config.clone());
     let settings = Settings::load(config.as_deref(), &layout).map_err(|e| e.to_string())?;
+    // A video worker elsewhere needs no database: the server is its way in.
+    if let Some(Command::VideoWorker { server, cameras }) = cli.command {
+        return server::video_worker::run(&settings, &server, cameras).await;
+    }
     let pool = server::connect(settings.database_url())
         .await
         .map_err(|e| format!("cannot connect to the database (DATABASE_URL): {e}"))?;
@@ -113,7 +128,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             engine::auth::create_groups(&pool)
                 .await
                 .map_err(|e| e.to_string())?;
-            println!("groups Administrator, Operator, User and Camera are in place");
+            println!("groups Administrator, Operator, User, Camera and Video worker are in place");
         }
         Command::CreateUser {
             username,
@@ -151,6 +166,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             action: FacesCommand::Backfill { batch_size },
         } => server::faces::backfill(&settings, &pool, batch_size).await?,
         Command::Serve => server::serve::serve(settings, &layout, pool).await?,
+        Command::VideoWorker { .. } => unreachable!("handled before connecting"),
     }
     Ok(())
 }

@@ -112,7 +112,7 @@ pub async fn serve(settings: Settings, layout: &Layout, pool: PgPool) -> Result<
 }
 
 /// SIGTERM (what `systemctl stop` and process supervisors send) or Ctrl-C; returns its name.
-async fn stop_signal() -> &'static str {
+pub async fn stop_signal() -> &'static str {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

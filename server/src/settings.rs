@@ -57,6 +57,7 @@ pub fn keys() -> Vec<&'static str> {
         keys_of::<engine::monitoring::MonitoringSettings>(),
         keys_of::<engine::auth::AccountSettings>(),
         keys_of::<engine::audit::AuditSettings>(),
+        keys_of::<engine::video::VideoSettings>(),
     ]
     .concat()
 }
@@ -155,6 +156,7 @@ impl Settings {
             monitoring: read(&config)?,
             accounts: read(&config)?,
             audit: read(&config)?,
+            video: read(&config)?,
         };
         // The checks across keys.
         engine.faces.model()?;

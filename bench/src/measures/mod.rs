@@ -1,6 +1,7 @@
 //! The measures P1–P7, run in one go on one set of installations so that each figure and its
 //! baseline share the machine's state.
 
+mod cameras;
 mod crowd;
 mod faces;
 pub mod index;
@@ -9,11 +10,14 @@ mod page;
 mod stats;
 mod sync;
 mod tail;
+mod video;
 
+pub use cameras::Cameras;
 use crowd::*;
 pub use faces::Faces;
 use page::*;
 use sync::*;
+pub use video::VideoCost;
 
 use crate::cluster::{BenchResult, Cluster, Instance};
 use crate::data::{self, Changes, Photos};
@@ -50,6 +54,8 @@ pub struct Results {
     pub p6: Bundle,
     pub p7: Crowd,
     pub p11: Faces,
+    pub p13: Vec<VideoCost>,
+    pub p14_p15: Cameras,
     pub p8: Vec<index::IndexRun>,
     pub p9: monitoring::Ingest,
     pub p10: monitoring::EventsPage,
@@ -445,6 +451,10 @@ pub async fn run_all(args: &Args) -> BenchResult<Results> {
 
     step("P11: the face engine on real photos, and the backfill");
     let p11 = p11(&cluster, args).await?;
+    step("P13: a camera's stream analysed, against decoding it alone");
+    let p13 = p13(args).await?;
+    step("P14/P15: cameras watched by a live server over RTSP, beside a steady ingest");
+    let p14_p15 = cameras::cameras(&cluster, &photos, args).await?;
     let monitoring = monitoring_measures(&cluster, &photos, args).await?;
 
     Ok(Results {
@@ -461,6 +471,8 @@ pub async fn run_all(args: &Args) -> BenchResult<Results> {
         p6,
         p7,
         p11,
+        p13,
+        p14_p15,
         p8,
         p9: monitoring.p9,
         p10: monitoring.p10,
@@ -482,6 +494,32 @@ async fn p11(cluster: &Cluster, args: &Args) -> BenchResult<Faces> {
 pub async fn faces_only(args: &Args) -> BenchResult<()> {
     let p11 = p11(&cluster(args)?, args).await?;
     println!("{}", serde_json::to_string_pretty(&p11)?);
+    Ok(())
+}
+
+async fn p13(args: &Args) -> BenchResult<Vec<VideoCost>> {
+    let clips: Vec<(String, std::path::PathBuf)> = args
+        .video_sizes
+        .iter()
+        .map(|size| {
+            let name = if size == "1280x720" {
+                "people.mp4".to_string()
+            } else {
+                format!("people-{size}.mp4")
+            };
+            (size.clone(), args.video_clips.join(name))
+        })
+        .collect();
+    video::video_costs(&args.face_models, &args.ffmpeg, &clips, args.video_fps).await
+}
+
+/// P13–P15 alone.
+pub async fn video_only(args: &Args) -> BenchResult<()> {
+    let p13 = p13(args).await?;
+    println!("{}", serde_json::to_string_pretty(&p13)?);
+    let photos = Photos::new(args.seed).await?;
+    let p14_p15 = cameras::cameras(&cluster(args)?, &photos, args).await?;
+    println!("{}", serde_json::to_string_pretty(&p14_p15)?);
     Ok(())
 }
 

@@ -35,7 +35,20 @@ pub(super) async fn monitored(
     photos: &Photos,
     args: &Args,
 ) -> BenchResult<(Instance, i64)> {
-    let pool = cluster.prepare("monitor").await?;
+    let (pool, list) = gallery(cluster, "monitor", photos, args).await?;
+    let instance = cluster.start("monitor", pool).await?;
+    Ok((instance, list))
+}
+
+/// A prepared database `db` holding P9's gallery: `--monitor-dossiers` watched dossiers with
+/// face-like vectors, in one list.
+pub(super) async fn gallery(
+    cluster: &Cluster,
+    db: &str,
+    photos: &Photos,
+    args: &Args,
+) -> BenchResult<(PgPool, i64)> {
+    let pool = cluster.prepare(db).await?;
     let list = data::watch_list(&pool, "Bench: watched").await?;
     data::add_dossiers(
         &pool,
@@ -48,11 +61,10 @@ pub(super) async fn monitored(
     )
     .await?;
     sqlx::query("VACUUM ANALYZE").execute(&pool).await?;
-    let instance = cluster.start("monitor", pool).await?;
-    Ok((instance, list))
+    Ok((pool, list))
 }
 
-fn vector_post(n: u64, seed: u64, k: u64) -> serde_json::Value {
+pub(super) fn vector_post(n: u64, seed: u64, k: u64) -> serde_json::Value {
     serde_json::json!({
         "camera": format!("camera-{}", n % 20),
         "model": data::FACE_MODEL,

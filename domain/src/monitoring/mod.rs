@@ -33,11 +33,26 @@ pub struct Event {
     pub captured_at: DateTime<Utc>,
     #[serde(deserialize_with = "crate::time::rfc3339")]
     pub received_at: DateTime<Utc>,
+    /// The camera's name: the name of the installation's camera it came from (as that camera
+    /// is called now), else the name it was posted with.
     pub camera: String,
-    /// Where the face was in the posted photo; none for posted vectors.
+    /// The installation's camera it came from, if it is one.
+    #[serde(default)]
+    pub camera_id: Option<i64>,
+    /// When the person was last seen, for an event of a watched camera (it is a whole track:
+    /// from `captured_at` to this).
+    #[serde(default, deserialize_with = "crate::time::rfc3339_option")]
+    pub last_seen_at: Option<DateTime<Utc>>,
+    /// The quality (0–1) of the shot kept, for an event of a watched camera.
+    #[serde(default)]
+    pub quality: Option<f32>,
+    /// Where the face was in the posted photo (or the frame); none for posted vectors.
     pub face_box: Option<FaceBox>,
     /// Whether the face was kept as a picture (`/events/{id}/face`).
     pub has_face: bool,
+    /// Whether the frame it was seen in was kept (`/events/{id}/frame`).
+    #[serde(default)]
+    pub has_frame: bool,
     /// None: nobody on the active lists resembles the face closely enough.
     pub matched: Option<EventMatch>,
     /// The list asked for an operator's acknowledgement.

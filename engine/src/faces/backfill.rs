@@ -118,7 +118,8 @@ fn analyse(engine: &Engine, data: &[u8]) -> Outcome {
     let Ok(decoded) = decode(data) else {
         return Outcome::Unreadable;
     };
-    match one_face(engine, &decoded.picture) {
+    // Photos stored already are described as they are: the gate is for new ones.
+    match one_face(engine, &decoded.picture, None) {
         Ok(face) => Outcome::Described {
             bounds: face.bounds.to_array(),
             vector: face.vector,

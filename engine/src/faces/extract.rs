@@ -1,6 +1,7 @@
 //! The one face of a dossier's photo: found, described and cut out for thumbnails. Blocking:
 //! callers run it on the blocking pool.
 
+use super::gate::EnrolmentGate;
 use crate::error::{Error, Result};
 use domain::faces::FaceBox;
 use face_engine::Engine;
@@ -14,16 +15,20 @@ pub struct OneFace {
     pub thumbnail: Vec<u8>,
 }
 
-/// The photo's one face, or [`domain::Error::Faces`] saying how many there are and where.
-pub fn one_face(engine: &Engine, picture: &DynamicImage) -> Result<OneFace> {
+/// The photo's one face, or [`domain::Error::Faces`] saying how many there are and where, or
+/// that it is under `gate` (too small, too blurred) when a gate is given.
+pub fn one_face(
+    engine: &Engine,
+    picture: &DynamicImage,
+    gate: Option<&EnrolmentGate>,
+) -> Result<OneFace> {
     let pixels = picture.to_rgb8();
-    let found: Vec<FaceBox> = engine
-        .detect(&pixels)
-        .into_iter()
-        .map(from_engine)
-        .collect();
+    let found: Vec<FaceBox> = engine.detect(&pixels);
     if let [bounds] = found.as_slice() {
-        let vector = engine.describe(&pixels, &to_engine(bounds));
+        if let Some(gate) = gate {
+            gate.check(&pixels, bounds)?;
+        }
+        let vector = engine.describe(&pixels, bounds);
         if vector.len() != face_engine::VECTOR_LENGTH {
             tracing::error!(
                 length = vector.len(),
@@ -57,7 +62,7 @@ pub fn all_faces(engine: &Engine, pixels: &RgbImage) -> Vec<(FaceBox, Vec<f32>)>
     engine
         .analyse(pixels)
         .into_iter()
-        .map(|f| (from_engine(f.bounds), f.vector))
+        .map(|f| (f.bounds, f.vector))
         .collect()
 }
 
@@ -77,22 +82,4 @@ pub fn face_thumbnail(picture: &DynamicImage, b: &FaceBox) -> Result<Vec<u8>> {
         bottom.saturating_sub(top).max(1),
     );
     crate::images::thumbnail(&crop)
-}
-
-fn from_engine(b: face_engine::FaceBox) -> FaceBox {
-    FaceBox {
-        left: b.left,
-        top: b.top,
-        width: b.width,
-        height: b.height,
-    }
-}
-
-fn to_engine(b: &FaceBox) -> face_engine::FaceBox {
-    face_engine::FaceBox {
-        left: b.left,
-        top: b.top,
-        width: b.width,
-        height: b.height,
-    }
 }

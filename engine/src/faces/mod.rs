@@ -6,6 +6,7 @@
 
 pub mod backfill;
 pub mod extract;
+pub mod gate;
 pub mod recent;
 pub mod search;
 
@@ -31,6 +32,12 @@ pub struct FaceSettings {
     /// Where the built-in engine's model files are; a missing or altered file stops start-up.
     #[serde(rename = "FACE_MODELS_DIR")]
     pub models_dir: PathBuf,
+    /// The least height, in pixels, of a dossier photo's face (unless the upload insists).
+    #[serde(rename = "FACE_MIN_SIZE")]
+    pub min_size: Bounded<0, 10_000>,
+    /// The least sharpness (0–1) of a dossier photo's face (unless the upload insists).
+    #[serde(rename = "FACE_MIN_SHARPNESS")]
+    pub min_sharpness: crate::settings::Share,
 }
 
 /// Longest model name.
@@ -44,11 +51,23 @@ impl Default for FaceSettings {
             model: face_engine::MODEL_NAME.into(),
             vector_length: None,
             models_dir: "data/face-models".into(),
+            min_size: Bounded::new(gate::EnrolmentGate::default().min_size as i64),
+            min_sharpness: crate::settings::Share(
+                gate::EnrolmentGate::default().min_sharpness as f64,
+            ),
         }
     }
 }
 
 impl FaceSettings {
+    /// What a dossier's photo must measure.
+    pub fn gate(&self) -> gate::EnrolmentGate {
+        gate::EnrolmentGate {
+            min_size: self.min_size.get() as u32,
+            min_sharpness: self.min_sharpness.0 as f32,
+        }
+    }
+
     /// The model these settings name, checked: a name of at most 64 characters, and the
     /// built-in model only at its own length.
     pub fn model(&self) -> Result<FaceModel, SettingError> {
@@ -161,6 +180,8 @@ pub struct Faces {
     pub engine: Option<Arc<Engine>>,
     /// Searches by photo made from the page, until their results are read.
     pub recent: Arc<recent::RecentSearches>,
+    /// What a dossier's photo must measure.
+    pub gate: gate::EnrolmentGate,
 }
 
 /// One set of models per core: photos are analysed in parallel, each on one core.

@@ -13,7 +13,7 @@ pub async fn in_background<T: Send + 'static>(
     std::thread::Builder::new()
         .name("face-index-build".into())
         .spawn(move || {
-            lower_priority();
+            lower_priority(BUILD_NICE);
             let _ = done.send(work());
         })
         .map_err(|e| {
@@ -23,21 +23,20 @@ pub async fn in_background<T: Send + 'static>(
     result.await.map_err(|_| Error::internal())
 }
 
-/// Lowers the calling thread's CPU priority (nice 10: about a tenth of a core's share against
-/// a busy thread at the default priority). On Linux a thread's nice value is its own.
-fn lower_priority() {
+/// Lowers the calling thread's CPU priority to `nice` (10: about a tenth of a core's share
+/// against a busy thread at the default priority). On Linux a thread's nice value is its own.
+pub(crate) fn lower_priority(nice: i32) {
     #[cfg(target_os = "linux")]
     {
         // SAFETY: setpriority and gettid only read their integer arguments.
-        let failed = unsafe {
-            libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, BUILD_NICE)
-        } != 0;
+        let failed =
+            unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, nice) }
+                != 0;
         if failed {
-            tracing::debug!("cannot lower the face index build's priority");
+            tracing::debug!(nice, "cannot lower a background thread's priority");
         }
     }
 }
 
 /// The nice value of index builds.
-#[cfg(target_os = "linux")]
-const BUILD_NICE: libc::c_int = 10;
+const BUILD_NICE: i32 = 10;

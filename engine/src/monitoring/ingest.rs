@@ -1,6 +1,7 @@
 //! What a camera posts, checked, matched and recorded: a photo (every face in it becomes an
 //! event) or ready vectors of the installation's model. Nothing is stored unless all of it is
-//! valid; the events and their webhook deliveries are written in one transaction.
+//! valid; the events and their webhook deliveries are written in one transaction. An event
+//! whose camera name is one of the installation's cameras points at that camera.
 
 use super::matching::{best_matches, Match};
 use super::webhooks::store::{enqueue, Outgoing};
@@ -261,9 +262,10 @@ async fn record(
         .map(|b| b.map(|b| b.to_array().map(|v| v.to_string()).join(",")))
         .collect();
     sqlx::query!(
-        "INSERT INTO events (id, captured_at, camera, face_box, face_jpeg, dossier_id, dossier_name,
-                             photo_id, watch_list_id, confidence, needs_ack)
-         SELECT e.id, $2, $3, string_to_array(e.box, ',')::int[], e.jpeg, e.dossier, e.name,
+        "INSERT INTO events (id, captured_at, camera, camera_id, face_box, face_jpeg, dossier_id,
+                             dossier_name, photo_id, watch_list_id, confidence, needs_ack)
+         SELECT e.id, $2, $3, (SELECT c.id FROM cameras c WHERE c.name = $3),
+                string_to_array(e.box, ',')::int[], e.jpeg, e.dossier, e.name,
                 e.photo, e.list, e.confidence, e.ack
          FROM unnest($1::bigint[], $4::text[], $5::bytea[], $6::bigint[], $7::text[], $8::bigint[],
                      $9::bigint[], $10::real[], $11::bool[])
@@ -338,7 +340,8 @@ async fn record(
     })
 }
 
-fn payload(
+/// The webhook body of a matched event.
+pub(super) fn payload(
     monitoring: &Monitoring,
     id: i64,
     captured_at: DateTime<Utc>,

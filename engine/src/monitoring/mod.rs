@@ -4,12 +4,13 @@
 //! partition of its day ([`partitions`]). Lists with `acknowledge` wait for an operator; lists
 //! with `notify` alert the pages ([`live`]) and the installation's [`webhooks`].
 
-mod background;
+pub(crate) mod background;
 pub mod index;
 pub mod ingest;
 pub mod live;
 pub mod matching;
 pub mod partitions;
+pub mod sightings;
 pub mod store;
 pub mod webhooks;
 

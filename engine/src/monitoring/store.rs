@@ -12,7 +12,12 @@ use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 /// The conditions of `filter` on `events e`, appended to a query that has a WHERE clause.
 fn push_filter(q: &mut QueryBuilder<'_, Postgres>, filter: &EventFilter) {
     if let Some(camera) = &filter.camera {
-        q.push(" AND e.camera = ").push_bind(camera.clone());
+        // The name it was posted with, or its camera's name now.
+        q.push(" AND (e.camera = ")
+            .push_bind(camera.clone())
+            .push(" OR e.camera_id IN (SELECT id FROM cameras WHERE name = ")
+            .push_bind(camera.clone())
+            .push("))");
     }
     if let Some(list) = filter.watch_list {
         q.push(" AND e.watch_list_id = ").push_bind(list);
@@ -42,11 +47,14 @@ pub async fn page(
     before: Option<EventCursor>,
 ) -> Result<EventPage> {
     let mut q = QueryBuilder::new(
-        "SELECT e.id, e.captured_at, e.received_at, e.camera, e.face_box,
-                e.face_jpeg IS NOT NULL AS has_face, e.dossier_id, e.dossier_name,
+        "SELECT e.id, e.captured_at, e.received_at, coalesce(c.name, e.camera) AS camera,
+                e.camera_id, e.last_seen_at, e.quality, e.face_box,
+                e.face_jpeg IS NOT NULL AS has_face, e.frame_jpeg IS NOT NULL AS has_frame,
+                e.dossier_id, e.dossier_name,
                 e.watch_list_id, e.confidence, e.needs_ack, e.acknowledged_at, e.acknowledged_by,
                 encode(p.image_sha256, 'hex') AS photo_sha256, l.name AS list_name, l.color
          FROM events e
+         LEFT JOIN cameras c ON c.id = e.camera_id
          LEFT JOIN photos p ON p.id = e.photo_id
          LEFT JOIN watch_lists l ON l.id = e.watch_list_id
          WHERE TRUE",
@@ -112,8 +120,12 @@ fn event_of(r: &sqlx::postgres::PgRow) -> Result<Event> {
         captured_at: r.try_get("captured_at")?,
         received_at: r.try_get("received_at")?,
         camera: r.try_get("camera")?,
+        camera_id: r.try_get("camera_id")?,
+        last_seen_at: r.try_get("last_seen_at")?,
+        quality: r.try_get("quality")?,
         face_box: face_box.as_deref().and_then(FaceBox::from_slice),
         has_face: r.try_get("has_face")?,
+        has_frame: r.try_get("has_frame")?,
         matched,
         needs_ack: r.try_get("needs_ack")?,
         acknowledged: match acknowledged_at {
@@ -177,6 +189,16 @@ pub async fn acknowledge_all(pool: &PgPool, filter: &EventFilter, by: &str) -> R
 pub async fn face(pool: &PgPool, id: i64) -> Result<Option<Vec<u8>>> {
     Ok(
         sqlx::query_scalar!("SELECT face_jpeg FROM events WHERE id = $1", id)
+            .fetch_optional(pool)
+            .await?
+            .flatten(),
+    )
+}
+
+/// The small picture of the frame a camera's event was seen in (JPEG), if it has one.
+pub async fn frame(pool: &PgPool, id: i64) -> Result<Option<Vec<u8>>> {
+    Ok(
+        sqlx::query_scalar!("SELECT frame_jpeg FROM events WHERE id = $1", id)
             .fetch_optional(pool)
             .await?
             .flatten(),

@@ -5,6 +5,7 @@ pub mod store;
 
 use crate::error::{Error, Result};
 use crate::faces::extract::{one_face, OneFace};
+use crate::faces::gate::EnrolmentGate;
 use crate::faces::{FaceModel, Misfit};
 use crate::images::{decode, processed, ProcessedImage};
 use domain::photos::UploadFields;
@@ -22,13 +23,26 @@ pub struct NewPhoto {
 
 impl NewPhoto {
     /// Checks the fields and decodes the image, on the blocking pool. With a face engine and
-    /// no vector sent, the photo must show exactly one face, whose vector is computed; a vector
-    /// sent with the photo (an external extractor's, of this installation's model) is kept.
+    /// no vector sent, the photo must show exactly one face, whose vector is computed, and
+    /// that face must pass `gate` unless the upload says `force`; a vector sent with the photo
+    /// (an external extractor's, of this installation's model) is kept.
     pub async fn parse(
         fields: UploadFields,
         model: &FaceModel,
         engine: Option<&Arc<Engine>>,
+        gate: &EnrolmentGate,
     ) -> Result<Self> {
+        let force = match fields.extra.get("force").map(|f| f.trim()) {
+            None | Some("" | "false" | "off" | "0" | "no") => false,
+            Some("true" | "on" | "1" | "yes") => true,
+            Some(other) => {
+                return Err(Error::invalid(
+                    "force",
+                    format!("must be true or false, got {other:?}"),
+                ))
+            }
+        };
+        let gate = (!force).then_some(*gate);
         let dossier_id = fields
             .dossier_id
             .as_deref()
@@ -53,7 +67,7 @@ impl NewPhoto {
         let (image, face) = tokio::task::spawn_blocking(move || {
             let decoded = decode(&image)?;
             let face = engine
-                .map(|engine| one_face(&engine, &decoded.picture))
+                .map(|engine| one_face(&engine, &decoded.picture, gate.as_ref()))
                 .transpose()?;
             Ok::<_, Error>((processed(image, &decoded)?, face))
         })

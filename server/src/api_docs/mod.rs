@@ -210,6 +210,14 @@ fn tags() -> Vec<Tag> {
             "Where events of lists with `notify` are posted.",
         ),
         (
+            "cameras",
+            "The video streams this installation watches itself, with their live status (Administrators).",
+        ),
+        (
+            "video",
+            "Video workers on other machines: taking cameras, reporting them, posting what they see (the Video worker group).",
+        ),
+        (
             "users",
             "Accounts, groups, API tokens and login locks (Administrators).",
         ),

@@ -6,7 +6,8 @@
 
 use super::{secured, Access};
 use app::{
-    audit, auth, dossiers, events, faces, photos, replication, site, users, watch_lists, webhooks,
+    audit, auth, cameras, dossiers, events, faces, photos, replication, site, users, watch_lists,
+    webhooks,
 };
 use leptos::server_fn::ServerFn;
 use utoipa::openapi::{
@@ -97,6 +98,11 @@ pub(super) fn add(doc: &mut OpenApi) {
     json::<webhooks::ListWebhooks>(doc, Member);
     json_answering::<webhooks::CreateWebhook>(doc, Member, id_and_secret(), Vec::new());
     json::<webhooks::DeleteWebhook>(doc, Member);
+    json::<cameras::ListCameras>(doc, Member);
+    json::<cameras::ReadCameraStatus>(doc, Member);
+    json::<cameras::CreateCamera>(doc, Member);
+    json::<cameras::UpdateCamera>(doc, Member);
+    json::<cameras::DeleteCamera>(doc, Member);
     json::<users::ListUsers>(doc, Member);
     json::<users::CreateUser>(doc, Member);
     json::<users::SetUserGroup>(doc, Member);

@@ -403,7 +403,8 @@ pub async fn snapshot(pool: &PgPool) -> String {
             (SELECT string_agg(u::text, ',' ORDER BY id) FROM users u),
             (SELECT count(*)::text FROM api_tokens),
             (SELECT count(*)::text FROM sessions),
-            (SELECT string_agg(r::text, ',' ORDER BY id) FROM replicas r))",
+            (SELECT string_agg(r::text, ',' ORDER BY id) FROM replicas r),
+            (SELECT string_agg(c::text, ',' ORDER BY id) FROM cameras c))",
     )
     .fetch_one(pool)
     .await

@@ -7,6 +7,7 @@ mod helpers;
 mod abuse;
 mod access;
 mod audit;
+mod cameras;
 mod dossiers;
 mod faces;
 mod monitoring;

@@ -31,8 +31,8 @@ async fn migrate_and_create_groups_are_safe_to_run_twice(pool: sqlx::PgPool) {
         .fetch_one(&pool)
         .await
         .unwrap();
-    // User 1, Operator 2, Administrator 4 (ingest too), Camera 1.
-    assert_eq!((groups, permissions), (4, 8));
+    // User 1, Operator 2, Administrator 5 (ingest and video too), Camera 1, Video worker 1.
+    assert_eq!((groups, permissions), (5, 10));
 }
 
 #[sqlx::test(migrations = false)]

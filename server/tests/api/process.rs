@@ -25,7 +25,8 @@ pub fn free_address() -> String {
     listener.local_addr().unwrap().to_string()
 }
 
-/// A `dossier serve` process over a database, listening at an address, its log kept in a file.
+/// A `dossier` process (`serve` over a database, listening at an address; or `video-worker`),
+/// its log kept in a file.
 pub struct Server {
     child: Child,
     pub base: String,
@@ -36,8 +37,6 @@ impl Server {
     /// Starts the binary on `database_url` at `address` with the tests' model (4 floats, no
     /// engine) and sync token, and `env` besides.
     pub fn start(database_url: &str, address: &str, env: &[(&str, &str)]) -> Self {
-        let log = std::env::temp_dir().join(format!("dossier-{address}-{}.log", rand_suffix()));
-        let file = std::fs::File::create(&log).expect("a log file in the temp directory");
         let mut command = Command::new(env!("CARGO_BIN_EXE_dossier"));
         command
             .arg("serve")
@@ -52,6 +51,24 @@ impl Server {
                 "FACE_INDEX_DIR",
                 std::env::temp_dir().join(format!("dossier-face-index-{address}")),
             );
+        Self::spawn(command, format!("http://{address}"), env)
+    }
+
+    /// Starts `dossier video-worker` for the server at `base`, with the built-in face engine
+    /// and the token of a Video worker account, watching at most one camera.
+    pub fn video_worker(base: &str, token: &str, env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_dossier"));
+        command
+            .args(["video-worker", "--server", base, "--cameras", "1"])
+            .env("VIDEO_WORKER_TOKEN", token)
+            .env("FACE_MODELS_DIR", data_dir("face-models"))
+            .env("RUST_LOG", "info");
+        Self::spawn(command, String::new(), env)
+    }
+
+    fn spawn(mut command: Command, base: String, env: &[(&str, &str)]) -> Self {
+        let log = std::env::temp_dir().join(format!("dossier-{}.log", rand_suffix()));
+        let file = std::fs::File::create(&log).expect("a log file in the temp directory");
         for (key, value) in env {
             command.env(key, value);
         }
@@ -61,11 +78,12 @@ impl Server {
             .stderr(file)
             .spawn()
             .expect("the dossier binary starts");
-        Self {
-            child,
-            base: format!("http://{address}"),
-            log,
-        }
+        Self { child, base, log }
+    }
+
+    /// The process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Waits until the server answers `/healthz`.
@@ -135,6 +153,13 @@ impl Drop for Server {
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.log);
     }
+}
+
+/// A directory of the checkout's `data/` (face models, test photos, the demo video).
+pub fn data_dir(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../data")
+        .join(name)
 }
 
 fn rand_suffix() -> u128 {

@@ -77,6 +77,33 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
         &["url", "secret", "watch_lists", "cameras", "min_confidence"],
     ),
     ("webhooks/delete", &[]),
+    ("cameras/list", &[]),
+    ("cameras/status", &[]),
+    (
+        "cameras/create",
+        &[
+            "name",
+            "url",
+            "enabled",
+            "fps",
+            "min_face",
+            "min_quality",
+            "region",
+        ],
+    ),
+    (
+        "cameras/update",
+        &[
+            "name",
+            "url",
+            "enabled",
+            "fps",
+            "min_face",
+            "min_quality",
+            "region",
+        ],
+    ),
+    ("cameras/delete", &[]),
     ("replication/cancel", &[]),
     ("replication/confirm", &[]),
     (
@@ -119,7 +146,13 @@ enum Kind {
     Choice(&'static [&'static str]),
 }
 
-const GROUPS: Kind = Kind::Choice(&["Administrator", "Operator", "User", "Camera"]);
+const GROUPS: Kind = Kind::Choice(&[
+    "Administrator",
+    "Operator",
+    "User",
+    "Camera",
+    "Video worker",
+]);
 
 fn kind_of(name: &str) -> Kind {
     match name {
@@ -131,7 +164,7 @@ fn kind_of(name: &str) -> Kind {
         | "remote_dossier_list"
         | "slave_dossier_list" => Kind::Id,
         "watch_lists" => Kind::Ids,
-        "active" | "acknowledge" | "notify" => Kind::Flag,
+        "active" | "acknowledge" | "notify" | "enabled" => Kind::Flag,
         "confidence_threshold" => Kind::Number,
         "meta" => Kind::Meta,
         "group" => GROUPS,
@@ -147,7 +180,11 @@ fn kind_of(name: &str) -> Kind {
         "acknowledged" => Kind::Choice(&["awaiting", "done", "x", ""]),
         "from" | "to" => Kind::Choice(&["2026-11-24T08:00", "2026-11-24T08:00:00Z", "soon", ""]),
         "back" => Kind::Choice(&["/events?camera=a", "//evil.example", "https://evil.example"]),
-        "url" => Kind::Choice(&["http://127.0.0.1:9/hook", "ftp://x", ""]),
+        "url" => Kind::Choice(&["http://127.0.0.1:9/hook", "ftp://x", "", "rtsp://a:b@cam/x"]),
+        "fps" | "min_face" | "min_quality" => {
+            Kind::Choice(&["5", "0", "80", "0.3", "NaN", "1e9", ""])
+        }
+        "region" => Kind::Choice(&["0,0,1,1", "0.5,0,0.9,1", "a,b", ""]),
         "min_confidence" => Kind::Choice(&["0.5", "2", "-1", "NaN", ""]),
         _ => Kind::Text,
     }

@@ -165,13 +165,18 @@ impl MatchIndex {
         self.refresh_holding(one_at_a_time).await
     }
 
-    /// Makes sure there is an index to match against: builds it now unless a build is already
-    /// under way, which is then said (503: try again shortly) rather than waited for.
+    /// Makes sure there is an index to match against: builds it now, or waits for the build
+    /// under way (at the start, a small index is built in moments) for at most
+    /// [`TAKE_IN_WAIT`]; a build that takes longer is said (503: try again shortly) rather
+    /// than waited for.
     pub async fn ensure_ready(self: &Arc<Self>) -> Result<()> {
         if self.is_ready() {
             return Ok(());
         }
-        match self.refreshing.clone().try_lock_owned() {
+        let one_at_a_time =
+            tokio::time::timeout(TAKE_IN_WAIT, self.refreshing.clone().lock_owned()).await;
+        match one_at_a_time {
+            Ok(_) if self.is_ready() => Ok(()),
             Ok(one_at_a_time) => self.refresh_holding(one_at_a_time).await,
             Err(_) => Err(Error::unavailable(
                 "the face index is being built; try again shortly",

@@ -284,3 +284,86 @@ fn huge_jpeg() -> Vec<u8> {
     bytes[sof + 5..sof + 9].copy_from_slice(&[0x4E, 0x20, 0x4E, 0x20]);
     bytes
 }
+
+/// A test photo changed by `edit`, as a JPEG.
+fn edited(name: &str, edit: impl Fn(image::RgbImage) -> image::RgbImage) -> Vec<u8> {
+    let photo = image::load_from_memory(&test_photo(name))
+        .unwrap()
+        .to_rgb8();
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+        .encode_image(&edit(photo))
+        .unwrap();
+    jpeg
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_photo_whose_face_is_too_small_or_blurred_is_refused_with_its_measure_unless_forced(
+    pool: sqlx::PgPool,
+) {
+    let app = TestApp::with_faces(pool).await;
+    let list = app.watch_list("Wanted").await;
+    let obama = app.dossier("Barack Obama", &[list]).await;
+    // obama.jpg's face is 254 pixels tall: a fifth of the photo makes it about 50.
+    let small = edited("obama.jpg", |p| {
+        let (w, h) = (p.width() / 5, p.height() / 5);
+        image::imageops::resize(&p, w, h, image::imageops::FilterType::Triangle)
+    });
+    let blurred = edited("obama.jpg", |p| image::imageops::blur(&p, 4.0));
+    let refused = upload(&app, obama, &small).await;
+    assert_eq!(refused.status, 422);
+    let body = refused.json();
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("pixels tall") && message.contains("FACE_MIN_SIZE"),
+        "{message}"
+    );
+    assert_eq!(
+        body["found"].as_array().unwrap().len(),
+        1,
+        "the face is shown: {body}"
+    );
+    let refused = upload(&app, obama, &blurred).await;
+    assert_eq!(refused.status, 422);
+    let message = refused.json()["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains("sharpness is 0.") && message.contains("FACE_MIN_SHARPNESS"),
+        "{message}"
+    );
+    assert_eq!(app.count("photos").await, 0, "nothing is stored");
+
+    // The sharp, large original passes; a small one passes when the caller insists.
+    assert_eq!(
+        upload(&app, obama, &test_photo("obama.jpg")).await.status,
+        200
+    );
+    let id = obama.to_string();
+    let forced = app
+        .upload(
+            &app.operator,
+            &[
+                ("dossier_id", id.as_bytes()),
+                ("image", &small),
+                ("force", b"true"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        forced.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&forced.body)
+    );
+    let bad_flag = app
+        .upload(
+            &app.operator,
+            &[
+                ("dossier_id", id.as_bytes()),
+                ("image", &small),
+                ("force", b"maybe"),
+            ],
+        )
+        .await;
+    assert_eq!(bad_flag.json()["field"], "force");
+    assert_eq!(app.count("photos").await, 2);
+}
