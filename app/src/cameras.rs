@@ -119,12 +119,13 @@ pub fn CamerasPage() -> impl IntoView {
             <h1>"Cameras"</h1>
             <p class="hint">"The video streams this installation watches itself. Each person seen is followed from frame to frame and makes one event, from the best shot: as soon as it matches a dossier, else when the person is gone. Faces smaller than a camera's minimum size, or of lower quality (blurred, small, turned away), make none."</p>
             <FormError error />
+            // Outside the list's suspense, so that a refused form keeps what was typed into it.
+            <NewCamera create />
             <Suspense fallback=|| view! { <p class="loading">"Loading cameras…"</p> }>
                 {move || Suspend::new(async move {
                     match cameras.await {
                         Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
                         Ok(cameras) => view! {
-                            <NewCamera create />
                             {if cameras.is_empty() {
                                 view! { <p class="empty-state">"No cameras yet: add one above with its stream's address (an RTSP camera, an HTTP stream, or a recording's path)."</p> }.into_any()
                             } else {

@@ -334,7 +334,7 @@ pub fn render(args: &Args, r: &Results) -> String {
         .collect();
     let _ = writeln!(
         s,
-        "| P15 | cameras at {} frames/s (720p) one server keeps up with (every rate it reports ≥ {:.1} for {:.0} s) while vectors are posted on {} connections: {} | {} cameras | the same ingest with no camera: {:.0} events/s | | ≥ 1 camera | {} |",
+        "| P15 | cameras at {} frames/s (720p) one server keeps up with (every rate it reports ≥ {:.1} for {:.0} s) while vectors are posted at a steady ~100 a second on {} connections: {} | {} cameras | the same ingest with no camera: {:.0} events/s | | ≥ 1 camera | {} |",
         cams.fps,
         cams.fps * 0.9,
         cams.seconds_per_round,

@@ -5,7 +5,7 @@
 //! one now and then, and its best when it ends. Blocking (tens of milliseconds a frame): it
 //! runs on a thread of its camera's own.
 
-use super::regions::{grown, to_search, whole, Motion};
+use super::regions::{grown, iou, overlap, to_search, whole, Motion};
 use super::tracker::{Track, Tracker};
 use crate::images::jpeg_within;
 use chrono::{DateTime, Utc};
@@ -15,9 +15,14 @@ use face_engine::{quality::quality, Engine, Found, DETECTOR_WINDOW};
 use image::{DynamicImage, RgbImage};
 use std::sync::Arc;
 
-/// How often a frame is searched whole, for someone who has not moved since the camera was
-/// connected (elsewhere, only what moved and the faces followed are searched).
-const WHOLE_EVERY: chrono::Duration = chrono::Duration::milliseconds(3000);
+/// How often a frame is searched whole (elsewhere, only what moved and the faces followed are
+/// searched; the first frame is all "moved"), for someone the detector missed while they moved
+/// and who then stood still. A whole 720p frame costs as much as a dozen frames of someone
+/// walking by: searched every 3 s, a camera at 5 frames a second took 30 % of a core, every
+/// 10 s 24 % (P13).
+const WHOLE_EVERY: chrono::Duration = chrono::Duration::milliseconds(10000);
+/// Two faces found whose boxes overlap this much (intersection over union) are one.
+const SAME_FACE: f32 = 0.3;
 /// How often a snapshot of the latest frame is made for the camera's page.
 const SNAPSHOT_EVERY: chrono::Duration = chrono::Duration::milliseconds(2000);
 /// The longest side of a snapshot, and of the frame kept with an event.
@@ -93,26 +98,17 @@ impl Analyser {
         }
         let watched = watched(frame, self.camera.region);
         let min_face = self.camera.min_face.max(1) as u32;
-        let mut wanted: Vec<FaceBox> = self
-            .motion
-            .moved(frame)
-            .iter()
-            .map(|b| grown(b, min_face / 2, &watched))
-            .collect();
-        wanted.extend(
-            self.tracker
-                .tracks()
-                .iter()
-                .map(|t| grown(&t.bounds, t.bounds.height, &watched)),
-        );
-        if self.last_whole.is_none_or(|last| at - last >= WHOLE_EVERY) {
-            wanted.push(watched);
-            self.last_whole = Some(at);
-        }
-        let scale = (f64::from(DETECTOR_WINDOW) / f64::from(min_face)).clamp(0.25, 2.0);
         let mut found: Vec<Found> = Vec::new();
-        for area in to_search(wanted, &watched) {
-            found.extend(self.find(frame, &area, scale));
+        for (area, scale) in self.areas(frame, at, &watched, min_face) {
+            for face in self.find(frame, &area, scale) {
+                // Areas may overlap: a face found in two is one face.
+                if !found
+                    .iter()
+                    .any(|f| iou(&f.bounds, &face.bounds) > SAME_FACE)
+                {
+                    found.push(face);
+                }
+            }
         }
         found.retain(|f| f.bounds.height >= min_face && centre_inside(&f.bounds, &watched));
         let boxes: Vec<FaceBox> = found.iter().map(|f| f.bounds).collect();
@@ -171,6 +167,51 @@ impl Analyser {
         }
     }
 
+    /// Where to search `frame` for faces, and at what scale: the whole of what is watched
+    /// now and then, else what moved, at the scale that finds the camera's smallest face,
+    /// and around each face followed, at the scale that finds it again (down to two thirds of
+    /// its size, as someone walks away), which costs a fraction of the first for a face
+    /// larger than the smallest (a face twice as tall, a third). A part that moved within a
+    /// followed face's surroundings is that face moving: it is not searched a second time.
+    fn areas(
+        &mut self,
+        frame: &RgbImage,
+        at: DateTime<Utc>,
+        watched: &FaceBox,
+        min_face: u32,
+    ) -> Vec<(FaceBox, f64)> {
+        let scale_for = |face: u32| (f64::from(DETECTOR_WINDOW) / f64::from(face)).clamp(0.25, 2.0);
+        let base = scale_for(min_face);
+        let moved = self.motion.moved(frame);
+        if self.last_whole.is_none_or(|last| at - last >= WHOLE_EVERY) {
+            self.last_whole = Some(at);
+            return vec![(*watched, base)];
+        }
+        let followed: Vec<(FaceBox, f64)> = self
+            .tracker
+            .tracks()
+            .iter()
+            .map(|t| {
+                let around = grown(&t.bounds, t.bounds.height, watched);
+                (around, scale_for((t.bounds.height * 2 / 3).max(min_face)))
+            })
+            .collect();
+        let unexplained: Vec<FaceBox> = moved
+            .iter()
+            .map(|b| grown(b, min_face / 2, watched))
+            .filter(|b| !followed.iter().any(|(around, _)| mostly_within(b, around)))
+            .collect();
+        let mut areas: Vec<(FaceBox, f64)> = to_search(unexplained, watched)
+            .into_iter()
+            .map(|a| (a, base))
+            .collect();
+        if areas.first().is_some_and(|(a, _)| a == watched) {
+            return areas;
+        }
+        areas.extend(followed);
+        areas
+    }
+
     /// The faces in `area` of `frame`, in the frame's pixels.
     fn find(&self, frame: &RgbImage, area: &FaceBox, scale: f64) -> Vec<Found> {
         if *area == whole(frame) {
@@ -208,6 +249,12 @@ fn watched(frame: &RgbImage, region: Option<Region>) -> FaceBox {
         width,
         height,
     }
+}
+
+/// Whether most (four fifths) of `b` lies within `area`.
+fn mostly_within(b: &FaceBox, area: &FaceBox) -> bool {
+    let inside = overlap(b, area).map_or(0, |o| u64::from(o.width) * u64::from(o.height));
+    inside * 5 >= u64::from(b.width) * u64::from(b.height) * 4
 }
 
 fn centre_inside(b: &FaceBox, area: &FaceBox) -> bool {
