@@ -6,7 +6,7 @@
 #[cfg(feature = "ssr")]
 use crate::auth::Permission;
 use crate::error::AppResult;
-use crate::forms::{last_error, FormError};
+use crate::forms::{last_error, FormError, Typed};
 pub use domain::cameras::{Camera, CameraState, CameraStatus};
 use domain::input::Flag;
 use leptos::prelude::*;
@@ -120,7 +120,7 @@ pub fn CamerasPage() -> impl IntoView {
             <p class="hint">"The video streams this installation watches itself. Each person seen is followed from frame to frame and makes one event, from the best shot: as soon as it matches a dossier, else when the person is gone. Faces smaller than a camera's minimum size, or of lower quality (blurred, small, turned away), make none."</p>
             <FormError error />
             // Outside the list's suspense, so that a refused form keeps what was typed into it.
-            <NewCamera create />
+            <NewCamera create typed=Typed::from_query() />
             <Suspense fallback=|| view! { <p class="loading">"Loading cameras…"</p> }>
                 {move || Suspend::new(async move {
                     match cameras.await {
@@ -140,14 +140,25 @@ pub fn CamerasPage() -> impl IntoView {
 }
 
 #[component]
-fn NewCamera(create: ServerAction<CreateCamera>) -> impl IntoView {
+fn NewCamera(create: ServerAction<CreateCamera>, typed: Typed) -> impl IntoView {
+    // A refused form comes back with what was typed (a stream's password masked).
+    let text = |name: &str| typed.text(name, String::new());
+    let (name, url, fps, min_face, min_quality, region) = (
+        text("name"),
+        text("url"),
+        text("fps"),
+        text("min_face"),
+        text("min_quality"),
+        text("region"),
+    );
+    let enabled = typed.ticked("enabled", true);
     view! {
         <ActionForm action=create attr:class="card form inline-fields" attr:data-testid="new-camera">
             <h2>"New camera"</h2>
-            <label>"Name" <input name="name" required maxlength="128" placeholder="gate-1" /></label>
-            <label>"Stream" <input name="url" required maxlength="2048" placeholder="rtsp://user:password@10.0.0.5/stream" /></label>
-            <CameraFields fps=String::new() min_face=String::new() min_quality=String::new() region=String::new() />
-            <label class="check"><input type="checkbox" name="enabled" checked /> "Watched"</label>
+            <label>"Name" <input name="name" required maxlength="128" placeholder="gate-1" value=name /></label>
+            <label>"Stream" <input name="url" required maxlength="2048" placeholder="rtsp://user:password@10.0.0.5/stream" value=url /></label>
+            <CameraFields fps min_face min_quality region />
+            <label class="check"><input type="checkbox" name="enabled" checked=enabled /> "Watched"</label>
             <button type="submit" class="primary">"Add camera"</button>
         </ActionForm>
     }

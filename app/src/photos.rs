@@ -124,11 +124,16 @@ fn RemovePhoto(id: i64, on_removed: impl Fn() + Send + Sync + 'static) -> impl I
     });
     let error = last_error(delete.value());
     view! {
-        <ActionForm action=delete attr:class="inline-form">
-            <input type="hidden" name="id" value=id />
-            <button type="submit" class="link danger" aria-label="Remove photo"
-                onclick="return confirm('Remove this photo?')">"Remove"</button>
-        </ActionForm>
+        // Asked before it is done, without a script (the Content-Security-Policy allows no
+        // inline handler, so a `confirm()` in one would never run).
+        <details class="confirm">
+            <summary>"Remove…"</summary>
+            <ActionForm action=delete attr:class="inline-form">
+                <input type="hidden" name="id" value=id />
+                <span>"Remove this photo?"</span>
+                <button type="submit" class="danger">"Remove photo"</button>
+            </ActionForm>
+        </details>
         <FormError error />
     }
 }

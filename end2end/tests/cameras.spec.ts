@@ -23,6 +23,8 @@ test("an administrator adds a camera, watches it stream, sees its people as even
   // Refused, with the field named, and nothing added.
   await expect(page.getByRole("alert")).toContainText(/url: ftp:\/\/ is not a stream/i);
   await expect(page.getByTestId("camera").filter({ hasText: camera })).toHaveCount(0);
+  // What was typed is still there, to be corrected.
+  await expect(form.getByLabel("Name")).toHaveValue(camera);
 
   await form.getByLabel("Stream").fill(DEMO_VIDEO);
   await form.getByRole("button", { name: "Add camera" }).click();

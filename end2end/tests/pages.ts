@@ -256,8 +256,10 @@ export class DossierPage {
 
   async removePhoto() {
     await hydrated(this.page);
-    this.page.once("dialog", (dialog) => dialog.accept());
-    await this.page.getByRole("button", { name: "Remove photo" }).click();
+    // Asked first, in the page (no dialog: the Content-Security-Policy allows no inline handler).
+    await this.page.getByText("Remove…").first().click();
+    await expect(this.page.getByText("Remove this photo?").first()).toBeVisible();
+    await this.page.getByRole("button", { name: "Remove photo" }).first().click();
   }
 
   /** Deletes the dossier through its confirmation page. */

@@ -179,8 +179,9 @@ pub async fn form_arguments(request: Request, next: Next) -> Response {
 const MAX_TYPED: usize = 6 * 1024;
 
 /// A refused form post comes back as a redirect to its page with the error (`__err`, leptos'
-/// convention); this adds the fields as they were typed (`__typed`, form-encoded, passwords left
-/// out), which the form's page puts back into its inputs.
+/// convention); this adds the fields as they were typed (`__typed`, form-encoded), which the
+/// form's page puts back into its inputs. The address ends up in the browser's history, so
+/// passwords and secrets are left out, and a URL's password (a camera's stream) is masked.
 fn keep_what_was_typed(body: &[u8], mut response: Response) -> Response {
     let Some(location) = response
         .headers()
@@ -191,7 +192,11 @@ fn keep_what_was_typed(body: &[u8], mut response: Response) -> Response {
         return response;
     };
     let typed = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form_urlencoded::parse(body).filter(|(name, _)| !name.contains("password")))
+        .extend_pairs(
+            form_urlencoded::parse(body)
+                .filter(|(name, _)| !name.contains("password") && !name.contains("secret"))
+                .map(|(name, value)| (name, domain::cameras::shown_url(&value))),
+        )
         .finish();
     if typed.is_empty() || typed.len() > MAX_TYPED {
         return response;

@@ -408,3 +408,36 @@ async fn video_routes_check_who_calls_and_what_they_send(pool: sqlx::PgPool) {
         .json();
     assert_eq!(taken["cameras"][0]["id"], camera);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_refused_camera_form_comes_back_with_its_stream_password_masked(pool: sqlx::PgPool) {
+    use axum::body::Body;
+    use axum::http::{header, Request};
+    let app = TestApp::new(pool).await;
+    let request = Request::post("/api/cameras/create")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "text/html")
+        .header(header::REFERER, "http://127.0.0.1:3000/cameras")
+        .header(header::AUTHORIZATION, format!("Token {}", app.admin))
+        .body(Body::from(
+            "name=gate-1&url=rtsp%3A%2F%2Fadmin%3Ahunter22%40cam.local%2Fs&fps=500&enabled=on",
+        ))
+        .unwrap();
+    let answer = app.send(request).await;
+    assert!(answer.status.is_redirection(), "{}", answer.status);
+    let location = answer.headers[header::LOCATION].to_str().unwrap();
+    let query: Vec<(String, String)> =
+        form_urlencoded::parse(location.split_once('?').unwrap().1.as_bytes())
+            .into_owned()
+            .collect();
+    let typed = &query.iter().find(|(k, _)| k == "__typed").unwrap().1;
+    let typed: Vec<(String, String)> = form_urlencoded::parse(typed.as_bytes())
+        .into_owned()
+        .collect();
+    let field = |name: &str| typed.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    assert_eq!(field("name"), Some("gate-1"));
+    assert_eq!(field("fps"), Some("500"));
+    assert_eq!(field("url"), Some("rtsp://admin:***@cam.local/s"));
+    assert!(!location.contains("hunter22"), "{location}");
+    assert_eq!(app.count("cameras").await, 0);
+}
