@@ -217,7 +217,7 @@ async fn main() {
         || args.video_only
     {
         let only = if args.video_only {
-            measures::video_only(&args).await
+            measures::video::video_only(&args).await
         } else if args.index_only {
             measures::index_only(&args).await
         } else if args.monitoring_only {

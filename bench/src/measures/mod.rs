@@ -10,7 +10,7 @@ mod page;
 mod stats;
 mod sync;
 mod tail;
-mod video;
+pub mod video;
 
 pub use cameras::Cameras;
 use crowd::*;
@@ -452,7 +452,7 @@ pub async fn run_all(args: &Args) -> BenchResult<Results> {
     step("P11: the face engine on real photos, and the backfill");
     let p11 = p11(&cluster, args).await?;
     step("P13: a camera's stream analysed, against decoding it alone");
-    let p13 = p13(args).await?;
+    let p13 = video::p13(args).await?;
     step("P14/P15: cameras watched by a live server over RTSP, beside a steady ingest");
     let p14_p15 = cameras::cameras(&cluster, &photos, args).await?;
     let monitoring = monitoring_measures(&cluster, &photos, args).await?;
@@ -494,32 +494,6 @@ async fn p11(cluster: &Cluster, args: &Args) -> BenchResult<Faces> {
 pub async fn faces_only(args: &Args) -> BenchResult<()> {
     let p11 = p11(&cluster(args)?, args).await?;
     println!("{}", serde_json::to_string_pretty(&p11)?);
-    Ok(())
-}
-
-async fn p13(args: &Args) -> BenchResult<Vec<VideoCost>> {
-    let clips: Vec<(String, std::path::PathBuf)> = args
-        .video_sizes
-        .iter()
-        .map(|size| {
-            let name = if size == "1280x720" {
-                "people.mp4".to_string()
-            } else {
-                format!("people-{size}.mp4")
-            };
-            (size.clone(), args.video_clips.join(name))
-        })
-        .collect();
-    video::video_costs(&args.face_models, &args.ffmpeg, &clips, args.video_fps).await
-}
-
-/// P13–P15 alone.
-pub async fn video_only(args: &Args) -> BenchResult<()> {
-    let p13 = p13(args).await?;
-    println!("{}", serde_json::to_string_pretty(&p13)?);
-    let photos = Photos::new(args.seed).await?;
-    let p14_p15 = cameras::cameras(&cluster(args)?, &photos, args).await?;
-    println!("{}", serde_json::to_string_pretty(&p14_p15)?);
     Ok(())
 }
 

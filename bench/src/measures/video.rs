@@ -5,6 +5,7 @@
 //! (this process and FFmpeg's), so the figures are per core whatever else the machine runs.
 
 use crate::cluster::BenchResult;
+use crate::Args;
 use domain::cameras::LeasedCamera;
 use engine::video::analysis::{Analyser, Output};
 use engine::video::source::{Pace, Source, StreamError};
@@ -110,6 +111,33 @@ pub async fn video_costs(
         });
     }
     Ok(costs)
+}
+
+/// P13 on each of `--video-sizes`.
+pub(super) async fn p13(args: &Args) -> BenchResult<Vec<VideoCost>> {
+    let clips: Vec<(String, std::path::PathBuf)> = args
+        .video_sizes
+        .iter()
+        .map(|size| {
+            let name = if size == "1280x720" {
+                "people.mp4".to_string()
+            } else {
+                format!("people-{size}.mp4")
+            };
+            (size.clone(), args.video_clips.join(name))
+        })
+        .collect();
+    video_costs(&args.face_models, &args.ffmpeg, &clips, args.video_fps).await
+}
+
+/// P13–P15 alone.
+pub async fn video_only(args: &Args) -> BenchResult<()> {
+    let p13 = p13(args).await?;
+    println!("{}", serde_json::to_string_pretty(&p13)?);
+    let photos = crate::data::Photos::new(args.seed).await?;
+    let p14_p15 = super::cameras::cameras(&super::cluster(args)?, &photos, args).await?;
+    println!("{}", serde_json::to_string_pretty(&p14_p15)?);
+    Ok(())
 }
 
 /// Every frame of `url` at `fps`, as fast as FFmpeg decodes it, given to `each`; their count.

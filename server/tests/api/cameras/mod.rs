@@ -434,7 +434,12 @@ async fn a_refused_camera_form_comes_back_with_its_stream_password_masked(pool: 
     let typed: Vec<(String, String)> = form_urlencoded::parse(typed.as_bytes())
         .into_owned()
         .collect();
-    let field = |name: &str| typed.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let field = |name: &str| {
+        typed
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
     assert_eq!(field("name"), Some("gate-1"));
     assert_eq!(field("fps"), Some("500"));
     assert_eq!(field("url"), Some("rtsp://admin:***@cam.local/s"));
