@@ -44,7 +44,7 @@ target/release/bench --dossiers 300 --small 100 --changes 20 --page-dossiers 300
   --page-requests 200 --connections 8 --subscribers 2 --face-rounds 2 --backfill-photos 20 \
   --index-faces 5000 --index-queries 200 --exact-queries 50 --monitor-dossiers 300 \
   --ingest-events 200 --ingest-photos 4 --events 20000 --event-days 3 \
-  --video-sizes 1280x720 --cameras 1 --camera-seconds 35 \
+  --video-sizes 1280x720 --cameras 1 --camera-seconds 35 --hits-seconds 4 \
   --db-prefix bench_smoke \
   --out target/bench-smoke.md
 

@@ -15,7 +15,10 @@ use leptos_router::hooks::use_query_map;
 
 /// A page of events. Every filter is optional (empty means any): `camera`, `watch_list` (id),
 /// `matched` (yes/no), `acknowledged` (awaiting/done), `from`/`to` (RFC 3339 or
-/// `YYYY-MM-DDTHH:MM`, UTC); `before` is the `next` of the previous page.
+/// `YYYY-MM-DDTHH:MM`, UTC), `site` (`here` for this installation's own, or a site's id: on a
+/// Leader, the events its Subscribers sent); `before` is the `next` of the previous page.
+// A server function's arguments are its API's fields, one each.
+#[allow(clippy::too_many_arguments)]
 #[server(prefix = "/api", endpoint = "events/list", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn list_events(
     #[server(default)] camera: String,
@@ -24,10 +27,12 @@ pub async fn list_events(
     #[server(default)] acknowledged: String,
     #[server(default)] from: String,
     #[server(default)] to: String,
+    #[server(default)] site: String,
     #[server(default)] before: String,
 ) -> AppResult<EventPage> {
     let (state, _) = crate::caller::require(Permission::Read, "see events").await?;
-    let filter = EventFilter::parse(&camera, &watch_list, &matched, &acknowledged, &from, &to)?;
+    let filter = EventFilter::parse(&camera, &watch_list, &matched, &acknowledged, &from, &to)?
+        .with_site(&site)?;
     let before = match before.trim() {
         "" => None,
         b => Some(domain::monitoring::EventCursor::parse(b)?),
@@ -56,10 +61,12 @@ pub async fn acknowledge_all_events(
     #[server(default)] matched: String,
     #[server(default)] from: String,
     #[server(default)] to: String,
+    #[server(default)] site: String,
     #[server(default)] back: String,
 ) -> AppResult<u64> {
     let (state, me) = crate::caller::require(Permission::Edit, "acknowledge events").await?;
-    let filter = EventFilter::parse(&camera, &watch_list, &matched, "", &from, &to)?;
+    let filter =
+        EventFilter::parse(&camera, &watch_list, &matched, "", &from, &to)?.with_site(&site)?;
     let count =
         engine::monitoring::store::acknowledge_all(&state.pool, &filter, &me.username).await?;
     crate::notice::redirect(&events_view(&back), "events-acknowledged");
@@ -85,6 +92,7 @@ struct Filters {
     acknowledged: String,
     from: String,
     to: String,
+    site: String,
 }
 
 impl Filters {
@@ -98,6 +106,7 @@ impl Filters {
                 ("acknowledged", self.acknowledged.clone()),
                 ("from", self.from.clone()),
                 ("to", self.to.clone()),
+                ("site", self.site.clone()),
                 ("before", before.to_string()),
             ],
         )
@@ -122,6 +131,7 @@ pub fn EventsPage() -> impl IntoView {
                     acknowledged: text("acknowledged"),
                     from: text("from"),
                     to: text("to"),
+                    site: text("site"),
                 },
                 text("before"),
             )
@@ -137,11 +147,13 @@ pub fn EventsPage() -> impl IntoView {
                 f.acknowledged,
                 f.from,
                 f.to,
+                f.site,
                 before,
             )
         },
     );
     let lists = Resource::new(|| (), |_| crate::watch_lists::list_watch_list_labels());
+    let sites = Resource::new(|| (), |_| crate::sites::list_site_labels());
     let acknowledge = ServerAction::<AcknowledgeEvent>::new();
     let acknowledge_all = ServerAction::<AcknowledgeAllEvents>::new();
     let error = Signal::derive(move || {
@@ -159,9 +171,10 @@ pub fn EventsPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     let (filters, before) = request.get();
                     let (page, lists) = (page.await, lists.await.unwrap_or_default());
+                    let sites = sites.await.unwrap_or_default();
                     let here = filters.link(&before);
                     view! {
-                        <FilterForm filters=filters.clone() lists />
+                        <FilterForm filters=filters.clone() lists sites />
                         {match page {
                             Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
                             Ok(page) => {
@@ -182,6 +195,7 @@ pub fn EventsPage() -> impl IntoView {
                                                     <input type="hidden" name="matched" value=f.matched />
                                                     <input type="hidden" name="from" value=f.from />
                                                     <input type="hidden" name="to" value=f.to />
+                                                    <input type="hidden" name="site" value=f.site />
                                                     <input type="hidden" name="back" value=here />
                                                     <button type="submit">"Acknowledge all"</button>
                                                 </ActionForm>
@@ -210,7 +224,11 @@ pub fn EventsPage() -> impl IntoView {
 
 /// A plain GET form: the filters become the page's address.
 #[component]
-fn FilterForm(filters: Filters, lists: Vec<domain::watch_lists::WatchListLabel>) -> impl IntoView {
+fn FilterForm(
+    filters: Filters,
+    lists: Vec<domain::watch_lists::WatchListLabel>,
+    sites: Vec<domain::monitoring::EventSite>,
+) -> impl IntoView {
     let choice = |value: &str, selected: &str, words: &'static str| {
         view! { <option value=value.to_string() selected=value == selected>{words}</option> }
     };
@@ -241,6 +259,21 @@ fn FilterForm(filters: Filters, lists: Vec<domain::watch_lists::WatchListLabel>)
                     {choice("done", &filters.acknowledged, "acknowledged")}
                 </select>
             </label>
+            {(!sites.is_empty()).then(|| {
+                let site_options = sites.into_iter().map(|s| {
+                    let selected = s.id.to_string() == filters.site;
+                    view! { <option value=s.id.to_string() selected=selected>{s.name}</option> }
+                }).collect_view();
+                view! {
+                    <label>"Site"
+                        <select name="site">
+                            {choice("", &filters.site, "every site")}
+                            {choice("here", &filters.site, "this installation")}
+                            {site_options}
+                        </select>
+                    </label>
+                }
+            })}
             <label>"From (UTC)" <input type="datetime-local" name="from" value=filters.from.clone() /></label>
             <label>"To (UTC)" <input type="datetime-local" name="to" value=filters.to.clone() /></label>
             <button type="submit">"Filter"</button>
@@ -289,7 +322,7 @@ fn EventTable(
                     view! {
                         <tr class=row_class data-testid="event" data-event-id=e.id>
                             <td data-testid="seen">{seen}</td>
-                            <td>{e.camera.clone()}</td>
+                            <td>{e.camera.clone()}{e.site.map(|s| view! { <br /><span class="site" data-testid="event-site">{format!("at {}", s.name)}</span> })}</td>
                             <td>{face}{frame}</td>
                             {match e.matched {
                                 None => view! { <td class="muted" data-testid="unmatched">"no match"</td><td></td><td></td> }.into_any(),

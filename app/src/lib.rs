@@ -24,6 +24,7 @@ pub mod notice;
 pub mod photos;
 pub mod replication;
 pub mod site;
+pub mod sites;
 #[cfg(feature = "ssr")]
 pub mod state;
 pub mod uploads;
@@ -129,6 +130,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/audit") ssr=SsrMode::Async view=audit::AuditLogPage />
                     <Route path=path!("/replication") ssr=SsrMode::Async view=replication::ReplicationPage />
                     <Route path=path!("/replication/:id/cancel") ssr=SsrMode::Async view=replication::CancelReplicaPage />
+                    <Route path=path!("/sites") ssr=SsrMode::Async view=sites::SitesPage />
                 </ParentRoute>
             </Routes>
         </Router>
@@ -176,7 +178,7 @@ fn Nav() -> impl IntoView {
                 <a href="/faces/search">"Search by photo"</a>
                 <a href="/events">"Events"</a>
                 {is_admin.then(|| view! { <a href="/users">"Users"</a> <a href="/cameras">"Cameras"</a> <a href="/webhooks">"Webhooks"</a> <a href="/audit">"Audit log"</a> })}
-                {replication.then(|| view! { <a href="/replication">"Replication"</a> })}
+                {replication.then(|| view! { <a href="/replication">"Replication"</a> <a href="/sites">"Sites"</a> })}
             </nav>
             <div class="me">
                 <a href="/api-docs" title="The API reference: every endpoint, for integrators">"API"</a>

@@ -132,6 +132,15 @@ pub struct Args {
     pub events: u64,
     #[arg(long, default_value_t = 30)]
     pub event_days: u32,
+    /// P12's steady pace of posts at the Subscriber (events a second), and for how long.
+    #[arg(long, default_value_t = 50.0)]
+    pub hits_pace: f64,
+    #[arg(long, default_value_t = 20)]
+    pub hits_seconds: u64,
+    /// Run only P12 (matches flowing up), print its figures and write no report.
+    #[arg(long)]
+    #[serde(skip)]
+    pub hits_only: bool,
     /// Run only P8 (the face index), print its figures and write no report.
     #[arg(long)]
     #[serde(skip)]
@@ -215,8 +224,11 @@ async fn main() {
         || args.monitoring_only
         || args.index_only
         || args.video_only
+        || args.hits_only
     {
-        let only = if args.video_only {
+        let only = if args.hits_only {
+            measures::hits::hits_only(&args).await
+        } else if args.video_only {
             measures::video::video_only(&args).await
         } else if args.index_only {
             measures::index_only(&args).await

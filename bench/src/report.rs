@@ -138,6 +138,25 @@ fn monitoring_rows(s: &mut String, r: &Results) {
         p10.p99_ratio,
         verdict(p10.p99_ratio <= 2.0)
     );
+    let p12 = &r.p12;
+    let _ = writeln!(
+        s,
+        "| P12 | matches from one Subscriber to its Leader ({} watched dossiers, {} connections): the backlog of {} matches made while delivery was held, drained; then {:.0} events/s posted steadily at the Subscriber: delivery lag (stored there → stored on the Leader) p50 / p99 / max, and the Leader's events page (one request every 100 ms) p99 | drained at {:.0} events/s; lag {:.0} / {:.0} / {:.0} ms; page p99 {:.1} ms | the Subscriber's own vector ingest meanwhile: {:.0} events/s; the page idle: p99 {:.1} ms | delivery {:.2}× ingest; page {:.2}× idle (p99) | delivery ≥ 1× ingest, lag p99 ≤ 2 s, page p99 ≤ 2× idle | {} |",
+        p12.gallery,
+        p12.connections,
+        p12.backlog,
+        p12.pace_per_second,
+        p12.drain_per_second,
+        p12.lag_p50_ms,
+        p12.lag_p99_ms,
+        p12.lag_max_ms,
+        p12.page_busy.p99_ms,
+        p12.ingest.per_second,
+        p12.page_idle.p99_ms,
+        p12.drain_over_ingest,
+        p12.page_p99_ratio,
+        verdict(p12.drain_over_ingest >= 1.0 && p12.lag_p99_ms <= 2000.0 && p12.page_p99_ratio <= 2.0)
+    );
 }
 
 pub fn render(args: &Args, r: &Results) -> String {

@@ -257,15 +257,15 @@ pub struct Shot {
     /// The face's vector, and the model that made it.
     pub model: String,
     #[schema(value_type = String, format = Byte)]
-    #[serde(with = "base64_bytes")]
+    #[serde(with = "crate::bytes::base64")]
     pub vector: Vec<u8>,
     /// The face with a margin, a JPEG.
     #[schema(value_type = String, format = Byte)]
-    #[serde(with = "base64_bytes")]
+    #[serde(with = "crate::bytes::base64")]
     pub face_jpeg: Vec<u8>,
     /// The whole frame, small, a JPEG.
     #[schema(value_type = String, format = Byte)]
-    #[serde(with = "base64_bytes")]
+    #[serde(with = "crate::bytes::base64")]
     pub frame_jpeg: Vec<u8>,
 }
 
@@ -292,23 +292,6 @@ impl Shot {
 pub struct SightingOutcome {
     pub event: Option<i64>,
     pub matched: bool,
-}
-
-/// Bytes as base64 text in JSON.
-mod base64_bytes {
-    use base64::Engine;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let text = String::deserialize(d)?;
-        base64::engine::general_purpose::STANDARD
-            .decode(text.trim())
-            .map_err(serde::de::Error::custom)
-    }
 }
 
 /// A camera's fields as typed, checked. `url` is required when a camera is created; empty on

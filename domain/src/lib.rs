@@ -9,11 +9,13 @@
 
 pub mod access;
 pub mod audit;
+pub mod bytes;
 pub mod cameras;
 pub mod dossiers;
 pub mod error;
 pub mod face_box;
 pub mod faces;
+pub mod hits;
 pub mod input;
 pub mod logins;
 pub mod monitoring;

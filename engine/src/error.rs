@@ -134,3 +134,17 @@ impl<T> OnConstraint<T> for std::result::Result<T, sqlx::Error> {
         })
     }
 }
+
+/// A failed request to another server in words: reqwest's error without the URL (the pages show
+/// it already), followed by its causes ("connection refused" is in the cause, not the error).
+pub fn request_failure(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}

@@ -1,6 +1,6 @@
 //! Housekeeping the installation does by itself, once at start-up and then hourly: sessions
-//! that can no longer be used are deleted, audit entries and events older than their retention
-//! periods, and the coming days' partitions of events are made.
+//! that can no longer be used are deleted, audit entries, events (and their hits outbox) older than their
+//! retention periods, and the coming days' partitions of events are made.
 
 use crate::monitoring::partitions::{self, KnownDays};
 use crate::workers::{Context, Worker};
@@ -75,5 +75,10 @@ pub async fn tidy(pool: &PgPool, retention: Retention, days: &KnownDays) {
             "old days of events dropped"
         ),
         Err(e) => tracing::warn!(error = %e, "cannot tidy the events' partitions"),
+    }
+    match crate::hits::outbox::prune(pool, retention.events_days).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(entries = n, "old entries of the hits outbox deleted"),
+        Err(e) => tracing::warn!(error = %e, "cannot tidy the hits outbox"),
     }
 }

@@ -20,6 +20,7 @@ pub mod demo;
 pub mod dossiers;
 pub mod error;
 pub mod faces;
+pub mod hits;
 pub mod housekeeping;
 pub mod images;
 pub mod locks;
@@ -49,6 +50,8 @@ pub struct Settings {
     /// What this installation is called (`SITE_NAME`, read by the server with the address it
     /// defaults to): webhooks say it.
     pub site_name: String,
+    /// How others reach this installation (`EXTERNAL_ADDRESS`): its Leaders' Sites pages say it.
+    pub address: String,
     pub sync: sync::SyncSettings,
     pub faces: faces::FaceSettings,
     pub monitoring: monitoring::MonitoringSettings,
@@ -67,6 +70,8 @@ pub struct Installation {
     pub faces: Faces,
     pub replication: Replication,
     pub monitoring: Monitoring,
+    /// This installation's matches on its replicas, on their way to the Leaders.
+    pub hits: hits::Hits,
     /// Cancelled when the installation stops: workers and replication runs watch it.
     pub stop: CancellationToken,
     /// The workers' lines in `/metrics`.
@@ -103,6 +108,21 @@ impl Installation {
             faces.clone(),
             &settings.site_name,
         );
+        let hits = hits::Hits {
+            pool: pool.clone(),
+            token: settings.sync.token.clone(),
+            site: Arc::new(hits::SiteIdentity {
+                name: settings.site_name.clone(),
+                address: match settings.address.as_str() {
+                    "" => settings.site_name.clone(),
+                    address => address.to_string(),
+                },
+                face_model: faces.model.name.clone(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+            }),
+            bell: monitoring.hits.clone(),
+            timeout: settings.sync.request_timeout,
+        };
         Ok(Self {
             pool,
             settings: Arc::new(settings),
@@ -110,13 +130,15 @@ impl Installation {
             faces,
             replication,
             monitoring,
+            hits,
             stop,
             health: Arc::default(),
         })
     }
 
     /// Starts every background worker of the installation under one runtime: the replication
-    /// scheduler, the webhook sender, the face index's refresh and the housekeeping.
+    /// scheduler, the webhook sender, the delivery of hits, the face index's refresh, the
+    /// housekeeping and this process's video worker.
     pub fn start_workers(&self) -> Workers {
         let mut workers = self.workers();
         let replication = self.replication.clone();
@@ -124,6 +146,8 @@ impl Installation {
         let (pool, bell) = (self.pool.clone(), self.monitoring.deliveries.clone());
         workers
             .start(move || monitoring::webhooks::sender::Sender::new(pool.clone(), bell.clone()));
+        let hits = self.hits.clone();
+        workers.start(move || hits::delivery::Delivery::new(hits.clone()));
         let index = self.monitoring.index.clone();
         workers.start(move || monitoring::index::Refresher::new(index.clone()));
         let (pool, retention, days) = (

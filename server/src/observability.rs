@@ -1,6 +1,6 @@
 //! Logs and metrics: one log line per request (route, status, latency), and the Prometheus
 //! text at `/metrics` (requests, latencies, database pool use, each worker's panics and the age
-//! of its last pass, the face index's size and revision).
+//! of its last pass, the face index's size and revision, the matches waiting for each Leader).
 
 use axum::{
     extract::{MatchedPath, Request, State},
@@ -29,6 +29,11 @@ struct RouteLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LeaderLabels {
+    leader: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct WorkerLabels {
     worker: String,
 }
@@ -44,6 +49,9 @@ pub struct Metrics {
     worker_last_pass: Family<WorkerLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     index_vectors: Gauge,
     index_revision: Gauge,
+    hits_backlog: Family<LeaderLabels, Gauge>,
+    hits_oldest: Family<LeaderLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    hits_last_delivery: Family<LeaderLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
 }
 
 impl Metrics {
@@ -105,7 +113,30 @@ impl Metrics {
             "The database revision this process's face index is current to",
             index_revision.clone(),
         );
+        let hits_backlog = Family::<LeaderLabels, Gauge>::default();
+        registry.register(
+            "hits_backlog",
+            "Matches of replicated lists waiting to be delivered to their Leader",
+            hits_backlog.clone(),
+        );
+        let hits_oldest =
+            Family::<LeaderLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        registry.register(
+            "hits_oldest_pending_age_seconds",
+            "Seconds the oldest match waiting for a Leader has waited (0: none waits)",
+            hits_oldest.clone(),
+        );
+        let hits_last_delivery =
+            Family::<LeaderLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        registry.register(
+            "hits_last_delivery_age_seconds",
+            "Seconds since matches were last delivered to a Leader (absent before the first)",
+            hits_last_delivery.clone(),
+        );
         Arc::new(Self {
+            hits_backlog,
+            hits_oldest,
+            hits_last_delivery,
             index_vectors,
             index_revision,
             registry,
@@ -187,6 +218,31 @@ pub async fn metrics_text(
     let (vectors, revision) = inst.monitoring.index.status().unwrap_or_default();
     metrics.index_vectors.set(vectors as i64);
     metrics.index_revision.set(revision);
+    match engine::hits::outbox::backlogs(&inst.pool).await {
+        Ok(backlogs) => {
+            let now = chrono::Utc::now();
+            let age = |at: chrono::DateTime<chrono::Utc>| {
+                (now - at).num_milliseconds().max(0) as f64 / 1000.0
+            };
+            for b in backlogs {
+                let labels = LeaderLabels {
+                    leader: b.leader_url,
+                };
+                metrics.hits_backlog.get_or_create(&labels).set(b.pending);
+                metrics
+                    .hits_oldest
+                    .get_or_create(&labels)
+                    .set(b.oldest_pending_at.map_or(0.0, age));
+                if let Some(at) = b.last_delivery_at {
+                    metrics
+                        .hits_last_delivery
+                        .get_or_create(&labels)
+                        .set(age(at));
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot read the hits backlog for /metrics"),
+    }
     let mut text = String::new();
     if encode(&mut text, &metrics.registry).is_err() {
         return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, String::new()).into_response();

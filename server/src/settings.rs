@@ -151,6 +151,7 @@ impl Settings {
         });
         let engine = engine::Settings {
             site_name,
+            address: external_address.as_str().trim_end_matches('/').to_string(),
             sync: read(&config)?,
             faces: read(&config)?,
             monitoring: read(&config)?,

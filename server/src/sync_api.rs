@@ -50,6 +50,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(members))
         .routes(routes!(chosen_dossiers))
         .routes(routes!(images))
+        .routes(routes!(site_events))
         .routes(routes!(list_replicas, create_replica))
         .routes(routes!(show_replica, cancel_replica))
         .routes(routes!(sync_now))
@@ -231,6 +232,44 @@ async fn chosen_dossiers(
     }
     let _slot = feed_slot().await;
     json_off_runtime(feed::dossiers(&state.pool, list, ids).await?).await
+}
+
+/// Sites' deliveries taken at once, at most: a fleet catching up after an outage queues here
+/// instead of taking every database connection.
+const HITS_CONCURRENCY: usize = 4;
+
+/// A Subscriber's hits: the events that matched this Leader's lists at the site (at most 100
+/// per batch, taken whole or not at all, each stored once under its key at the site however
+/// often it is sent), and how the site is. The answer is this Leader's acknowledgements of the
+/// site's events made since the batch's `ack_cursor`, and its epoch.
+#[utoipa::path(
+    post,
+    path = "/sync/leader/events",
+    tag = "sync",
+    security(("sync_token" = [])),
+    request_body = domain::hits::HitBatch,
+    responses(
+        (status = 200, body = domain::hits::HitReceipt),
+        (status = 409, description = "the site expected another Leader installation", body = domain::Error),
+        (status = 400, description = "a field of the batch is wrong (`field` names it); nothing was stored", body = domain::Error),
+    )
+)]
+async fn site_events(
+    State(state): State<AppState>,
+    _: SyncPeer,
+    body: Bytes,
+) -> AppResult<Json<domain::hits::HitReceipt>> {
+    let batch: domain::hits::HitBatch = serde_json::from_slice(&body)
+        .map_err(|e| Error::bad_request(format!("expected a batch of hits (JSON): {e}")))?;
+    static SLOTS: OnceLock<Semaphore> = OnceLock::new();
+    let _slot = SLOTS
+        .get_or_init(|| Semaphore::new(HITS_CONCURRENCY))
+        .acquire()
+        .await
+        .map_err(|_| Error::internal())?;
+    Ok(Json(
+        engine::hits::sites::receive(&state.monitoring, batch).await?,
+    ))
 }
 
 /// Images by content hash, in a simple binary framing: for each image the 32-byte SHA-256,

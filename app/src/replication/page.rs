@@ -24,6 +24,7 @@ pub fn ReplicationPage() -> impl IntoView {
     let sync_now = ServerAction::<SyncReplicaNow>::new();
     let create = ServerAction::<CreateReplica>::new();
     let overview = Resource::new(|| (), |_| replication_overview());
+    let backlog = Resource::new(|| (), |_| crate::sites::hit_backlog());
     let leader = use_query_map().with_untracked(|q| q.get("leader").unwrap_or_default());
     let asked = leader.clone();
     let remote = Resource::new(
@@ -45,6 +46,7 @@ pub fn ReplicationPage() -> impl IntoView {
                 {move || {
                     let leader = leader.clone();
                     Suspend::new(async move {
+                    let backlog = backlog.await;
                     match overview.await {
                         Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
                         Ok(o) if !o.web_ui => view! {
@@ -64,6 +66,7 @@ pub fn ReplicationPage() -> impl IntoView {
                                 ))}
                             </p>
                             <ReplicaTable replicas=o.replicas.clone() sync_now />
+                            <crate::sites::HitBacklog backlog />
                             <NewReplica leader remote=remote.await empty_lists=o.empty_lists.clone() create />
                         }.into_any(),
                     }

@@ -4,6 +4,7 @@
 mod cameras;
 mod crowd;
 mod faces;
+pub mod hits;
 pub mod index;
 mod monitoring;
 mod page;
@@ -59,6 +60,7 @@ pub struct Results {
     pub p8: Vec<index::IndexRun>,
     pub p9: monitoring::Ingest,
     pub p10: monitoring::EventsPage,
+    pub p12: hits::Hits,
 }
 
 /// P9 and P10.
@@ -456,6 +458,11 @@ pub async fn run_all(args: &Args) -> BenchResult<Results> {
     step("P14/P15: cameras watched by a live server over RTSP, beside a steady ingest");
     let p14_p15 = cameras::cameras(&cluster, &photos, args).await?;
     let monitoring = monitoring_measures(&cluster, &photos, args).await?;
+    step(&format!(
+        "P12: matches from a Subscriber to its Leader, {} watched dossiers",
+        args.monitor_dossiers
+    ));
+    let p12 = hits::p12(&cluster, &photos, args).await?;
 
     Ok(Results {
         started_at,
@@ -476,6 +483,7 @@ pub async fn run_all(args: &Args) -> BenchResult<Results> {
         p8,
         p9: monitoring.p9,
         p10: monitoring.p10,
+        p12,
     })
 }
 

@@ -95,19 +95,17 @@ fn extraction_rate(args: &Args, jpegs: &[Vec<u8>], photos: usize) -> BenchResult
     Ok(photos as f64 / started.elapsed().as_secs_f64())
 }
 
-pub(super) async fn ingest(instance: &Instance, args: &Args) -> BenchResult<Ingest> {
-    let pool = instance.pool.clone();
-    let instance = instance.remote();
-    // The server builds its index at start-up (503 until it is ready); then warm up.
+/// Posts a first event once the server has built its face index (it answers 503 until then).
+pub(super) async fn first_event(instance: &Remote, seed: u64) -> BenchResult<()> {
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
         let first = instance
             .post("/api/events/faces")
-            .json(&vector_post(1, args.seed, 1))
+            .json(&vector_post(1, seed, 1))
             .send()
             .await?;
         match first.status().as_u16() {
-            201 => break,
+            201 => return Ok(()),
             503 if Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(200)).await
             }
@@ -116,6 +114,13 @@ pub(super) async fn ingest(instance: &Instance, args: &Args) -> BenchResult<Inge
             }
         }
     }
+}
+
+pub(super) async fn ingest(instance: &Instance, args: &Args) -> BenchResult<Ingest> {
+    let pool = instance.pool.clone();
+    let instance = instance.remote();
+    // The server builds its index at start-up; then warm up.
+    first_event(&instance, args.seed).await?;
     let (gallery, seed) = (args.monitor_dossiers, args.seed);
     let post = |instance: Remote| {
         move |i: usize| {

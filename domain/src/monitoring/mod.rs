@@ -58,6 +58,39 @@ pub struct Event {
     /// The list asked for an operator's acknowledgement.
     pub needs_ack: bool,
     pub acknowledged: Option<Acknowledgement>,
+    /// The Subscriber it came from, for a site's event on its Leader; none: seen here.
+    #[serde(default)]
+    pub site: Option<EventSite>,
+}
+
+/// The site an event came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EventSite {
+    pub id: i64,
+    pub name: String,
+}
+
+/// Whose events the page shows: this installation's own, or one site's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SiteFilter {
+    Here,
+    Site(i64),
+}
+
+impl SiteFilter {
+    /// `here`, or a site's id; empty means every site's and this installation's.
+    pub fn parse(text: &str) -> Result<Option<Self>> {
+        match text.trim() {
+            "" => Ok(None),
+            "here" => Ok(Some(Self::Here)),
+            id => id
+                .parse::<i64>()
+                .map(|id| Some(Self::Site(id)))
+                .map_err(|_| {
+                    Error::invalid("site", format!("{id:?} is not a site id (or \"here\")"))
+                }),
+        }
+    }
 }
 
 /// The dossier an event's face matched, and the list that made it a match.
@@ -96,6 +129,9 @@ pub struct EventFilter {
     pub from: Option<DateTime<Utc>>,
     #[serde(default, deserialize_with = "crate::time::rfc3339_option")]
     pub to: Option<DateTime<Utc>>,
+    /// Only this installation's own events, or one site's.
+    #[serde(default)]
+    pub site: Option<SiteFilter>,
 }
 
 impl EventFilter {
@@ -155,6 +191,15 @@ impl EventFilter {
             acknowledged,
             from,
             to,
+            site: None,
+        })
+    }
+
+    /// The filter, of one site's events only (see [`SiteFilter::parse`]).
+    pub fn with_site(self, site: &str) -> Result<Self> {
+        Ok(Self {
+            site: SiteFilter::parse(site)?,
+            ..self
         })
     }
 

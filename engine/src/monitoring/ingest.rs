@@ -309,6 +309,9 @@ async fn record(
     if deliveries > 0 {
         monitoring.deliveries.notify_one();
     }
+    if matches.iter().any(Option::is_some) {
+        monitoring.hits.notify_one();
+    }
     for (id, m) in ids.iter().zip(&matches) {
         monitoring.live.publish(LiveEvent {
             id: *id,

@@ -72,6 +72,9 @@ pub struct Monitoring {
     pub days: Arc<partitions::KnownDays>,
     /// Rung when deliveries were written, so that the webhook sender need not wait its tick.
     pub deliveries: Arc<tokio::sync::Notify>,
+    /// Rung when a matched event was written, so that the delivery of hits to the Leaders need
+    /// not wait its tick.
+    pub hits: Arc<tokio::sync::Notify>,
 }
 
 impl Monitoring {
@@ -90,6 +93,7 @@ impl Monitoring {
             live: Arc::default(),
             days: Arc::default(),
             deliveries: Arc::default(),
+            hits: Arc::default(),
         }
     }
 }

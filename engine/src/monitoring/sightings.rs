@@ -116,6 +116,9 @@ pub async fn record(monitoring: &Monitoring, sighting: &Sighting) -> Result<Sigh
     if deliveries > 0 {
         monitoring.deliveries.notify_one();
     }
+    if row.dossier_id.is_some() {
+        monitoring.hits.notify_one();
+    }
     if !row.existed || news.is_some() {
         monitoring.live.publish(LiveEvent {
             id: row.id,

@@ -4,8 +4,8 @@ use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use domain::faces::FaceBox;
 use domain::monitoring::{
-    Acknowledgement, Event, EventCursor, EventFilter, EventMatch, EventPage, AWAITING_COUNT_CAP,
-    PAGE_SIZE,
+    Acknowledgement, Event, EventCursor, EventFilter, EventMatch, EventPage, EventSite, SiteFilter,
+    AWAITING_COUNT_CAP, PAGE_SIZE,
 };
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 
@@ -38,6 +38,11 @@ fn push_filter(q: &mut QueryBuilder<'_, Postgres>, filter: &EventFilter) {
     if let Some(to) = filter.to {
         q.push(" AND e.captured_at < ").push_bind(to);
     }
+    match filter.site {
+        Some(SiteFilter::Here) => q.push(" AND e.site_id IS NULL"),
+        Some(SiteFilter::Site(site)) => q.push(" AND e.site_id = ").push_bind(site),
+        None => q,
+    };
 }
 
 /// One page of events, newest first, from `before` on.
@@ -52,9 +57,11 @@ pub async fn page(
                 e.face_jpeg IS NOT NULL AS has_face, e.frame_jpeg IS NOT NULL AS has_frame,
                 e.dossier_id, e.dossier_name,
                 e.watch_list_id, e.confidence, e.needs_ack, e.acknowledged_at, e.acknowledged_by,
-                encode(p.image_sha256, 'hex') AS photo_sha256, l.name AS list_name, l.color
+                encode(p.image_sha256, 'hex') AS photo_sha256, l.name AS list_name, l.color,
+                e.site_id, s.name AS site_name
          FROM events e
          LEFT JOIN cameras c ON c.id = e.camera_id
+         LEFT JOIN sites s ON s.id = e.site_id
          LEFT JOIN photos p ON p.id = e.photo_id
          LEFT JOIN watch_lists l ON l.id = e.watch_list_id
          WHERE TRUE",
@@ -97,6 +104,7 @@ fn event_of(r: &sqlx::postgres::PgRow) -> Result<Event> {
     let face_box: Option<Vec<i32>> = r.try_get("face_box")?;
     let dossier: Option<i64> = r.try_get("dossier_id")?;
     let acknowledged_at: Option<DateTime<Utc>> = r.try_get("acknowledged_at")?;
+    let site: Option<i64> = r.try_get("site_id")?;
     let matched = match dossier {
         Some(dossier_id) => Some(EventMatch {
             dossier_id,
@@ -134,6 +142,15 @@ fn event_of(r: &sqlx::postgres::PgRow) -> Result<Event> {
                     .try_get::<Option<String>, _>("acknowledged_by")?
                     .unwrap_or_default(),
                 at,
+            }),
+            None => None,
+        },
+        site: match site {
+            Some(id) => Some(EventSite {
+                id,
+                name: r
+                    .try_get::<Option<String>, _>("site_name")?
+                    .unwrap_or_default(),
             }),
             None => None,
         },

@@ -227,8 +227,12 @@ fn tags() -> Vec<Tag> {
             "This installation's replicas of a Leader's lists (Administrators).",
         ),
         (
+            "sites",
+            "Matches flowing up: the Subscribers a Leader hears from, and what a Subscriber holds for its Leaders.",
+        ),
+        (
             "sync",
-            "The Leader's replication feed, for Subscribers (`SYNC_TOKEN`).",
+            "The Leader's replication feed and the Subscribers' matches (`SYNC_TOKEN`).",
         ),
         (
             "operations",

@@ -6,8 +6,8 @@
 
 use super::{secured, Access};
 use app::{
-    audit, auth, cameras, dossiers, events, faces, photos, replication, site, users, watch_lists,
-    webhooks,
+    audit, auth, cameras, dossiers, events, faces, photos, replication, site, sites, users,
+    watch_lists, webhooks,
 };
 use leptos::server_fn::ServerFn;
 use utoipa::openapi::{
@@ -119,6 +119,9 @@ pub(super) fn add(doc: &mut OpenApi) {
     json::<replication::SyncReplicaNow>(doc, Member);
     json::<replication::ReplicaProgress>(doc, Member);
     json::<replication::CancelReplica>(doc, Member);
+    json::<sites::ListSites>(doc, Member);
+    json::<sites::ListSiteLabels>(doc, Member);
+    json::<sites::HitBacklog>(doc, Member);
 }
 
 /// A server function taking JSON (or the same fields form-encoded, as browsers send them).

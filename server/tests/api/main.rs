@@ -10,6 +10,7 @@ mod audit;
 mod cameras;
 mod dossiers;
 mod faces;
+mod hits;
 mod monitoring;
 mod operations;
 mod photos;

@@ -223,27 +223,16 @@ async fn deliver(pool: &PgPool, client: &reqwest::Client, delivery: Claimed) {
         ),
         Err(e) => (
             None,
-            Some(format!("cannot reach the receiver: {}", describe(e))),
+            Some(format!(
+                "cannot reach the receiver: {}",
+                crate::error::request_failure(e)
+            )),
         ),
     };
     let attempts = delivery.attempts + 1;
     if let Err(e) = record(pool, delivery.id, attempts, status, error).await {
         tracing::warn!(error = %e, delivery = delivery.id, "cannot record a webhook delivery");
     }
-}
-
-/// A failed request in words: reqwest's error without the URL (the page shows it already),
-/// followed by its causes ("connection refused" is in the cause, not the error).
-fn describe(e: reqwest::Error) -> String {
-    let e = e.without_url();
-    let mut text = e.to_string();
-    let mut cause = std::error::Error::source(&e);
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
 }
 
 /// Records the `attempts`-th attempt's outcome and frees the lease.

@@ -1,0 +1,41 @@
+//! Bytes as they travel in JSON: base64 text. Use with `#[serde(with = "…")]`.
+
+/// `Vec<u8>` as base64 text.
+pub mod base64 {
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// `Option<Vec<u8>>` as base64 text or null.
+pub mod base64_option {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match bytes {
+            Some(b) => super::base64::serialize(b, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        use base64::Engine;
+        Option::<String>::deserialize(d)?
+            .map(|text| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(text.trim())
+                    .map_err(serde::de::Error::custom)
+            })
+            .transpose()
+    }
+}
