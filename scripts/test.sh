@@ -45,6 +45,7 @@ target/release/bench --dossiers 300 --small 100 --changes 20 --page-dossiers 300
   --index-faces 5000 --index-queries 200 --exact-queries 50 --monitor-dossiers 300 \
   --ingest-events 200 --ingest-photos 4 --events 20000 --event-days 3 \
   --video-sizes 1280x720 --cameras 1 --camera-seconds 35 --hits-seconds 4 \
+  --fleet-sites 3 --fleet-seconds 3 \
   --db-prefix bench_smoke \
   --out target/bench-smoke.md
 

@@ -137,6 +137,14 @@ pub struct Args {
     pub hits_pace: f64,
     #[arg(long, default_value_t = 20)]
     pub hits_seconds: u64,
+    /// P12's fleet: sites the benchmark speaks for, the matches each delivers a second, and
+    /// for how long each of its phases (idle, one site alone, the fleet) measures.
+    #[arg(long, default_value_t = 50)]
+    pub fleet_sites: usize,
+    #[arg(long, default_value_t = 1)]
+    pub fleet_events: usize,
+    #[arg(long, default_value_t = 20)]
+    pub fleet_seconds: u64,
     /// Run only P12 (matches flowing up), print its figures and write no report.
     #[arg(long)]
     #[serde(skip)]

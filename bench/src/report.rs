@@ -157,6 +157,29 @@ fn monitoring_rows(s: &mut String, r: &Results) {
         p12.page_p99_ratio,
         verdict(p12.drain_over_ingest >= 1.0 && p12.lag_p99_ms <= 2000.0 && p12.page_p99_ratio <= 2.0)
     );
+    let f = &p12.fleet;
+    let _ = writeln!(
+        s,
+        "| P12 fleet | one Leader and {} Subscribers the benchmark speaks for, each every second pulling its list's changes and delivering {} match(es) with a face, for {} s: the slowest site's rounds and round p99, the median site's p50; the Leader's events page p99; its CPU per site | fewest rounds {} of {}; slowest p99 {:.0} ms, median p50 {:.0} ms; page p99 {:.1} ms; {:.3} CPU s per site | one site alone: {:.3} CPU s; the page idle: p99 {:.1} ms | CPU per site {:.2}× alone; page {:.2}× idle (p99) | no site starved, CPU per site ≤ 1.2× alone, page p99 ≤ 2× idle | {} |",
+        f.sites,
+        f.events_per_site_second,
+        f.seconds,
+        f.fewest_rounds,
+        f.expected_rounds,
+        f.slowest_site_p99_ms,
+        f.median_site_p50_ms,
+        f.page_busy.p99_ms,
+        f.fleet_cpu_per_site,
+        f.alone_cpu_per_site,
+        f.page_idle.p99_ms,
+        f.cpu_ratio,
+        f.page_p99_ratio,
+        verdict(
+            f.fewest_rounds as f64 >= 0.8 * f.expected_rounds as f64
+                && f.cpu_ratio <= 1.2
+                && f.page_p99_ratio <= 2.0
+        )
+    );
 }
 
 pub fn render(args: &Args, r: &Results) -> String {

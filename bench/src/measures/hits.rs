@@ -4,7 +4,7 @@
 //! reaches the Leader once delivery is let go: delivery must never be the bottleneck. Then a
 //! steady pace of posts at the Subscriber, each post's delivery lag (stored at the site →
 //! stored on the Leader, both servers' clocks being this machine's), and the Leader's Events
-//! page during it against the same page idle.
+//! page during it against the same page idle. Then the same Leader serves a fleet ([`super::fleet`]).
 
 use super::*;
 use crate::cluster::Remote;
@@ -30,6 +30,8 @@ pub struct Hits {
     pub page_idle: Latency,
     pub page_busy: Latency,
     pub page_p99_ratio: f64,
+    /// The same Leader serving a fleet of sites the benchmark speaks for.
+    pub fleet: super::fleet::Fleet,
 }
 
 /// Holds (or lets go) the Subscriber's delivery to `leader`, as a Leader away would.
@@ -90,7 +92,7 @@ fn post(sub: Remote, gallery: u64, seed: u64, offset: usize) -> impl Fn(usize) -
 type PostFuture = std::pin::Pin<Box<dyn std::future::Future<Output = BenchResult<()>> + Send>>;
 
 /// The Leader's Events page, probed as a user watching it would (every 100 ms) until `done`.
-async fn probe_page(leader: Remote, done: Arc<AtomicBool>) -> BenchResult<Latency> {
+pub(super) async fn probe_page(leader: Remote, done: Arc<AtomicBool>) -> BenchResult<Latency> {
     load::run_paced(1, Until::Flag(done), Some(PROBE_PACE), move |_| {
         let leader = leader.clone();
         async move {
@@ -214,6 +216,11 @@ pub(super) async fn p12(cluster: &Cluster, photos: &Photos, args: &Args) -> Benc
         return Err(format!("the Leader holds {total} of the site's {queued} matches").into());
     }
     sub.stop();
+    println!(
+        "  the fleet: {} sites, {} matches a second each, for {} s",
+        args.fleet_sites, args.fleet_events, args.fleet_seconds
+    );
+    let fleet = super::fleet::fleet(&leader, list, photos, args).await?;
     leader.stop();
     if !args.keep {
         cluster.drop_database("hits_sub").await?;
@@ -234,6 +241,7 @@ pub(super) async fn p12(cluster: &Cluster, photos: &Photos, args: &Args) -> Benc
         page_p99_ratio: page_busy.p99_ms / page_idle.p99_ms,
         page_idle,
         page_busy,
+        fleet,
     })
 }
 

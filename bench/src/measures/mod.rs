@@ -4,6 +4,7 @@
 mod cameras;
 mod crowd;
 mod faces;
+mod fleet;
 pub mod hits;
 pub mod index;
 mod monitoring;

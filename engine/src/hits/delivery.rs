@@ -3,7 +3,7 @@
 //! one batch at a time per Leader, holding that Leader's delivery claim for the request. A
 //! full batch rings again at once, so a site back after days away catches up batch after
 //! batch without ever having more than one in flight to its Leader. A failure waits before the
-//! next try, twice as long each time, up to a minute. A Leader with nothing to receive is still
+//! next try, twice as long each time, up to 5 s. A Leader with nothing to receive is still
 //! told how the site is, every [`HEARTBEAT_SECONDS`].
 
 use super::{outbox, Hits};
@@ -15,8 +15,10 @@ use std::time::Duration;
 
 /// How often the outbox is looked at when nothing rings.
 const TICK: Duration = Duration::from_secs(1);
-/// The wait after a failed delivery: 1 s, doubling, up to a minute.
-pub const RETRY: Backoff = Backoff::doubling(Duration::from_secs(1), Duration::from_secs(60));
+/// The wait after a failed delivery: 1 s, doubling, up to 5 s, so that a Leader back after hours
+/// hears from its sites within seconds. A try at a Leader that is away costs a refused
+/// connection (or at most the 5 s connect timeout), which the sites can afford.
+pub const RETRY: Backoff = Backoff::doubling(Duration::from_secs(1), Duration::from_secs(5));
 
 /// The delivery of hits, as a worker.
 pub struct Delivery {
