@@ -241,7 +241,7 @@ async fn main() {
         } else if args.index_only {
             measures::index_only(&args).await
         } else if args.monitoring_only {
-            measures::monitoring_only(&args).await
+            measures::monitoring::monitoring_only(&args).await
         } else if args.faces_only {
             measures::faces_only(&args).await
         } else if args.page_only {

@@ -7,7 +7,7 @@ mod faces;
 mod fleet;
 pub mod hits;
 pub mod index;
-mod monitoring;
+pub mod monitoring;
 mod page;
 mod stats;
 mod sync;
@@ -64,37 +64,8 @@ pub struct Results {
     pub p12: hits::Hits,
 }
 
-/// P9 and P10.
-pub struct Monitoring {
-    pub p9: monitoring::Ingest,
-    pub p10: monitoring::EventsPage,
-}
-
-async fn monitoring_measures(
-    cluster: &Cluster,
-    photos: &Photos,
-    args: &Args,
-) -> BenchResult<Monitoring> {
-    step(&format!(
-        "P9: sustained ingest with matching against {} watched dossiers",
-        args.monitor_dossiers
-    ));
-    let (instance, list) = monitoring::monitored(cluster, photos, args).await?;
-    let p9 = monitoring::ingest(&instance, args).await?;
-    step(&format!(
-        "P10: the events page at {} events, {} connections",
-        args.events, args.connections
-    ));
-    let p10 = monitoring::events_page(cluster, &instance, list, args).await?;
-    instance.stop();
-    if !args.keep {
-        cluster.drop_database("monitor").await?;
-    }
-    Ok(Monitoring { p9, p10 })
-}
-
 /// P8 at each of `--index-faces`.
-async fn index_runs(args: &Args) -> BenchResult<Vec<index::IndexRun>> {
+pub(super) async fn index_runs(args: &Args) -> BenchResult<Vec<index::IndexRun>> {
     let mut p8 = Vec::new();
     for &size in &args.index_faces {
         step(&format!(
@@ -123,16 +94,6 @@ async fn index_runs(args: &Args) -> BenchResult<Vec<index::IndexRun>> {
 pub async fn index_only(args: &Args) -> BenchResult<()> {
     let p8 = index_runs(args).await?;
     println!("{}", serde_json::to_string_pretty(&p8)?);
-    Ok(())
-}
-
-/// P8–P10 alone.
-pub async fn monitoring_only(args: &Args) -> BenchResult<()> {
-    let cluster = cluster(args)?;
-    let photos = Photos::new(args.seed).await?;
-    let p8 = index_runs(args).await?;
-    let m = monitoring_measures(&cluster, &photos, args).await?;
-    println!("{}", serde_json::to_string_pretty(&(p8, m.p9, m.p10))?);
     Ok(())
 }
 
@@ -458,7 +419,7 @@ pub async fn run_all(args: &Args) -> BenchResult<Results> {
     let p13 = video::p13(args).await?;
     step("P14/P15: cameras watched by a live server over RTSP, beside a steady ingest");
     let p14_p15 = cameras::cameras(&cluster, &photos, args).await?;
-    let monitoring = monitoring_measures(&cluster, &photos, args).await?;
+    let monitoring = monitoring::measures(&cluster, &photos, args).await?;
     step(&format!(
         "P12: matches from a Subscriber to its Leader, {} watched dossiers",
         args.monitor_dossiers

@@ -29,6 +29,45 @@ pub struct EventsPage {
     pub p99_ratio: f64,
 }
 
+/// P9 and P10.
+pub struct Monitoring {
+    pub p9: monitoring::Ingest,
+    pub p10: monitoring::EventsPage,
+}
+
+pub(super) async fn measures(
+    cluster: &Cluster,
+    photos: &Photos,
+    args: &Args,
+) -> BenchResult<Monitoring> {
+    step(&format!(
+        "P9: sustained ingest with matching against {} watched dossiers",
+        args.monitor_dossiers
+    ));
+    let (instance, list) = monitoring::monitored(cluster, photos, args).await?;
+    let p9 = monitoring::ingest(&instance, args).await?;
+    step(&format!(
+        "P10: the events page at {} events, {} connections",
+        args.events, args.connections
+    ));
+    let p10 = monitoring::events_page(cluster, &instance, list, args).await?;
+    instance.stop();
+    if !args.keep {
+        cluster.drop_database("monitor").await?;
+    }
+    Ok(Monitoring { p9, p10 })
+}
+
+/// P8–P10 alone.
+pub async fn monitoring_only(args: &Args) -> BenchResult<()> {
+    let cluster = super::cluster(args)?;
+    let photos = Photos::new(args.seed).await?;
+    let p8 = super::index_runs(args).await?;
+    let m = measures(&cluster, &photos, args).await?;
+    println!("{}", serde_json::to_string_pretty(&(p8, m.p9, m.p10))?);
+    Ok(())
+}
+
 /// The installation P9 and P10 share: `gallery` watched dossiers with face-like vectors.
 pub(super) async fn monitored(
     cluster: &Cluster,
