@@ -1,6 +1,7 @@
 //! Housekeeping the installation does by itself, once at start-up and then hourly: sessions
-//! that can no longer be used are deleted, audit entries, events (and their hits outbox) older than their
-//! retention periods, and the coming days' partitions of events are made.
+//! that can no longer be used are deleted, audit entries and events (with the hits outbox's
+//! entries of them) older than their retention periods, and the coming days' partitions of
+//! events are made.
 
 use crate::monitoring::partitions::{self, KnownDays};
 use crate::workers::{Context, Worker};

@@ -34,10 +34,16 @@ const FEED_CONCURRENCY: usize = 4;
 
 async fn feed_slot() -> SemaphorePermit<'static> {
     static FEED: OnceLock<Semaphore> = OnceLock::new();
-    FEED.get_or_init(|| Semaphore::new(FEED_CONCURRENCY))
+    slot(&FEED, FEED_CONCURRENCY).await
+}
+
+/// A turn among at most `concurrency` requests of one kind.
+async fn slot(slots: &'static OnceLock<Semaphore>, concurrency: usize) -> SemaphorePermit<'static> {
+    slots
+        .get_or_init(|| Semaphore::new(concurrency))
         .acquire()
         .await
-        .expect("the feed semaphore is never closed")
+        .expect("a request semaphore is never closed")
 }
 
 /// Every replication route, each added with its entry in the API reference.
@@ -261,12 +267,8 @@ async fn site_events(
 ) -> AppResult<Json<domain::hits::HitReceipt>> {
     let batch: domain::hits::HitBatch = serde_json::from_slice(&body)
         .map_err(|e| Error::bad_request(format!("expected a batch of hits (JSON): {e}")))?;
-    static SLOTS: OnceLock<Semaphore> = OnceLock::new();
-    let _slot = SLOTS
-        .get_or_init(|| Semaphore::new(HITS_CONCURRENCY))
-        .acquire()
-        .await
-        .map_err(|_| Error::internal())?;
+    static HITS: OnceLock<Semaphore> = OnceLock::new();
+    let _slot = slot(&HITS, HITS_CONCURRENCY).await;
     Ok(Json(
         engine::hits::sites::receive(&state.monitoring, batch).await?,
     ))
