@@ -32,6 +32,7 @@
   var first = region.dataset.liveEvents === "first";
   var waiting = false;
   var arrived = 0;
+  var arrivedAt = {};
 
   function refresh() {
     if (waiting) return;
@@ -40,9 +41,21 @@
       fetch(location.href, { headers: { Accept: "text/html" }, credentials: "same-origin" })
         .then(function (r) { return r.text(); })
         .then(function (html) {
-          var next = new DOMParser().parseFromString(html, "text/html").querySelector("[data-live-region]");
-          var current = document.querySelector("[data-live-region]");
-          if (next && current) current.replaceWith(next);
+          var fresh = new DOMParser().parseFromString(html, "text/html");
+          var seen = {};
+          document.querySelectorAll("[data-event-id]").forEach(function (row) { seen[row.dataset.eventId] = true; });
+          ["[data-live-region]", "[data-live-awaiting]"].forEach(function (selector) {
+            var next = fresh.querySelector(selector);
+            var current = document.querySelector(selector);
+            if (next && current) current.replaceWith(next);
+          });
+          // What came in while the page was open stands out for a minute.
+          var now = Date.now();
+          document.querySelectorAll("[data-event-id]").forEach(function (row) {
+            var id = row.dataset.eventId;
+            if (!seen[id]) arrivedAt[id] = now;
+            if (arrivedAt[id] && now - arrivedAt[id] < 60000) row.classList.add("new");
+          });
         })
         .catch(function () {})
         .then(function () { waiting = false; });

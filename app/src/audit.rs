@@ -99,6 +99,7 @@ pub fn AuditLogPage() -> impl IntoView {
     );
     view! {
         <section class="page">
+            <crate::site::PageTitle text="Audit log" />
             <h1>"Audit log"</h1>
             <Suspense fallback=|| view! { <p class="loading">"Loading the audit log…"</p> }>
                 {move || Suspend::new(async move {
@@ -161,17 +162,14 @@ fn EntryTable(entries: Vec<AuditEntry>) -> impl IntoView {
             <thead><tr><th>"When"</th><th>"Who"</th><th>"From"</th><th>"Action"</th><th>"Subject"</th><th>"What changed"</th></tr></thead>
             <tbody>
                 {entries.into_iter().map(|e| {
-                    let subject = match &e.subject_id {
-                        Some(id) => format!("{} {id}", e.subject_kind.replace('_', " ")),
-                        None => e.subject_kind.replace('_', " "),
-                    };
+                    let subject = subject_view(&e);
                     view! {
                         <tr data-testid="audit-entry">
                             <td>{e.at.format("%Y-%m-%d %H:%M:%S UTC").to_string()}</td>
                             <td>{e.actor.clone()}</td>
                             <td>{e.address.clone().unwrap_or_else(|| "—".into())}</td>
-                            <td>{e.action.clone()}</td>
-                            <td>{subject}</td>
+                            <td data-testid="audit-action">{action_words(&e.action)}</td>
+                            <td data-testid="audit-subject">{subject}</td>
                             <td><Changes entry=e /></td>
                         </tr>
                     }
@@ -180,6 +178,45 @@ fn EntryTable(entries: Vec<AuditEntry>) -> impl IntoView {
         </table>
     }
 }
+
+/// "dossier 517 · Jane Roe", linked to the subject's page where it has one.
+fn subject_view(e: &AuditEntry) -> AnyView {
+    let kind = e.subject_kind.replace('_', " ");
+    let Some(id) = e.subject_id.clone() else {
+        return view! { <span>{kind}</span> }.into_any();
+    };
+    let page = match e.subject_kind.as_str() {
+        "dossier" | "membership" => Some(format!("/dossiers/{id}")),
+        "watch_list" => Some(format!("/watch-lists/{id}/edit")),
+        _ => None,
+    };
+    let name = e
+        .subject_name
+        .clone()
+        .map(|n| view! { " · " <strong>{n}</strong> });
+    match page {
+        Some(href) => view! { <a href=href>{format!("{kind} {id}")}</a>{name} }.into_any(),
+        None => view! { <span>{format!("{kind} {id}")}</span>{name} }.into_any(),
+    }
+}
+
+/// What an action is called in words.
+fn action_words(action: &str) -> String {
+    match action {
+        "create" => "created".into(),
+        "update" => "changed".into(),
+        "delete" => "deleted".into(),
+        "show_secret" => "secret shown".into(),
+        "login" => "logged in".into(),
+        "logout" => "logged out".into(),
+        "login_failed" => "login failed".into(),
+        "login_refused" => "login refused".into(),
+        other => other.replace('_', " "),
+    }
+}
+
+/// Bookkeeping columns that entries written before they were left out may still carry.
+const BOOKKEEPING: &[&str] = &["revision", "name_folded", "image_sha256", "face_box"];
 
 /// Each changed field with its value before and after; or the entry's words.
 #[component]
@@ -194,6 +231,7 @@ fn Changes(entry: AuditEntry) -> impl IntoView {
         .as_object()
         .map(|map| {
             map.iter()
+                .filter(|(field, _)| !BOOKKEEPING.contains(&field.as_str()))
                 .map(|(field, change)| {
                     (
                         field.replace('_', " "),

@@ -16,10 +16,7 @@ pub async fn me() -> AppResult<Option<CurrentUser>> {
 /// Logs in, unless the account or the address is locked by failed logins (429, saying when to
 /// try again). A failed attempt is answered after the throttle's delay.
 #[server(prefix = "/api", endpoint = "auth/login", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
-pub async fn login(
-    #[server(default)] username: String,
-    #[server(default)] password: String,
-) -> AppResult<CurrentUser> {
+pub async fn login(username: String, password: String) -> AppResult<CurrentUser> {
     use domain::audit::Actor;
     use domain::Error;
     use engine::audit::record;
@@ -153,6 +150,7 @@ pub fn use_current_user() -> Option<CurrentUser> {
 pub fn LoginPage() -> impl IntoView {
     view! {
         <main class="login-page">
+            <crate::site::PageTitle text="Log in" />
             <h1>"Dossier database"</h1>
             <p><crate::site::SiteName /></p>
             <LoginForm typed=Typed::from_query() />

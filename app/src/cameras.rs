@@ -32,8 +32,8 @@ pub async fn read_camera_status(id: i64) -> AppResult<CameraStatus> {
 #[server(prefix = "/api", endpoint = "cameras/create", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 #[allow(clippy::too_many_arguments)]
 pub async fn create_camera(
-    #[server(default)] name: String,
-    #[server(default)] url: String,
+    name: String,
+    url: String,
     #[server(default)] enabled: Flag,
     #[server(default)] fps: String,
     #[server(default)] min_face: String,
@@ -64,7 +64,7 @@ pub async fn create_camera(
 #[allow(clippy::too_many_arguments)]
 pub async fn update_camera(
     id: i64,
-    #[server(default)] name: String,
+    name: String,
     #[server(default)] url: String,
     #[server(default)] enabled: Flag,
     #[server(default)] fps: String,
@@ -116,6 +116,7 @@ pub fn CamerasPage() -> impl IntoView {
     });
     view! {
         <section class="page">
+            <crate::site::PageTitle text="Cameras" />
             <h1>"Cameras"</h1>
             <p class="hint">"The video streams this installation watches itself. Each person seen is followed from frame to frame and makes one event, from the best shot: as soon as it matches a dossier, else when the person is gone. Faces smaller than a camera's minimum size, or of lower quality (blurred, small, turned away), make none."</p>
             <FormError error />

@@ -115,6 +115,31 @@ impl Filters {
     fn any(&self) -> bool {
         *self != Self::default()
     }
+
+    /// The filter bar's folded line: "Filters" and the ones that are on, the list and the site
+    /// by name where they are known.
+    fn describe(&self, list: Option<String>, site: Option<String>) -> String {
+        let list = list.unwrap_or_else(|| self.watch_list.clone());
+        let site = site.unwrap_or_else(|| self.site.clone());
+        let on: Vec<String> = [
+            ("camera", &self.camera),
+            ("list", &list),
+            ("matched", &self.matched),
+            ("acknowledged", &self.acknowledged),
+            ("site", &site),
+            ("from", &self.from),
+            ("to", &self.to),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect();
+        if on.is_empty() {
+            "Filters".to_string()
+        } else {
+            format!("Filters · {}", on.join(" · "))
+        }
+    }
 }
 
 #[component]
@@ -164,16 +189,25 @@ pub fn EventsPage() -> impl IntoView {
     let can_acknowledge =
         crate::auth::use_current_user().is_some_and(|u| u.can(domain::access::Permission::Edit));
     view! {
-        <section class="page">
-            <h1>"Events"</h1>
+        <section class="page events-page">
+            <crate::site::PageTitle text="Events" />
             <FormError error />
-            <Suspense fallback=|| view! { <p class="loading">"Loading events…"</p> }>
+            <Suspense fallback=|| view! { <h1>"Events"</h1><p class="loading">"Loading events…"</p> }>
                 {move || Suspend::new(async move {
                     let (filters, before) = request.get();
                     let (page, lists) = (page.await, lists.await.unwrap_or_default());
                     let sites = sites.await.unwrap_or_default();
                     let here = filters.link(&before);
+                    let awaiting = page.as_ref().map(|p| p.awaiting).unwrap_or_default();
                     view! {
+                        // The heading, with what awaits an acknowledgement beside it (the live
+                        // script refreshes both the count and the events).
+                        <div class="page-header">
+                            <h1>"Events"</h1>
+                            <div class="awaiting" data-live-awaiting="">
+                                <Awaiting awaiting filters=filters.clone() back=here.clone() can_acknowledge acknowledge_all />
+                            </div>
+                        </div>
                         <FilterForm filters=filters.clone() lists sites />
                         {match page {
                             Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
@@ -184,23 +218,6 @@ pub fn EventsPage() -> impl IntoView {
                                 view! {
                                     {first.then(|| view! { <noscript><meta http-equiv="refresh" content="15" /></noscript> })}
                                     <div data-live-region="" data-live-events=if first { "first" } else { "older" }>
-                                        {(page.awaiting > 0 && can_acknowledge).then(|| {
-                                            let (f, here) = (filters.clone(), here.clone());
-                                            let awaiting = if page.awaiting >= domain::monitoring::AWAITING_COUNT_CAP { format!("{}+", page.awaiting) } else { page.awaiting.to_string() };
-                                            view! {
-                                                <ActionForm action=acknowledge_all attr:class="inline-form awaiting" attr:data-testid="acknowledge-all">
-                                                    <span>{format!("{awaiting} awaiting acknowledgement")}</span>
-                                                    <input type="hidden" name="camera" value=f.camera />
-                                                    <input type="hidden" name="watch_list" value=f.watch_list />
-                                                    <input type="hidden" name="matched" value=f.matched />
-                                                    <input type="hidden" name="from" value=f.from />
-                                                    <input type="hidden" name="to" value=f.to />
-                                                    <input type="hidden" name="site" value=f.site />
-                                                    <input type="hidden" name="back" value=here />
-                                                    <button type="submit">"Acknowledge all"</button>
-                                                </ActionForm>
-                                            }
-                                        })}
                                         {if page.events.is_empty() {
                                             view! { <p class="empty-state">{if !first { "No older events." } else if filters.any() { "No event matches these filters." } else { "No events yet. Cameras post them to /api/events/faces (see the README)." }}</p> }.into_any()
                                         } else {
@@ -222,6 +239,45 @@ pub fn EventsPage() -> impl IntoView {
     }
 }
 
+/// How many events of the view await an acknowledgement, and (for those who may) the form
+/// that acknowledges them all.
+#[component]
+fn Awaiting(
+    awaiting: i64,
+    filters: Filters,
+    back: String,
+    can_acknowledge: bool,
+    acknowledge_all: ServerAction<AcknowledgeAllEvents>,
+) -> impl IntoView {
+    if awaiting == 0 {
+        return view! { <span class="muted" data-testid="awaiting-count">"Nothing awaits acknowledgement"</span> }.into_any();
+    }
+    let count = if awaiting >= domain::monitoring::AWAITING_COUNT_CAP {
+        format!("{awaiting}+")
+    } else {
+        awaiting.to_string()
+    };
+    let words = view! { <span class="count" data-testid="awaiting-count">{format!("{count} awaiting acknowledgement")}</span> };
+    if !can_acknowledge {
+        return words.into_any();
+    }
+    let f = filters;
+    view! {
+        <ActionForm action=acknowledge_all attr:class="inline-form" attr:data-testid="acknowledge-all">
+            {words}
+            <input type="hidden" name="camera" value=f.camera />
+            <input type="hidden" name="watch_list" value=f.watch_list />
+            <input type="hidden" name="matched" value=f.matched />
+            <input type="hidden" name="from" value=f.from />
+            <input type="hidden" name="to" value=f.to />
+            <input type="hidden" name="site" value=f.site />
+            <input type="hidden" name="back" value=back />
+            <button type="submit">"Acknowledge all"</button>
+        </ActionForm>
+    }
+    .into_any()
+}
+
 /// A plain GET form: the filters become the page's address.
 #[component]
 fn FilterForm(
@@ -232,6 +288,16 @@ fn FilterForm(
     let choice = |value: &str, selected: &str, words: &'static str| {
         view! { <option value=value.to_string() selected=value == selected>{words}</option> }
     };
+    let summary = filters.describe(
+        lists
+            .iter()
+            .find(|l| l.id.to_string() == filters.watch_list)
+            .map(|l| l.name.clone()),
+        sites
+            .iter()
+            .find(|s| s.id.to_string() == filters.site)
+            .map(|s| s.name.clone()),
+    );
     let list_options = lists
         .into_iter()
         .map(|l| {
@@ -240,45 +306,49 @@ fn FilterForm(
         })
         .collect_view();
     view! {
-        <form method="get" action="/events" class="card form inline-fields" data-testid="event-filters">
-            <label>"Camera" <input name="camera" value=filters.camera.clone() placeholder="any" /></label>
-            <label>"Watch list"
-                <select name="watch_list"><option value="">"any"</option>{list_options}</select>
-            </label>
-            <label>"Matched"
-                <select name="matched">
-                    {choice("", &filters.matched, "matched or not")}
-                    {choice("yes", &filters.matched, "matched")}
-                    {choice("no", &filters.matched, "unmatched")}
-                </select>
-            </label>
-            <label>"Acknowledged"
-                <select name="acknowledged">
-                    {choice("", &filters.acknowledged, "any")}
-                    {choice("awaiting", &filters.acknowledged, "awaiting")}
-                    {choice("done", &filters.acknowledged, "acknowledged")}
-                </select>
-            </label>
-            {(!sites.is_empty()).then(|| {
-                let site_options = sites.into_iter().map(|s| {
-                    let selected = s.id.to_string() == filters.site;
-                    view! { <option value=s.id.to_string() selected=selected>{s.name}</option> }
-                }).collect_view();
-                view! {
-                    <label>"Site"
-                        <select name="site">
-                            {choice("", &filters.site, "every site")}
-                            {choice("here", &filters.site, "this installation")}
-                            {site_options}
-                        </select>
-                    </label>
-                }
-            })}
-            <label>"From (UTC)" <input type="datetime-local" name="from" value=filters.from.clone() /></label>
-            <label>"To (UTC)" <input type="datetime-local" name="to" value=filters.to.clone() /></label>
-            <button type="submit">"Filter"</button>
-            {filters.any().then(|| view! { <a href="/events">"Clear filters"</a> })}
-        </form>
+        // Folded unless a filter is on, so the events start at the top of the screen.
+        <details class="filter-bar" open=filters.any()>
+            <summary data-testid="filter-summary">{summary}</summary>
+            <form method="get" action="/events" class="search-form" data-testid="event-filters">
+                <label>"Camera" <input name="camera" value=filters.camera.clone() placeholder="any" /></label>
+                <label>"Watch list"
+                    <select name="watch_list"><option value="">"any"</option>{list_options}</select>
+                </label>
+                <label>"Matched"
+                    <select name="matched">
+                        {choice("", &filters.matched, "matched or not")}
+                        {choice("yes", &filters.matched, "matched")}
+                        {choice("no", &filters.matched, "unmatched")}
+                    </select>
+                </label>
+                <label>"Acknowledged"
+                    <select name="acknowledged">
+                        {choice("", &filters.acknowledged, "any")}
+                        {choice("awaiting", &filters.acknowledged, "awaiting")}
+                        {choice("done", &filters.acknowledged, "acknowledged")}
+                    </select>
+                </label>
+                {(!sites.is_empty()).then(|| {
+                    let site_options = sites.into_iter().map(|s| {
+                        let selected = s.id.to_string() == filters.site;
+                        view! { <option value=s.id.to_string() selected=selected>{s.name}</option> }
+                    }).collect_view();
+                    view! {
+                        <label>"Site"
+                            <select name="site">
+                                {choice("", &filters.site, "every site")}
+                                {choice("here", &filters.site, "this installation")}
+                                {site_options}
+                            </select>
+                        </label>
+                    }
+                })}
+                <label>"From (UTC)" <input type="datetime-local" name="from" value=filters.from.clone() /></label>
+                <label>"To (UTC)" <input type="datetime-local" name="to" value=filters.to.clone() /></label>
+                <button type="submit">"Filter"</button>
+                {filters.any().then(|| view! { <a href="/events">"Clear filters"</a> })}
+            </form>
+        </details>
     }
 }
 

@@ -16,9 +16,6 @@ use server_fn::codec::{MultipartData, MultipartFormData};
 
 /// Finds every face in a photo and, for each, the dossiers it resembles most. Multipart
 /// fields: `image`, and optionally `watch_list` (an id), `min_confidence` (0–1, default 0.5)
-/// and `matches` (per face, default 5, at most 50).
-/// Finds every face in a photo and, for each, the dossiers it resembles most. Multipart
-/// fields: `image`, and optionally `watch_list` (an id), `min_confidence` (0–1, default 0.5)
 /// and `matches` (per face, default 5, at most 50). A browser's form post is answered with the
 /// results page instead (its outcome, refusals included, kept for the page to show).
 #[server(prefix = "/api", endpoint = "faces/search", input = MultipartFormData)]
@@ -30,7 +27,11 @@ pub async fn search_faces(data: MultipartData) -> AppResult<FaceSearchResult> {
         .get(http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/html"));
-    let outcome = search(&state, data, from_page).await;
+    let fields = crate::photos::multipart::read(data, state.web.upload_limit).await?;
+    // The filters as typed, for the results page's form to show again.
+    let asked = |field: &str| fields.extra.get(field).cloned().unwrap_or_default();
+    let filters = (asked("watch_list"), asked("min_confidence"));
+    let outcome = search(&state, fields, from_page).await;
     if !from_page {
         return Ok(outcome?.0);
     }
@@ -38,10 +39,15 @@ pub async fn search_faces(data: MultipartData) -> AppResult<FaceSearchResult> {
         Ok((found, preview)) => (Ok(found), preview),
         Err(e) => (Err(e.to_string()), None),
     };
-    let id = state
-        .faces
-        .recent
-        .keep(user.id, KeptSearch { outcome, preview });
+    let id = state.faces.recent.keep(
+        user.id,
+        KeptSearch {
+            outcome,
+            preview,
+            watch_list: filters.0,
+            min_confidence: filters.1,
+        },
+    );
     leptos_axum::redirect(&format!("/faces/search?result={id}"));
     // The browser follows the redirect and never reads this body.
     Ok(FaceSearchResult {
@@ -56,13 +62,12 @@ pub async fn search_faces(data: MultipartData) -> AppResult<FaceSearchResult> {
 #[cfg(feature = "ssr")]
 async fn search(
     state: &crate::state::AppState,
-    data: MultipartData,
+    fields: domain::photos::UploadFields,
     preview: bool,
 ) -> AppResult<(FaceSearchResult, Option<Vec<u8>>)> {
     use domain::faces::{DEFAULT_MATCHES, MAX_MATCHES};
     use domain::Error;
     use engine::faces::search::SearchFilter;
-    let fields = crate::photos::multipart::read(data, state.web.upload_limit).await?;
     let image = fields
         .image
         .filter(|b| !b.is_empty())
@@ -109,6 +114,9 @@ pub struct SearchOutcome {
     pub found: Option<FaceSearchResult>,
     pub refused: Option<String>,
     pub has_preview: bool,
+    /// The filters the search was made with, as typed.
+    pub watch_list: String,
+    pub min_confidence: String,
 }
 
 /// The outcome of the caller's search `id` made from the page, while it is kept.
@@ -124,6 +132,8 @@ pub async fn searched_faces(id: String) -> AppResult<Option<SearchOutcome>> {
             found,
             refused,
             has_preview: kept.preview.is_some(),
+            watch_list: kept.watch_list.clone(),
+            min_confidence: kept.min_confidence.clone(),
         }
     }))
 }
@@ -142,6 +152,7 @@ pub fn FaceSearchPage() -> impl IntoView {
     view! {
         <section class="page">
             <header class="page-header">
+                <crate::site::PageTitle text="Search by photo" />
                 <h1>"Search by photo"</h1>
             </header>
             <p class="hint">
@@ -152,8 +163,13 @@ pub fn FaceSearchPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     let lists = lists.await.unwrap_or_default();
                     let outcome = outcome.await;
+                    // After a search the form keeps the filters that made its results.
+                    let (watch_list, min_confidence) = match &outcome {
+                        Ok(Some((_, o))) => (o.watch_list.clone(), o.min_confidence.clone()),
+                        _ => (String::new(), String::new()),
+                    };
                     view! {
-                        <SearchForm lists />
+                        <SearchForm lists watch_list min_confidence />
                         {match outcome {
                             Ok(Some((id, outcome))) => view! { <Outcome id outcome /> }.into_any(),
                             Ok(None) if result_id().is_some() => view! {
@@ -171,7 +187,16 @@ pub fn FaceSearchPage() -> impl IntoView {
 
 /// A plain multipart form: the server answers it with the results page.
 #[component]
-fn SearchForm(lists: Vec<WatchListLabel>) -> impl IntoView {
+fn SearchForm(
+    lists: Vec<WatchListLabel>,
+    watch_list: String,
+    min_confidence: String,
+) -> impl IntoView {
+    let min_confidence = if min_confidence.trim().is_empty() {
+        "0.5".to_string()
+    } else {
+        min_confidence
+    };
     view! {
         <form class="card form search-by-photo" method="post" action="/api/faces/search"
             enctype="multipart/form-data" data-testid="face-search">
@@ -183,12 +208,15 @@ fn SearchForm(lists: Vec<WatchListLabel>) -> impl IntoView {
                 "Watch list"
                 <select name="watch_list">
                     <option value="">"All lists"</option>
-                    {lists.into_iter().map(|l| view! { <option value=l.id>{l.name}</option> }).collect_view()}
+                    {lists.into_iter().map(|l| {
+                        let selected = l.id.to_string() == watch_list.trim();
+                        view! { <option value=l.id selected=selected>{l.name}</option> }
+                    }).collect_view()}
                 </select>
             </label>
             <label>
                 "Minimum confidence"
-                <input type="number" name="min_confidence" min="0" max="1" step="0.05" value="0.5" />
+                <input type="number" name="min_confidence" min="0" max="1" step="0.05" value=min_confidence />
             </label>
             <button type="submit" class="primary">"Search"</button>
         </form>
@@ -217,9 +245,9 @@ fn Outcome(id: String, outcome: SearchOutcome) -> impl IntoView {
     }
     let boxes: Vec<FaceBox> = faces.iter().map(|f| f.bounds).collect();
     let summary = format!(
-        "{} {} found, compared with {compared} dossier photos.",
-        faces.len(),
-        if faces.len() == 1 { "face" } else { "faces" }
+        "{} found, compared with {}.",
+        crate::forms::count(faces.len() as i64, "face", "faces"),
+        crate::forms::count(compared as i64, "dossier photo", "dossier photos")
     );
     view! {
         <div class="face-results" data-testid="face-results">

@@ -34,7 +34,7 @@ pub mod webhooks;
 
 use auth::{me, use_current_user, Logout, LogoutEverywhere, Permission};
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet};
 use leptos_router::{
     components::{ParentRoute, Redirect, Route, Router, Routes},
     nested_router::Outlet,
@@ -107,7 +107,7 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
         <Stylesheet id="leptos" href="/pkg/dossier.css" />
-        <Title text="Dossier database" />
+        <site::TitleFormat />
         <Router>
             <Routes fallback=|| view! { <NotFound /> }>
                 <Route path=path!("/login") ssr=SsrMode::Async view=auth::LoginPage />
@@ -161,6 +161,9 @@ fn SignedIn() -> impl IntoView {
     }
 }
 
+/// The header: the installation, the pages in three groups, and the user's own menu. On a
+/// narrow screen the groups fold behind a "Menu" toggle: a checkbox and its label, so that it
+/// opens without JavaScript (and without an inline handler, which the CSP would block).
 #[component]
 fn Nav() -> impl IntoView {
     let logout = ServerAction::<Logout>::new();
@@ -168,28 +171,59 @@ fn Nav() -> impl IntoView {
     let user = use_current_user();
     let is_admin = user.as_ref().is_some_and(|u| u.can(Permission::Admin));
     let replication = user.as_ref().is_some_and(|u| u.replication_screens);
+    // The page's own link is marked, so the header says where one is.
+    let here = leptos_router::hooks::use_location()
+        .pathname
+        .get_untracked();
+    let link = move |href: &'static str, words: &'static str| {
+        let current = here == href || here.starts_with(&format!("{href}/"));
+        view! { <li><a href=href aria-current=current.then_some("page")>{words}</a></li> }
+    };
+    let group = |id: &'static str, name: &'static str, links: AnyView| {
+        view! {
+            <div class="nav-group" role="group" aria-labelledby=id>
+                <span class="group-name" id=id>{name}</span>
+                <ul>{links}</ul>
+            </div>
+        }
+    };
     view! {
         <header class="topbar">
             <a class="brand" href="/">"Dossier database"</a>
             <site::SiteName />
-            <nav>
-                <a href="/watch-lists">"Watch lists"</a>
-                <a href="/dossiers">"Dossiers"</a>
-                <a href="/faces/search">"Search by photo"</a>
-                <a href="/events">"Events"</a>
-                {is_admin.then(|| view! { <a href="/users">"Users"</a> <a href="/cameras">"Cameras"</a> <a href="/webhooks">"Webhooks"</a> <a href="/audit">"Audit log"</a> })}
-                {replication.then(|| view! { <a href="/replication">"Replication"</a> <a href="/sites">"Sites"</a> })}
+            <input type="checkbox" id="menu-toggle" class="menu-toggle" />
+            <label for="menu-toggle" class="menu-button">"Menu"</label>
+            <nav aria-label="Pages">
+                {group("nav-monitoring", "Monitoring", view! {
+                    {link("/events", "Events")}
+                    {is_admin.then(|| link("/cameras", "Cameras"))}
+                    {replication.then(|| link("/sites", "Sites"))}
+                }.into_any())}
+                {group("nav-dossiers", "Dossiers", view! {
+                    {link("/watch-lists", "Watch lists")}
+                    {link("/dossiers", "Dossiers")}
+                    {link("/faces/search", "Search by photo")}
+                }.into_any())}
+                {(is_admin || replication).then(|| group("nav-administration", "Administration", view! {
+                    {is_admin.then(|| view! { {link("/users", "Users")} {link("/webhooks", "Webhooks")} {link("/audit", "Audit log")} })}
+                    {replication.then(|| link("/replication", "Replication"))}
+                }.into_any()))}
             </nav>
-            <div class="me">
-                <a href="/api-docs" title="The API reference: every endpoint, for integrators">"API"</a>
-                {user.map(|u| view! { <span data-testid="whoami">{format!("{} ({})", u.username, u.group)}</span> })}
-                <ActionForm action=logout attr:class="inline-form">
-                    <button type="submit" class="link">"Log out"</button>
-                </ActionForm>
-                <ActionForm action=logout_everywhere attr:class="inline-form">
-                    <button type="submit" class="link" title="End every session of yours, on every browser">"Log out everywhere"</button>
-                </ActionForm>
-            </div>
+            <details class="me">
+                {user.clone().map(|u| view! {
+                    <summary data-testid="me-menu" title=format!("{} ({})", u.username, u.group)>{u.username.clone()}</summary>
+                })}
+                <div class="me-menu">
+                    {user.map(|u| view! { <span data-testid="whoami">{format!("{} ({})", u.username, u.group)}</span> })}
+                    <a href="/api-docs" title="The API reference: every endpoint, for integrators">"API reference"</a>
+                    <ActionForm action=logout attr:class="inline-form">
+                        <button type="submit" class="link">"Log out"</button>
+                    </ActionForm>
+                    <ActionForm action=logout_everywhere attr:class="inline-form">
+                        <button type="submit" class="link" title="End every session of yours, on every browser">"Log out everywhere"</button>
+                    </ActionForm>
+                </div>
+            </details>
         </header>
     }
 }
@@ -204,6 +238,7 @@ fn NotFound() -> impl IntoView {
     }
     view! {
         <main class="page narrow">
+            <crate::site::PageTitle text="Not found" />
             <h1>"Not found"</h1>
             <p>"There is no page here. " <a href="/">"Go to the watch lists"</a></p>
         </main>

@@ -96,7 +96,7 @@ fn PhotoGallery(photos: RwSignal<Vec<PhotoInfo>>, can_edit: bool) -> impl IntoVi
                     view! {
                         <li>
                             <a href=format!("/photos/{}", p.sha256) target="_blank">
-                                <img src=format!("/photos/{}/thumbnail", p.sha256) alt="Photo" loading="lazy" />
+                                <img src=format!("/photos/{}/face", p.sha256) alt="Photo (its face; opens the whole photo)" loading="lazy" />
                             </a>
                             <span class="caption">
                                 {format!("{}×{}", p.width, p.height)}

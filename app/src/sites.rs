@@ -41,6 +41,7 @@ pub fn SitesPage() -> impl IntoView {
     let sites = Resource::new(|| (), |_| list_sites());
     view! {
         <section class="page">
+            <crate::site::PageTitle text="Sites" />
             <h1>"Sites"</h1>
             <p class="hint">"The Subscribers that replicate this installation's lists and send their matches here. A site reports every few seconds while it can reach this Leader."</p>
             <Suspense fallback=|| view! { <p class="loading">"Loading sites…"</p> }>

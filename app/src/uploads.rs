@@ -4,7 +4,7 @@
 
 #[cfg(feature = "hydrate")]
 use crate::error::AppError;
-use crate::faces::FaceBox;
+use domain::faces::FaceBox;
 use leptos::prelude::*;
 
 /// Sends `form` to `url` as multipart, with `progress` in percent while it uploads, and hands

@@ -23,8 +23,8 @@ pub async fn list_users() -> AppResult<Vec<UserAccount>> {
 /// Administrator only.
 #[server(prefix = "/api", endpoint = "users/create", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn create_user(
-    #[server(default)] username: String,
-    #[server(default)] password: String,
+    username: String,
+    password: String,
     #[server(default)] group: String,
 ) -> AppResult<UserAccount> {
     let (state, me) = crate::caller::require(Permission::Admin, "manage users").await?;
@@ -148,6 +148,7 @@ pub fn UsersPage() -> impl IntoView {
     });
     view! {
         <section class="page">
+            <crate::site::PageTitle text="Users" />
             <h1>"Users"</h1>
             <NewUserForm typed=Typed::from_query() />
             <FormError error=row_error />

@@ -47,27 +47,19 @@ pub async fn list_webhooks() -> AppResult<WebhooksView> {
     })
 }
 
-/// Adds a webhook. `watch_lists` (ids) and `cameras` are comma-separated, empty for all;
+/// Adds a webhook. `watch_lists` (ids: an array, or comma-separated) and `cameras`
+/// (comma-separated) are empty for all;
 /// `secret` may be left empty to have one made. Returns the webhook's id and its secret.
 #[server(prefix = "/api", endpoint = "webhooks/create", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn create_webhook(
-    #[server(default)] url: String,
+    url: String,
     #[server(default)] secret: String,
-    #[server(default)] watch_lists: String,
+    #[server(default)] watch_lists: domain::input::IdList,
     #[server(default)] cameras: String,
     #[server(default)] min_confidence: String,
 ) -> AppResult<(i64, String)> {
     let (state, me) = crate::caller::require(Permission::Admin, "manage webhooks").await?;
-    let watch_lists = watch_lists
-        .split(',')
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            l.parse::<i64>().map_err(|_| {
-                domain::Error::invalid("watch_lists", format!("{l:?} is not a watch list id"))
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let watch_lists = watch_lists.parse("watch_lists", "a watch list id")?;
     let min_confidence = match min_confidence.trim() {
         "" => 0.0,
         c => c.parse::<f32>().map_err(|_| {
@@ -107,6 +99,7 @@ pub async fn delete_webhook(id: i64) -> AppResult<()> {
 #[component]
 pub fn WebhooksPage() -> impl IntoView {
     let view_data = Resource::new(|| (), |_| list_webhooks());
+    let lists = Resource::new(|| (), |_| crate::watch_lists::list_watch_list_labels());
     let create = ServerAction::<CreateWebhook>::new();
     let delete = ServerAction::<DeleteWebhook>::new();
     let error = Signal::derive(move || {
@@ -116,20 +109,33 @@ pub fn WebhooksPage() -> impl IntoView {
     });
     view! {
         <section class="page">
+            <crate::site::PageTitle text="Webhooks" />
             <h1>"Webhooks"</h1>
             <p class="hint">"Matches on lists with " <em>"notify"</em> " are posted as JSON to each webhook whose filters they pass, signed with its secret: the header "
                 <code>"X-Dossier-Signature: sha256=<hex>"</code> " is the HMAC-SHA256 of the body. A failed delivery is retried with growing waits, up to 8 attempts."</p>
             <FormError error />
             <Suspense fallback=|| view! { <p class="loading">"Loading webhooks…"</p> }>
                 {move || Suspend::new(async move {
+                    let lists = lists.await.unwrap_or_default();
+                    let choices = if lists.is_empty() {
+                        view! { <p class="hint">"No watch lists yet: the webhook will get the matches of every list."</p> }.into_any()
+                    } else {
+                        lists.iter().map(|l| view! {
+                            <label><input type="checkbox" name="watch_lists[]" value=l.id /> " " <crate::watch_lists::ColorLabel color=l.color.clone() name=l.name.clone() /></label>
+                        }).collect_view().into_any()
+                    };
                     match view_data.await {
                         Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
                         Ok(data) => view! {
                             <ActionForm action=create attr:class="card form inline-fields" attr:data-testid="new-webhook">
                                 <h2>"New webhook"</h2>
                                 <label>"URL" <input name="url" type="url" required placeholder="https://receiver.example/dossier" /></label>
-                                <label>"Secret" <input name="secret" value=data.suggested_secret.clone() minlength="16" maxlength="256" required /></label>
-                                <label>"Watch list ids" <input name="watch_lists" placeholder="all (or e.g. 3, 7)" /></label>
+                                <label>"Secret" <input name="secret" value=data.suggested_secret.clone() minlength="16" maxlength="256" required aria-describedby="secret-hint" /></label>
+                                <p class="hint" id="secret-hint" data-testid="secret-hint">"Copy this secret now and give it to the receiver: it checks each post's signature with it, and this page never shows it again. A fresh one is offered each time."</p>
+                                <fieldset class="checks">
+                                    <legend>"Watch lists (none chosen: all)"</legend>
+                                    {choices}
+                                </fieldset>
                                 <label>"Cameras" <input name="cameras" placeholder="all (or e.g. gate-1, lobby)" /></label>
                                 <label>"Minimum confidence" <input name="min_confidence" inputmode="decimal" placeholder="0" /></label>
                                 <button type="submit" class="primary">"Add webhook"</button>
@@ -137,7 +143,7 @@ pub fn WebhooksPage() -> impl IntoView {
                             {if data.webhooks.is_empty() {
                                 view! { <p class="empty-state">"No webhooks yet: matches alert only on the Events page."</p> }.into_any()
                             } else {
-                                data.webhooks.into_iter().map(|(w, deliveries)| view! { <WebhookCard webhook=w deliveries delete /> }).collect_view().into_any()
+                                data.webhooks.into_iter().map(|(w, deliveries)| view! { <WebhookCard webhook=w deliveries delete lists=lists.clone() /> }).collect_view().into_any()
                             }}
                         }.into_any(),
                     }
@@ -152,6 +158,7 @@ fn WebhookCard(
     webhook: Webhook,
     deliveries: Vec<Delivery>,
     delete: ServerAction<DeleteWebhook>,
+    lists: Vec<domain::watch_lists::WatchListLabel>,
 ) -> impl IntoView {
     let all_or = |v: Vec<String>| {
         if v.is_empty() {
@@ -160,7 +167,19 @@ fn WebhookCard(
             v.join(", ")
         }
     };
-    let lists = all_or(webhook.watch_lists.iter().map(i64::to_string).collect());
+    // Lists by name (a deleted one by its id).
+    let lists = all_or(
+        webhook
+            .watch_lists
+            .iter()
+            .map(|id| {
+                lists
+                    .iter()
+                    .find(|l| l.id == *id)
+                    .map_or_else(|| format!("list {id} (deleted)"), |l| l.name.clone())
+            })
+            .collect(),
+    );
     view! {
         <article class="card" data-testid="webhook">
             <h2><code>{webhook.url.clone()}</code></h2>

@@ -51,6 +51,10 @@ pub struct AuditEntry {
     pub action: String,
     pub subject_kind: String,
     pub subject_id: Option<String>,
+    /// What the subject was called when the entry was written (a name, a username, an
+    /// address), if it has one.
+    #[serde(default)]
+    pub subject_name: Option<String>,
     /// `{"field": {"before": …, "after": …}}`
     pub changes: serde_json::Value,
     pub summary: String,
@@ -67,6 +71,7 @@ pub const SUBJECT_KINDS: &[&str] = &[
     "replica",
     "session",
     "camera",
+    "webhook",
 ];
 
 /// Which entries to show: every filter is optional; `before` pages back from an entry id.

@@ -33,6 +33,66 @@ impl<'de> Deserialize<'de> for Flag {
     }
 }
 
+/// A list of ids as a form or an API caller sends it: checkboxes (`watch_lists[]=3&…`), a JSON
+/// array (`[3, 7]`), or comma-separated text (`"3, 7"`). Kept as sent until `parse` says which
+/// entry is not an id.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct IdList(pub Vec<String>);
+
+/// In the reference it is what callers should send: an array of ids.
+impl utoipa::PartialSchema for IdList {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        <Vec<i64> as utoipa::PartialSchema>::schema()
+    }
+}
+
+impl utoipa::ToSchema for IdList {}
+
+impl<'de> Deserialize<'de> for IdList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum One {
+            Number(i64),
+            Text(String),
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Many(Vec<One>),
+        }
+        let entries = match Raw::deserialize(deserializer)? {
+            Raw::Text(text) => text.split(',').map(str::to_string).collect(),
+            Raw::Many(many) => many
+                .into_iter()
+                .map(|one| match one {
+                    One::Number(n) => n.to_string(),
+                    One::Text(t) => t,
+                })
+                .collect(),
+        };
+        Ok(IdList(entries))
+    }
+}
+
+impl IdList {
+    /// The ids, blanks left out; the first entry that is not one is refused, by `field`.
+    pub fn parse(&self, field: &str, what: &str) -> Result<Vec<i64>> {
+        self.0
+            .iter()
+            .map(|entry| entry.trim())
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                entry
+                    .parse::<i64>()
+                    .map_err(|_| Error::invalid(field, format!("{entry:?} is not {what}")))
+            })
+            .collect()
+    }
+}
+
 /// A required one-line text field of at most `max` characters, trimmed.
 pub fn required_text(field: &str, value: &str, max: usize) -> Result<String> {
     let value = optional_text(field, value, max)?;

@@ -38,7 +38,7 @@ test("a Subscriber's match shows on the Leader, and its acknowledgement comes ba
   const login = new LoginPage(atLeader);
   await login.open();
   await login.submit("admin");
-  await expect(atLeader.getByTestId("whoami")).toBeVisible();
+  await expect(atLeader.getByTestId("me-menu")).toBeVisible();
   const row = atLeader.getByTestId("event").filter({ hasText: camera });
   await expect(async () => {
     await atLeader.goto(`/events?camera=${encodeURIComponent(camera)}`);

@@ -19,6 +19,8 @@ test("a wrong password is refused with a message", async ({ page }) => {
 test("log in and out", async ({ page }) => {
   await logIn(page, "admin");
   await expect(page.getByRole("heading", { name: "Watch lists" })).toBeVisible();
+  // Logging out is in the user's own menu, under their name.
+  await page.getByTestId("me-menu").click();
   await page.getByRole("button", { name: "Log out", exact: true }).click();
   await expect(page).toHaveURL(/\/login$/);
   await page.goto("/watch-lists");

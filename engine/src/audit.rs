@@ -82,8 +82,8 @@ pub async fn record(
 pub async fn page(pool: &PgPool, filter: &AuditFilter) -> Result<AuditPage> {
     let rows = sqlx::query_as!(
         AuditEntry,
-        r#"SELECT id, at, actor_id, actor, address, action, subject_kind, subject_id, changes,
-                  summary
+        r#"SELECT id, at, actor_id, actor, address, action, subject_kind, subject_id,
+                  subject_name, changes, summary
            FROM audit_log
            WHERE ($1::text IS NULL OR actor = $1)
              AND ($2::text IS NULL OR action = $2)

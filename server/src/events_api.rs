@@ -39,7 +39,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// A post in JSON: `image` is the photo in base64; or `model` and `vectors`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct JsonPost {
+struct EventPost {
     /// The camera's name (letters, digits, `-`, `_`, `.`).
     camera: Option<String>,
     /// When the camera saw it (RFC 3339); now when omitted.
@@ -61,7 +61,7 @@ struct JsonPost {
     path = "/api/events/faces",
     tag = "events",
     security(("token" = []), ("session" = [])),
-    request_body(content = JsonPost, content_type = "application/json"),
+    request_body(content = EventPost, content_type = "application/json"),
     responses(
         (status = 201, description = "one event per face, with its match if any", body = engine::monitoring::ingest::Ingested),
         (status = 503, description = "the database is away; nothing was stored: post again after `Retry-After` seconds", body = domain::Error),
@@ -101,7 +101,7 @@ async fn json_post(request: Request, limit: usize) -> AppResult<Submission> {
         .map_err(|_| Error::TooLarge {
             message: format!("image: larger than the upload limit of {limit} bytes"),
         })?;
-    let post: JsonPost = serde_json::from_slice(&bytes)
+    let post: EventPost = serde_json::from_slice(&bytes)
         .map_err(|e| Error::bad_request(format!("malformed JSON body: {e}")))?;
     let image = post
         .image

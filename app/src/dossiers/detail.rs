@@ -40,6 +40,7 @@ pub fn DossierPage() -> impl IntoView {
                             let deletable = can_edit && refusal.is_none();
                             view! {
                                 <header class="page-header">
+                                    <crate::site::PageTitle text=d.name.clone() />
                                     <h1 data-testid="dossier-name">{d.name.clone()}</h1>
                                     {d.replica_of.clone().map(|url| view! { <ReplicaBadge leader=url /> })}
                                     {can_edit.then(|| view! {

@@ -86,6 +86,7 @@ pub fn NewDossierPage() -> impl IntoView {
     let lists = Resource::new(|| (), |_| list_watch_list_labels());
     view! {
         <section class="page narrow">
+            <crate::site::PageTitle text="New dossier" />
             <h1>"New dossier"</h1>
             <p class="hint">"Photos are added on the dossier's page once it is created."</p>
             <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
@@ -123,6 +124,7 @@ pub fn EditDossierPage() -> impl IntoView {
     let lists = Resource::new(|| (), |_| list_watch_list_labels());
     view! {
         <section class="page narrow">
+            <crate::site::PageTitle text="Edit dossier" />
             <h1>"Edit dossier"</h1>
             <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
@@ -166,6 +168,7 @@ pub fn DeleteDossierPage() -> impl IntoView {
     let error = last_error(delete.value());
     view! {
         <section class="page narrow">
+            <crate::site::PageTitle text="Delete dossier" />
             <h1>"Delete dossier"</h1>
             <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {

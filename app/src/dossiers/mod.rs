@@ -48,7 +48,7 @@ pub async fn get_dossier(id: i64) -> AppResult<Dossier> {
 /// fields.
 #[server(prefix = "/api", endpoint = "dossiers/create", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn create_dossier(
-    #[server(default)] name: String,
+    name: String,
     #[server(default)] comment: String,
     #[server(default)] active: Flag,
     /// The case's own fields: a JSON object (or its text).
@@ -71,7 +71,7 @@ pub async fn create_dossier(
 #[server(prefix = "/api", endpoint = "dossiers/update", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn update_dossier(
     id: i64,
-    #[server(default)] name: String,
+    name: String,
     #[server(default)] comment: String,
     #[server(default)] active: Flag,
     /// The case's own fields: a JSON object (or its text).

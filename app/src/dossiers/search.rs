@@ -29,6 +29,7 @@ pub fn DossiersPage() -> impl IntoView {
     view! {
         <section class="page">
             <header class="page-header">
+                <crate::site::PageTitle text="Dossiers" />
                 <h1>"Dossiers"</h1>
                 <Show when=move || can_edit>
                     <a class="button primary" href="/dossiers/new">"New dossier"</a>
@@ -140,7 +141,7 @@ fn DossierTable(dossiers: Vec<DossierSummary>, lists: Vec<WatchListLabel>) -> im
                         <tr data-testid="dossier-row">
                             <td class="thumb">
                                 {match d.thumbnail {
-                                    Some(sha) => view! { <img src=format!("/photos/{sha}/thumbnail") alt="" width="48" height="48" loading="lazy" /> }.into_any(),
+                                    Some(sha) => view! { <img src=format!("/photos/{sha}/face") alt="" width="48" height="48" loading="lazy" /> }.into_any(),
                                     None => view! { <span class="no-photo" title="No photo">"—"</span> }.into_any(),
                                 }}
                             </td>

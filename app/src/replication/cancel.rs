@@ -17,6 +17,7 @@ pub fn CancelReplicaPage() -> impl IntoView {
     let error = last_error(cancel.value());
     view! {
         <section class="page narrow">
+            <crate::site::PageTitle text="Cancel replica" />
             <h1>"Cancel replica"</h1>
             <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {

@@ -85,7 +85,7 @@ pub async fn leader_lists(remote_url: String) -> AppResult<Vec<RemoteList>> {
 /// Makes an empty local list a replica of a Leader's list (as `POST /sync/dossier-lists/`).
 #[server(prefix = "/api", endpoint = "replication/create", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn create_replica(
-    #[server(default)] remote_url: String,
+    remote_url: String,
     #[server(default)] remote_dossier_list: Option<i64>,
     #[server(default)] slave_dossier_list: Option<i64>,
 ) -> AppResult<Replica> {

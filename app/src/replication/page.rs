@@ -41,6 +41,7 @@ pub fn ReplicationPage() -> impl IntoView {
     );
     view! {
         <section class="page">
+            <crate::site::PageTitle text="Replication" />
             <h1>"Replication"</h1>
             <Suspense fallback=|| view! { <p class="loading">"Loading replicas…"</p> }>
                 {move || {

@@ -59,6 +59,7 @@ fn WatchListFields(
 pub fn NewWatchListPage() -> impl IntoView {
     view! {
         <section class="page narrow">
+            <crate::site::PageTitle text="New watch list" />
             <h1>"New watch list"</h1>
             <NewWatchListForm typed=Typed::from_query() />
         </section>
@@ -157,6 +158,7 @@ pub fn EditWatchListPage() -> impl IntoView {
     let list = Resource::new(move || id.get(), load_list);
     view! {
         <section class="page narrow">
+            <crate::site::PageTitle text="Edit watch list" />
             <h1>"Edit watch list"</h1>
             <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
@@ -188,6 +190,7 @@ pub fn DeleteWatchListPage() -> impl IntoView {
     let error = last_error(delete.value());
     view! {
         <section class="page narrow">
+            <crate::site::PageTitle text="Delete watch list" />
             <h1>"Delete watch list"</h1>
             <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {

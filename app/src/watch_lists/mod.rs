@@ -44,7 +44,7 @@ pub async fn get_watch_list(id: i64) -> AppResult<WatchList> {
 /// for the installation's.
 #[server(prefix = "/api", endpoint = "watch-lists/create", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn create_watch_list(
-    #[server(default)] name: String,
+    name: String,
     #[server(default)] comment: String,
     #[server(default)] color: String,
     #[server(default)] active: Flag,
@@ -74,7 +74,7 @@ pub async fn create_watch_list(
 #[server(prefix = "/api", endpoint = "watch-lists/update", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn update_watch_list(
     id: i64,
-    #[server(default)] name: String,
+    name: String,
     #[server(default)] comment: String,
     #[server(default)] color: String,
     #[server(default)] active: Flag,
@@ -104,7 +104,7 @@ pub async fn update_watch_list(
 /// Renames a list. Unlike the other settings, the name of a replicated list is this
 /// installation's own: the rest follows the Leader's list.
 #[server(prefix = "/api", endpoint = "watch-lists/rename", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
-pub async fn rename_watch_list(id: i64, #[server(default)] name: String) -> AppResult<WatchList> {
+pub async fn rename_watch_list(id: i64, name: String) -> AppResult<WatchList> {
     let (state, user) = crate::caller::require(Permission::Edit, "rename watch lists").await?;
     crate::caller::write(&state, &user, async |db| {
         engine::watch_lists::rename(db, id, &name).await
@@ -135,14 +135,23 @@ pub async fn count_exclusive_dossiers(id: i64) -> AppResult<i64> {
     Ok(engine::watch_lists::exclusive_dossier_count(&state.pool, id).await?)
 }
 
-/// Marks a list or dossier that is a read-only replica of a Leader's.
+/// Marks a list or dossier that is a read-only replica of a Leader's, naming the Leader (by the
+/// address it is pulled from) and linking to it, where it is edited.
 #[component]
 pub fn ReplicaBadge(leader: String) -> impl IntoView {
+    let host = leader_host(&leader);
     view! {
         <span class="badge replica" data-testid="replica-badge" title=format!("Replicated from {leader}; edit it there")>
-            "Read-only replica"
+            "Read-only · from "
+            <a href=leader.clone() data-testid="replica-leader">{host}</a>
         </span>
     }
+}
+
+/// The host and port of a Leader's address, the part a person recognises.
+fn leader_host(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    rest.trim_end_matches('/').to_string()
 }
 
 /// The colour label of a list.

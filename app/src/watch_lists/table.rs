@@ -11,6 +11,7 @@ pub fn WatchListsPage() -> impl IntoView {
     view! {
         <section class="page">
             <header class="page-header">
+                <crate::site::PageTitle text="Watch lists" />
                 <h1>"Watch lists"</h1>
                 <Show when=move || can_edit>
                     <a class="button primary" href="/watch-lists/new">"New watch list"</a>

@@ -18,6 +18,9 @@ const FOR: Duration = Duration::from_secs(3600);
 pub struct KeptSearch {
     pub outcome: Result<FaceSearchResult, String>,
     pub preview: Option<Vec<u8>>,
+    /// The filters it was made with, as typed, for the form beside its results.
+    pub watch_list: String,
+    pub min_confidence: String,
 }
 
 struct Entry {
@@ -68,6 +71,8 @@ mod tests {
         KeptSearch {
             outcome: Err("no".into()),
             preview: None,
+            watch_list: String::new(),
+            min_confidence: String::new(),
         }
     }
 

@@ -271,13 +271,26 @@ pub async fn empty_lists(pool: &PgPool) -> Result<Vec<(i64, String)>> {
     Ok(lists.into_iter().map(|l| (l.id, l.name)).collect())
 }
 
-/// How many lists of this installation are replicas.
-pub async fn count(pool: &PgPool) -> Result<i64> {
-    Ok(
-        sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM replicas"#)
-            .fetch_one(pool)
-            .await?,
+/// What this installation holds of replication: replicas of Leaders' lists, and sites that
+/// sent it their hits (it is their Leader).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Held {
+    pub replicas: i64,
+    pub sites: i64,
+}
+
+/// How many replicas and sites this installation holds.
+pub async fn held(pool: &PgPool) -> Result<Held> {
+    let row = sqlx::query!(
+        r#"SELECT (SELECT count(*) FROM replicas) AS "replicas!",
+                  (SELECT count(*) FROM sites) AS "sites!""#
     )
+    .fetch_one(pool)
+    .await?;
+    Ok(Held {
+        replicas: row.replicas,
+        sites: row.sites,
+    })
 }
 
 /// Cancels a replica: the local list keeps its dossiers and becomes editable again.

@@ -18,13 +18,13 @@ pub fn render(doc: &OpenApi) -> String {
         .map(|tag| {
             let operations = operations(doc)
                 .filter(|(_, _, op)| op.tags.as_ref().is_some_and(|t| t.contains(&tag.name)))
-                .map(|(method, path, op)| operation_view(method, path, op))
+                .map(|(method, path, op)| operation_view(doc, method, path, op))
                 .collect_view();
             let id = format!("tag-{}", tag.name);
             view! {
                 <section class="api-tag">
                     <h2 id=id>{tag.name.clone()}</h2>
-                    <p>{tag.description.clone().unwrap_or_default()}</p>
+                    <p>{prose(&tag.description.clone().unwrap_or_default())}</p>
                     {operations}
                 </section>
             }
@@ -43,18 +43,19 @@ pub fn render(doc: &OpenApi) -> String {
         .components
         .iter()
         .flat_map(|c| c.schemas.iter())
-        .map(|(name, schema)| schema_view(name, schema))
+        .map(|(name, schema)| schema_view(doc, name, schema))
         .collect_view();
     let overview = doc
         .info
         .description
         .iter()
         .flat_map(|text| text.split("\n\n"))
-        .map(|paragraph| view! { <p>{paragraph.to_string()}</p> })
+        .map(|paragraph| view! { <p>{prose(paragraph)}</p> })
         .collect_view();
     let body = view! {
         <header class="topbar"><a class="brand" href="/">"Dossier database"</a></header>
         <main class="page api-docs">
+            <p><a href="/" data-testid="back-to-app">"← Back to the app"</a></p>
             <h1>{title.clone()}</h1>
             {overview}
             <p>
@@ -105,7 +106,12 @@ fn methods(item: &PathItem) -> Vec<(&'static str, &Operation)> {
     .collect()
 }
 
-fn operation_view(method: &'static str, path: &str, op: &Operation) -> impl IntoView {
+fn operation_view(
+    doc: &OpenApi,
+    method: &'static str,
+    path: &str,
+    op: &Operation,
+) -> impl IntoView {
     let access = match op.security.as_deref() {
         None | Some([]) => "Anyone.".to_string(),
         Some(requirements) => {
@@ -133,7 +139,7 @@ fn operation_view(method: &'static str, path: &str, op: &Operation) -> impl Into
                     <td><code>{p.name.clone()}</code></td>
                     <td>{kind}</td>
                     <td>{place}</td>
-                    <td>{p.description.clone().unwrap_or_default()}</td>
+                    <td>{prose(&p.description.clone().unwrap_or_default())}</td>
                 </tr>
             }
         })
@@ -149,7 +155,7 @@ fn operation_view(method: &'static str, path: &str, op: &Operation) -> impl Into
             .values()
             .next()
             .and_then(content_schema)
-            .map(fields_view);
+            .map(|schema| fields_view(doc, schema));
         view! {
             <p>"Body (" {kinds.join(" or ")} "):"</p>
             {fields}
@@ -174,14 +180,14 @@ fn operation_view(method: &'static str, path: &str, op: &Operation) -> impl Into
                 ),
                 RefOr::Ref(r) => (r.ref_location.clone(), String::new()),
             };
-            view! { <li><code>{status.clone()}</code>" " {description} " " <em>{kind}</em></li> }
+            view! { <li><code>{status.clone()}</code>" " {prose(&description)} " " <em>{kind}</em></li> }
         })
         .collect_view();
     let id = op.operation_id.clone().unwrap_or_default();
     view! {
         <article class="card api-operation" id=id>
             <h3><code>{format!("{method} {path}")}</code></h3>
-            <p>{op.description.clone().or_else(|| op.summary.clone()).unwrap_or_default()}</p>
+            <p>{prose(&op.description.clone().or_else(|| op.summary.clone()).unwrap_or_default())}</p>
             <p class="access">{access}</p>
             {(!op.parameters.as_ref().is_none_or(Vec::is_empty)).then(|| view! {
                 <table class="data-table"><thead><tr><th>"parameter"</th><th>"type"</th><th>"in"</th><th>"about"</th></tr></thead>
@@ -200,9 +206,26 @@ fn content_schema(content: &RefOr<utoipa::openapi::Content>) -> Option<&RefOr<Sc
     }
 }
 
-/// An object's fields as a table; any other schema as its type.
-fn fields_view(schema: &RefOr<Schema>) -> AnyView {
-    let RefOr::T(Schema::Object(object)) = schema else {
+/// The schema a reference names, from the document's components; any other schema as it is.
+fn resolved<'a>(doc: &'a OpenApi, schema: &'a RefOr<Schema>) -> &'a RefOr<Schema> {
+    let RefOr::Ref(reference) = schema else {
+        return schema;
+    };
+    let name = reference
+        .ref_location
+        .rsplit('/')
+        .next()
+        .unwrap_or_default();
+    doc.components
+        .as_ref()
+        .and_then(|c| c.schemas.get(name))
+        .unwrap_or(schema)
+}
+
+/// An object's fields as a table (a reference to one is looked up); any other schema as its
+/// type.
+fn fields_view(doc: &OpenApi, schema: &RefOr<Schema>) -> AnyView {
+    let RefOr::T(Schema::Object(object)) = resolved(doc, schema) else {
         return view! { <p>{type_name(schema)}</p> }.into_any();
     };
     if object.properties.is_empty() {
@@ -222,7 +245,7 @@ fn fields_view(schema: &RefOr<Schema>) -> AnyView {
                     <td><code>{name.clone()}</code></td>
                     <td>{type_name(field)}</td>
                     <td>{required}</td>
-                    <td>{description(field)}</td>
+                    <td>{prose(&description(field))}</td>
                 </tr>
             }
         })
@@ -234,15 +257,30 @@ fn fields_view(schema: &RefOr<Schema>) -> AnyView {
     .into_any()
 }
 
-fn schema_view(name: &str, schema: &RefOr<Schema>) -> impl IntoView {
+fn schema_view(doc: &OpenApi, name: &str, schema: &RefOr<Schema>) -> impl IntoView {
     let id = format!("schema-{name}");
     view! {
         <article class="card api-schema" id=id>
             <h3><code>{name.to_string()}</code></h3>
-            <p>{description(schema)}</p>
-            {fields_view(schema)}
+            <p>{prose(&description(schema))}</p>
+            {fields_view(doc, schema)}
         </article>
     }
+}
+
+/// The descriptions' Markdown as the page shows it: `code` in code type, the rest as text
+/// (escaped, like every text of the page). Nothing else of Markdown is used in them.
+fn prose(text: &str) -> impl IntoView {
+    text.split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 {
+                view! { <code>{part.to_string()}</code> }.into_any()
+            } else {
+                part.to_string().into_any()
+            }
+        })
+        .collect_view()
 }
 
 fn description(schema: &RefOr<Schema>) -> String {

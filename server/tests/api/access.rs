@@ -264,10 +264,12 @@ async fn the_site_says_its_name_to_all_and_its_replicas_to_users(pool: sqlx::PgP
     let stranger = app.call("site", None, json!({})).await.json();
     assert_eq!(
         stranger,
-        json!({"name": "Regional office", "replicas": null})
+        json!({"name": "Regional office", "replicas": null, "role": null})
     );
     let user = app.ok("site", &app.user, json!({})).await;
     assert_eq!(user["replicas"], 0);
+    // Replication is on (the tests' sync token) and it holds no replica: it is a Leader.
+    assert_eq!(user["role"], "leader");
     // The login page names the installation before anyone logs in.
     let login = app.get("/login", None).await;
     assert!(String::from_utf8_lossy(&login.body).contains("Regional office"));

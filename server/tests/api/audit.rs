@@ -226,3 +226,64 @@ async fn entries_older_than_the_retention_are_purged(pool: sqlx::PgPool) {
     assert_eq!(left.len(), 1);
     assert_eq!(left[0]["changes"]["name"]["after"], "New");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn entries_name_their_subjects_leave_bookkeeping_out_and_cover_webhooks(pool: sqlx::PgPool) {
+    let app = TestApp::new(pool).await;
+    let list = app.watch_list("Night shift").await;
+    let dossier = app.dossier("Jane Roe", &[list]).await;
+    let before = app.count("audit_log").await;
+    crate::helpers::add_photo(&app, dossier, 3, None).await;
+    // An upload is one entry, the photo's, named after its dossier; the dossier's replication
+    // revision it bumped is not an "update dossier" entry.
+    let upload = entries(&app, json!({"limit": 10})).await;
+    let new: Vec<&Value> = upload
+        .iter()
+        .take((app.count("audit_log").await - before) as usize)
+        .collect();
+    assert_eq!(new.len(), 1, "{new:?}");
+    assert_eq!(new[0]["subject_kind"], "photo");
+    assert_eq!(new[0]["subject_name"], "Jane Roe");
+    assert!(new[0]["changes"].get("image_sha256").is_none());
+
+    let created = entries(&app, json!({"subject_kind": "dossier", "action": "create"})).await;
+    assert_eq!(created[0]["subject_name"], "Jane Roe");
+    assert!(created[0]["changes"].get("revision").is_none());
+    assert!(created[0]["changes"].get("name_folded").is_none());
+    // Deleted, it keeps the name it had.
+    app.ok("dossiers/delete", &app.operator, json!({"id": dossier}))
+        .await;
+    let gone = entries(&app, json!({"subject_kind": "dossier", "action": "delete"})).await;
+    assert_eq!(gone[0]["subject_name"], "Jane Roe");
+    let membership = entries(&app, json!({"subject_kind": "membership"})).await;
+    assert_eq!(
+        membership.last().unwrap()["subject_name"],
+        "Jane Roe in Night shift"
+    );
+
+    // A webhook sends faces to an address: its creation, its secret being shown, and its
+    // deletion are recorded, the secret itself never.
+    let hook = "http://127.0.0.1:9/receiver";
+    let (id, secret): (i64, String) = serde_json::from_value(
+        app.ok("webhooks/create", &app.admin, json!({"url": hook}))
+            .await,
+    )
+    .unwrap();
+    app.ok("webhooks/delete", &app.admin, json!({"id": id}))
+        .await;
+    let hooks = entries(&app, json!({"subject_kind": "webhook"})).await;
+    let actions: Vec<&str> = hooks
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["delete", "show_secret", "create"], "newest first");
+    assert!(hooks
+        .iter()
+        .all(|e| e["subject_name"] == hook && e["actor"] == "admin"));
+    assert_eq!(hooks[2]["changes"]["min_confidence"]["after"], 0.0);
+    let everything = serde_json::to_string(&entries(&app, json!({"limit": 500})).await).unwrap();
+    assert!(
+        !everything.contains(&secret),
+        "the secret is never recorded"
+    );
+}

@@ -202,6 +202,18 @@ async fn the_reference_says_what_a_call_takes_and_answers(pool: sqlx::PgPool) {
         );
     }
     assert_eq!(arguments["watch_lists"]["type"], "array");
+    // Required is what the call refuses to go without: the name, not the comment.
+    let required = &create["requestBody"]["content"]["application/json"]["schema"]["required"];
+    assert_eq!(required, &serde_json::json!(["name"]), "{required}");
+    let refused = app
+        .call(
+            "dossiers/create",
+            Some(&app.admin),
+            serde_json::json!({"comment": "x"}),
+        )
+        .await;
+    assert_eq!(refused.status, 400);
+    assert!(String::from_utf8_lossy(&refused.body).contains("name"));
     let answer = &create["responses"]["200"]["content"]["application/json"]["schema"];
     assert!(answer["properties"]["photos"].is_object(), "{answer}");
     // Such an answer is what the call returns.
@@ -276,6 +288,19 @@ async fn the_reference_page_lists_every_endpoint(pool: sqlx::PgPool) {
         "escaped text"
     );
     assert!(!html.contains("<script"), "the page needs no script");
+    // Its Markdown is rendered, not shown raw.
+    assert!(!html.contains('`'), "raw Markdown on the page");
+    assert!(html.contains("<code>SYNC_TOKEN"));
+    // A body given by reference lists its fields (a camera's post), and the page leads back.
+    let faces = &html[html.find("POST /api/events/faces").unwrap()..];
+    let faces = &faces[..faces.find("</article>").unwrap()];
+    for field in ["camera", "captured_at", "image", "vectors"] {
+        assert!(
+            faces.contains(&format!("<code>{field}<")),
+            "events/faces lacks {field}"
+        );
+    }
+    assert!(html.contains(r#"href="/""#) && html.contains("Back to the app"));
 
     let asked_for_json = app
         .send(

@@ -59,6 +59,19 @@ pub async fn create(db: &mut sqlx::PgConnection, hook: NewWebhook) -> Result<(i6
     )
     .fetch_one(&mut *db)
     .await?;
+    // The answer carries the secret: that it was shown, and to whom, is on the record (the
+    // secret itself never is).
+    sqlx::query!(
+        "INSERT INTO audit_log (actor_id, actor, address, action, subject_kind, subject_id,
+                                subject_name, summary)
+         SELECT (a ->> 'id')::bigint, a ->> 'name', a ->> 'address', 'show_secret', 'webhook',
+                $1, $2, 'its secret was shown once, to its creator'
+         FROM audit_actor() AS a",
+        id.to_string(),
+        hook.url
+    )
+    .execute(&mut *db)
+    .await?;
     Ok((id, hook.secret))
 }
 
