@@ -205,6 +205,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn id_lists_read_arrays_checkboxes_and_comma_separated_text() {
+        let read = |json: &str| serde_json::from_str::<IdList>(json).unwrap();
+        let ids = |list: IdList| list.parse("watch_lists", "a watch list id");
+        assert_eq!(ids(read("[3, 7]")).unwrap(), [3, 7]);
+        assert_eq!(ids(read(r#"["3", "7"]"#)).unwrap(), [3, 7]);
+        assert_eq!(ids(read(r#""3, 7,""#)).unwrap(), [3, 7]);
+        assert_eq!(ids(read(r#""""#)).unwrap(), Vec::<i64>::new());
+        let refused = ids(read(r#""3, seven""#)).unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .contains("\"seven\" is not a watch list id"),
+            "{refused}"
+        );
+    }
+
+    #[test]
     fn flags_read_what_browsers_and_api_callers_send() {
         let read = |json: &str| serde_json::from_str::<Flag>(json);
         assert_eq!(read(r#""on""#).unwrap(), Flag(true));
