@@ -82,7 +82,9 @@ pub async fn site_info() -> AppResult<Site> {
 pub fn name() -> String {
     #[cfg(feature = "ssr")]
     {
-        crate::state::app_state()
+        // Quietly empty where there is no state: the router lists the routes by rendering the
+        // app once without one, at startup.
+        use_context::<crate::state::AppState>()
             .map(|s| s.settings.site_name.clone())
             .unwrap_or_default()
     }
