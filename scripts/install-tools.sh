@@ -69,8 +69,9 @@ if [ "$(cargo deb --version 2>/dev/null | awk '{print $2}')" != "3.8.0" ]; then
   cargo install cargo-deb --version 3.8.0 --locked
 fi
 
-if [ ! -x end2end/node_modules/.bin/wasm-opt ] || [ ! -d end2end/node_modules/@playwright/test ]; then
-  say "installing npm packages (binaryen for wasm-opt, Playwright)"
+if [ ! -x end2end/node_modules/.bin/wasm-opt ] || [ ! -d end2end/node_modules/@playwright/test ] ||
+  [ ! -d end2end/node_modules/@axe-core/playwright ]; then
+  say "installing npm packages (binaryen for wasm-opt, Playwright, axe-core)"
   (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
 fi
 

@@ -117,7 +117,7 @@ pub fn AuditLogPage() -> impl IntoView {
                                 let newest = before.map(|_| filters.link(None));
                                 view! {
                                     <EntryTable entries=page.entries />
-                                    <nav class="pager" aria-label="Pages">
+                                    <nav class="pager" aria-label="More results">
                                         {newest.map(|href| view! { <a href=href>"« Newest"</a> })}
                                         {older.map(|href| view! { <a href=href rel="next">"Older entries »"</a> })}
                                     </nav>
@@ -207,6 +207,9 @@ fn action_words(action: &str) -> String {
         "update" => "changed".into(),
         "delete" => "deleted".into(),
         "show_secret" => "secret shown".into(),
+        "confirm" => "match confirmed".into(),
+        "reject" => "marked not this person".into(),
+        "withdraw_verdict" => "verdict withdrawn".into(),
         "login" => "logged in".into(),
         "logout" => "logged out".into(),
         "login_failed" => "login failed".into(),

@@ -75,7 +75,7 @@ pub async fn acknowledge_all_events(
 
 /// The events view a form came from, or the first page: only this page's own addresses.
 #[cfg(feature = "ssr")]
-fn events_view(back: &str) -> String {
+pub(crate) fn events_view(back: &str) -> String {
     if back.starts_with("/events?") && !back.contains("//") {
         back.to_string()
     } else {
@@ -96,20 +96,28 @@ struct Filters {
 }
 
 impl Filters {
+    /// The filters as query parameters.
+    fn params(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("camera", self.camera.clone()),
+            ("watch_list", self.watch_list.clone()),
+            ("matched", self.matched.clone()),
+            ("acknowledged", self.acknowledged.clone()),
+            ("from", self.from.clone()),
+            ("to", self.to.clone()),
+            ("site", self.site.clone()),
+        ]
+    }
+
     fn link(&self, before: &str) -> String {
-        crate::forms::link(
-            "/events",
-            &[
-                ("camera", self.camera.clone()),
-                ("watch_list", self.watch_list.clone()),
-                ("matched", self.matched.clone()),
-                ("acknowledged", self.acknowledged.clone()),
-                ("from", self.from.clone()),
-                ("to", self.to.clone()),
-                ("site", self.site.clone()),
-                ("before", before.to_string()),
-            ],
-        )
+        let mut params = self.params();
+        params.push(("before", before.to_string()));
+        crate::forms::link("/events", &params)
+    }
+
+    /// The CSV report of the same filter (every page, not only this one).
+    fn export(&self) -> String {
+        crate::forms::link("/events/export.csv", &self.params())
     }
 
     fn any(&self) -> bool {
@@ -208,7 +216,10 @@ pub fn EventsPage() -> impl IntoView {
                                 <Awaiting awaiting filters=filters.clone() back=here.clone() can_acknowledge acknowledge_all />
                             </div>
                         </div>
-                        <FilterForm filters=filters.clone() lists sites />
+                        <div class="filter-row">
+                            <FilterForm filters=filters.clone() lists sites />
+                            <a class="export" href=filters.export() download="" data-testid="export-events">"Export CSV"</a>
+                        </div>
                         {match page {
                             Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
                             Ok(page) => {
@@ -224,7 +235,7 @@ pub fn EventsPage() -> impl IntoView {
                                             view! { <EventTable events=page.events acknowledge can_acknowledge back=here /> }.into_any()
                                         }}
                                     </div>
-                                    <nav class="pager" aria-label="Pages">
+                                    <nav class="pager" aria-label="More results">
                                         {newest.map(|href| view! { <a href=href>"« Newest"</a> })}
                                         {older.map(|href| view! { <a href=href rel="next">"Older events »"</a> })}
                                     </nav>
@@ -365,6 +376,7 @@ fn EventTable(
             <tbody>
                 {events.into_iter().map(|e| {
                     let back = back.clone();
+                    let verdict_back = back.clone();
                     let face = e.has_face.then(|| view! { <img class="face" src=format!("/events/{}/face", e.id) alt="Face seen" width="64" height="64" /> });
                     // A watched camera's event keeps the frame the best shot was in.
                     let frame = e.has_frame.then(|| view! {
@@ -393,7 +405,9 @@ fn EventTable(
                         <tr class=row_class data-testid="event" data-event-id=e.id>
                             <td data-testid="seen">{seen}</td>
                             <td>{e.camera.clone()}{e.site.map(|s| view! { <br /><span class="site" data-testid="event-site">{format!("at {}", s.name)}</span> })}</td>
-                            <td>{face}{frame}</td>
+                            <td>{face}{frame}{e.searchable.then(|| view! {
+                                <a class="find-elsewhere" href=format!("/events/similar?event={}", e.id) data-testid="find-elsewhere">"Find this person elsewhere"</a>
+                            })}</td>
                             {match e.matched {
                                 None => view! { <td class="muted" data-testid="unmatched">"no match"</td><td></td><td></td> }.into_any(),
                                 Some(m) => {
@@ -402,7 +416,9 @@ fn EventTable(
                                     view! {
                                         <td data-testid="match">{photo}<a href=format!("/dossiers/{}", m.dossier_id)>{m.dossier_name.clone()}</a></td>
                                         <td><span class="swatch" style=format!("background:{color}")></span>{m.watch_list_name.clone().unwrap_or_else(|| format!("list {} (deleted)", m.watch_list_id))}</td>
-                                        <td class="num" data-testid="confidence">{format!("{:.2}", m.confidence)}</td>
+                                        <td class="num"><span data-testid="confidence">{format!("{:.2}", m.confidence)}</span>
+                                            <crate::verdicts::VerdictCell event_id=e.id verdict=e.verdict.clone() back=verdict_back />
+                                        </td>
                                     }.into_any()
                                 }
                             }}

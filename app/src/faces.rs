@@ -247,7 +247,7 @@ fn Outcome(id: String, outcome: SearchOutcome) -> impl IntoView {
     let summary = format!(
         "{} found, compared with {}.",
         crate::forms::count(faces.len() as i64, "face", "faces"),
-        crate::forms::count(compared as i64, "dossier photo", "dossier photos")
+        crate::forms::count(compared, "dossier photo", "dossier photos")
     );
     view! {
         <div class="face-results" data-testid="face-results">

@@ -8,6 +8,7 @@
 // than the compiler's default limit.
 #![recursion_limit = "256"]
 
+pub mod archive;
 pub mod audit;
 pub mod auth;
 #[cfg(feature = "ssr")]
@@ -29,6 +30,7 @@ pub mod sites;
 pub mod state;
 pub mod uploads;
 pub mod users;
+pub mod verdicts;
 pub mod watch_lists;
 pub mod webhooks;
 
@@ -117,6 +119,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/watch-lists/new") ssr=SsrMode::Async view=watch_lists::NewWatchListPage />
                     <Route path=path!("/watch-lists/:id/edit") ssr=SsrMode::Async view=watch_lists::EditWatchListPage />
                     <Route path=path!("/watch-lists/:id/delete") ssr=SsrMode::Async view=watch_lists::DeleteWatchListPage />
+                    <Route path=path!("/watch-lists/:id/calibration") ssr=SsrMode::Async view=verdicts::CalibrationPage />
                     <Route path=path!("/dossiers") ssr=SsrMode::Async view=dossiers::DossiersPage />
                     <Route path=path!("/dossiers/new") ssr=SsrMode::Async view=dossiers::NewDossierPage />
                     <Route path=path!("/dossiers/:id") ssr=SsrMode::Async view=dossiers::DossierPage />
@@ -124,6 +127,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/dossiers/:id/delete") ssr=SsrMode::Async view=dossiers::DeleteDossierPage />
                     <Route path=path!("/faces/search") ssr=SsrMode::Async view=faces::FaceSearchPage />
                     <Route path=path!("/events") ssr=SsrMode::Async view=events::EventsPage />
+                    <Route path=path!("/events/similar") ssr=SsrMode::Async view=archive::SimilarEventsPage />
                     <Route path=path!("/webhooks") ssr=SsrMode::Async view=webhooks::WebhooksPage />
                     <Route path=path!("/cameras") ssr=SsrMode::Async view=cameras::CamerasPage />
                     <Route path=path!("/users") ssr=SsrMode::Async view=users::UsersPage />
@@ -191,7 +195,7 @@ fn Nav() -> impl IntoView {
         <header class="topbar">
             <a class="brand" href="/">"Dossier database"</a>
             <site::SiteName />
-            <input type="checkbox" id="menu-toggle" class="menu-toggle" />
+            <input type="checkbox" id="menu-toggle" class="menu-toggle" aria-label="Menu" />
             <label for="menu-toggle" class="menu-button">"Menu"</label>
             <nav aria-label="Pages">
                 {group("nav-monitoring", "Monitoring", view! {

@@ -30,6 +30,13 @@ const NOTICES: &[(&str, &str)] = &[
         "Replica cancelled: the local list keeps its dossiers and can be edited again.",
     ),
     ("event-acknowledged", "Event acknowledged."),
+    ("match-confirmed", "Match confirmed."),
+    ("match-rejected", "Marked: not this person."),
+    ("verdict-withdrawn", "Verdict withdrawn."),
+    (
+        "threshold-applied",
+        "Threshold applied: matches from now on are made at it.",
+    ),
     (
         "events-acknowledged",
         "Every event awaiting acknowledgement in this view is acknowledged.",

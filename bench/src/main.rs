@@ -132,6 +132,20 @@ pub struct Args {
     pub events: u64,
     #[arg(long, default_value_t = 30)]
     pub event_days: u32,
+    /// P16's archive: events (in memory), the days they spread over, queries through the
+    /// archive and through the exact scan (its baseline; slow at 10 M).
+    #[arg(long, default_value_t = 10_000_000)]
+    pub archive_events: usize,
+    #[arg(long, default_value_t = 30)]
+    pub archive_days: i64,
+    #[arg(long, default_value_t = 300)]
+    pub archive_queries: usize,
+    #[arg(long, default_value_t = 20)]
+    pub archive_exact_queries: usize,
+    /// Run only P16 (the archive search), print its figures and write no report.
+    #[arg(long)]
+    #[serde(skip)]
+    pub archive_only: bool,
     /// P12's steady pace of posts at the Subscriber (events a second), and for how long.
     #[arg(long, default_value_t = 50.0)]
     pub hits_pace: f64,
@@ -233,8 +247,11 @@ async fn main() {
         || args.index_only
         || args.video_only
         || args.hits_only
+        || args.archive_only
     {
-        let only = if args.hits_only {
+        let only = if args.archive_only {
+            measures::archive_only(&args).await
+        } else if args.hits_only {
             measures::hits::hits_only(&args).await
         } else if args.video_only {
             measures::video::video_only(&args).await

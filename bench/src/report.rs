@@ -180,6 +180,30 @@ fn monitoring_rows(s: &mut String, r: &Results) {
                 && f.page_p99_ratio <= 2.0
         )
     );
+    let a = &r.p16;
+    let _ = writeln!(
+        s,
+        "| P16 | archive search by face at {} events over {} days (in memory, {} threads, {} MB; {} queries, new photos of people seen 5 times, the 50 closest above 0.75): one day / the month, p50 / p99; agreement with the exact scan ({} queries, {:.1} appearances each) | day {:.2} / {:.2} ms; month {:.1} / {:.1} ms; agreement {:.4} | exact scan of the floats: day {:.1} / {:.1} ms; month {:.0} / {:.0} ms | day {:.0}×, month {:.0}× faster (p99) | day p99 < 100 ms, month p99 < 1 s | {} |",
+        a.events,
+        a.days,
+        a.threads,
+        a.memory_bytes / 1_000_000,
+        a.queries,
+        a.exact_queries,
+        a.mean_appearances,
+        a.day_p50_ms,
+        a.day_p99_ms,
+        a.month_p50_ms,
+        a.month_p99_ms,
+        a.agreement,
+        a.exact_day_p50_ms,
+        a.exact_day_p99_ms,
+        a.exact_month_p50_ms,
+        a.exact_month_p99_ms,
+        a.exact_day_p99_ms / a.day_p99_ms,
+        a.exact_month_p99_ms / a.month_p99_ms,
+        verdict(a.day_p99_ms < 100.0 && a.month_p99_ms < 1000.0)
+    );
 }
 
 pub fn render(args: &Args, r: &Results) -> String {

@@ -72,6 +72,7 @@ pub const SUBJECT_KINDS: &[&str] = &[
     "session",
     "camera",
     "webhook",
+    "event",
 ];
 
 /// Which entries to show: every filter is optional; `before` pages back from an entry id.

@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 pub const MAX_BATCH: usize = 100;
 /// The largest face picture an event carries.
 pub const MAX_FACE_JPEG: usize = 1 << 20;
+/// The longest face code an event may carry (`events.face_code`).
+pub const MAX_FACE_CODE: usize = 8192;
 /// A site that has not reported for this long is flagged as quiet (it reports every
 /// [`HEARTBEAT_SECONDS`] when it has nothing to send).
 pub const QUIET_SECONDS: i64 = 120;
@@ -77,6 +79,10 @@ pub struct SiteEvent {
     pub camera: String,
     #[serde(default, with = "crate::bytes::base64_option")]
     pub face_jpeg: Option<Vec<u8>>,
+    /// The face's vector as the site's event keeps it (one signed byte per float), for the
+    /// Leader's archive search across its sites.
+    #[serde(default, with = "crate::bytes::base64_option")]
+    pub face_code: Option<Vec<u8>>,
     #[serde(default)]
     pub quality: Option<f32>,
     pub dossier_id: i64,
@@ -85,6 +91,19 @@ pub struct SiteEvent {
     pub confidence: f32,
     #[serde(default)]
     pub acknowledged: Option<crate::monitoring::Acknowledgement>,
+    /// The site operators' last judgement of the match (none: never judged).
+    #[serde(default)]
+    pub judged: Option<SiteJudgement>,
+}
+
+/// A verdict on a site's match, or its withdrawal (`verdict` none), as it travels up: the
+/// later judgement of an event wins on the Leader.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SiteJudgement {
+    pub verdict: Option<crate::monitoring::verdicts::Verdict>,
+    pub by: String,
+    #[serde(deserialize_with = "crate::time::rfc3339")]
+    pub at: DateTime<Utc>,
 }
 
 /// The Leader's answer to a delivery.
@@ -236,6 +255,18 @@ impl HitBatch {
                     ));
                 }
             }
+            if e.face_code
+                .as_ref()
+                .is_some_and(|c| c.is_empty() || c.len() > MAX_FACE_CODE)
+            {
+                return Err(Error::invalid(
+                    &at("face_code"),
+                    format!("must be 1 to {MAX_FACE_CODE} bytes"),
+                ));
+            }
+            if let Some(j) = &e.judged {
+                check_text(&at("judged.by"), &j.by, 300)?;
+            }
             if let Some(a) = &e.acknowledged {
                 check_text(&at("acknowledged.by"), &a.by, 300)?;
             }
@@ -275,12 +306,14 @@ mod tests {
                 last_seen_at: None,
                 camera: "door".into(),
                 face_jpeg: Some(vec![0xFF, 0xD8, 0xFF]),
+                face_code: Some(vec![1, 255, 3]),
                 quality: Some(0.5),
                 dossier_id: 3,
                 dossier_name: "Joe".into(),
                 watch_list_id: 1,
                 confidence: 0.9,
                 acknowledged: None,
+                judged: None,
             }],
         }
     }
@@ -300,6 +333,12 @@ mod tests {
         assert_eq!(
             b.check(now).unwrap_err().field(),
             Some("events[0].face_jpeg")
+        );
+        let mut b = batch();
+        b.events[0].face_code = Some(Vec::new());
+        assert_eq!(
+            b.check(now).unwrap_err().field(),
+            Some("events[0].face_code")
         );
         let mut b = batch();
         b.site.name = "a\u{7}".into();

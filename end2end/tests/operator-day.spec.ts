@@ -1,6 +1,7 @@
 // An operator's day, on a desk (1280×800) and on a phone at the gate (390×844): every page
 // fits, runs no script the Content-Security-Policy blocks, says which installation it is, and
 // asks before it deletes anything.
+import AxeBuilder from "@axe-core/playwright";
 import { Browser, expect, Page, test } from "@playwright/test";
 import { Api, hydrated, logIn, PASSWORD, testPhoto, unique } from "./pages";
 
@@ -20,8 +21,8 @@ async function seed() {
   const [dossier] = await api.dossiers(name, 1, list);
   await api.photo(dossier, "obama.jpg");
   const camera = unique("gate").replace(/ /g, "-");
-  await api.event(camera, "obama2.jpg");
-  return { api, list, listName, dossier, name: `${name} 001`, camera };
+  const event = (await api.event(camera, "obama2.jpg")).events[0].id;
+  return { api, list, listName, dossier, name: `${name} 001`, camera, event };
 }
 
 /** Every CSP violation the page reports, collected from the moment it starts loading. */
@@ -56,54 +57,82 @@ async function expectNoSidewaysScroll(page: Page, where: string) {
   expect(scroll, `${where} is ${scroll} px wide in a ${width} px window`).toBeLessThanOrEqual(width);
 }
 
+/** What axe-core finds wrong on the page as it stands, one line per rule and element. */
+async function accessibilityViolations(page: Page) {
+  const { violations } = await new AxeBuilder({ page }).analyze();
+  return violations.flatMap((v) => v.nodes.map((n) => `${v.id} (${v.impact}): ${n.target.join(" ")} — ${v.help}`));
+}
+
 for (const [label, size] of SIZES) {
-  test(`every page fits a ${label} and logs no CSP violation`, async ({ browser }) => {
-    test.setTimeout(120_000);
-    const { api, list, dossier } = await seed();
-    const { context, page, violations } = await loggedIn(browser, size);
-    const pages = [
-      "/watch-lists",
-      "/watch-lists/new",
-      `/watch-lists/${list}/edit`,
-      `/watch-lists/${list}/delete`,
-      "/dossiers",
-      "/dossiers/new",
-      `/dossiers/${dossier}`,
-      `/dossiers/${dossier}/edit`,
-      `/dossiers/${dossier}/delete`,
-      "/faces/search",
-      "/events",
-      "/cameras",
-      "/webhooks",
-      "/users",
-      "/audit",
-      "/replication",
-      "/sites",
-      "/api-docs",
-    ];
-    for (const path of pages) {
-      await page.goto(path);
-      if (path !== "/api-docs") await hydrated(page);
-      await expectNoSidewaysScroll(page, path);
-      if (path === "/api-docs") continue;
-      // The tab says the page and the installation.
-      await expect(page).toHaveTitle(/ · (127\.0\.0\.1:\d+|.+)$/);
-      if (label === "desk") {
-        // The header's links sit on one line.
-        const tops = await page.locator(".topbar nav a").evaluateAll((links) =>
-          links.map((a) => Math.round(a.getBoundingClientRect().top)),
-        );
-        expect(new Set(tops).size, `${path}: header links on ${new Set(tops).size} lines`).toBe(1);
-        expect((await page.locator(".topbar").boundingBox())!.height).toBeLessThan(72);
-      } else {
-        // Folded behind "Menu", which opens it.
-        await expect(page.locator(".topbar nav")).toBeHidden();
+  for (const javaScriptEnabled of [true, false]) {
+    const how = javaScriptEnabled ? ", passes axe" : " without JavaScript";
+    test(`every page fits a ${label}${how} and logs no CSP violation`, async ({ browser }) => {
+      test.setTimeout(180_000);
+      const { api, list, dossier, camera, event } = await seed();
+      const { context, page, violations } = await loggedIn(browser, size, javaScriptEnabled);
+      const pages = [
+        "/watch-lists",
+        "/watch-lists/new",
+        `/watch-lists/${list}/edit`,
+        `/watch-lists/${list}/delete`,
+        "/dossiers",
+        `/dossiers?watch_list=${list}`,
+        "/dossiers/new",
+        `/dossiers/${dossier}`,
+        `/dossiers/${dossier}/edit`,
+        `/dossiers/${dossier}/delete`,
+        "/faces/search",
+        "/events",
+        `/events?camera=${camera}`,
+        `/events/similar?event=${event}`,
+        `/watch-lists/${list}/calibration`,
+        "/cameras",
+        "/webhooks",
+        "/users",
+        "/audit",
+        "/replication",
+        "/sites",
+        "/api-docs",
+      ];
+      const inaccessible: string[] = [];
+      for (const path of pages) {
+        await page.goto(path);
+        if (javaScriptEnabled && path !== "/api-docs") await hydrated(page);
+        await expectNoSidewaysScroll(page, path);
+        // axe runs in the page, so only with JavaScript; without it the page is the same
+        // server-rendered markup, not yet hydrated.
+        if (javaScriptEnabled) {
+          inaccessible.push(...(await accessibilityViolations(page)).map((v) => `${path}: ${v}`));
+        }
+        if (path === "/api-docs") continue;
+        // The page is there, JavaScript or not, and its tab says the page and the installation.
+        await expect(page.locator("main h1").first()).toBeVisible();
+        await expect(page).toHaveTitle(/ · (127\.0\.0\.1:\d+|.+)$/);
+        if (label === "desk") {
+          // The header's links sit on one line.
+          const tops = await page.locator(".topbar nav a").evaluateAll((links) =>
+            links.map((a) => Math.round(a.getBoundingClientRect().top)),
+          );
+          expect(new Set(tops).size, `${path}: header links on ${new Set(tops).size} lines`).toBe(1);
+          expect((await page.locator(".topbar").boundingBox())!.height).toBeLessThan(72);
+        } else {
+          // Folded behind "Menu", which opens it.
+          await expect(page.locator(".topbar nav")).toBeHidden();
+        }
       }
-    }
-    expect(violations, violations.join("\n")).toEqual([]);
-    await context.close();
-    await api.dispose();
-  });
+      // Logged out: the login page.
+      await context.clearCookies();
+      await page.goto("/login");
+      await expectNoSidewaysScroll(page, "/login");
+      if (javaScriptEnabled) {
+        inaccessible.push(...(await accessibilityViolations(page)).map((v) => `/login: ${v}`));
+      }
+      expect(inaccessible, inaccessible.join("\n")).toEqual([]);
+      expect(violations, violations.join("\n")).toEqual([]);
+      await context.close();
+      await api.dispose();
+    });
+  }
 }
 
 test("the phone's menu opens with and without JavaScript, and the tab names the page and the installation", async ({

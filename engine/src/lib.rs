@@ -19,6 +19,7 @@ pub mod database;
 pub mod demo;
 pub mod dossiers;
 pub mod error;
+pub mod exports;
 pub mod faces;
 pub mod hits;
 pub mod housekeeping;
@@ -137,8 +138,8 @@ impl Installation {
     }
 
     /// Starts every background worker of the installation under one runtime: the replication
-    /// scheduler, the webhook sender, the delivery of hits, the face index's refresh, the
-    /// housekeeping and this process's video worker.
+    /// scheduler, the webhook sender, the delivery of hits, the face index's refresh, the event
+    /// archive's reader, the housekeeping and this process's video worker.
     pub fn start_workers(&self) -> Workers {
         let mut workers = self.workers();
         let replication = self.replication.clone();
@@ -150,6 +151,13 @@ impl Installation {
         workers.start(move || hits::delivery::Delivery::new(hits.clone()));
         let index = self.monitoring.index.clone();
         workers.start(move || monitoring::index::Refresher::new(index.clone()));
+        let (archive, pool, days) = (
+            self.monitoring.archive.clone(),
+            self.pool.clone(),
+            self.settings.monitoring.retention_days(),
+        );
+        workers
+            .start(move || monitoring::archive::Reader::new(archive.clone(), pool.clone(), days));
         let (pool, retention, days) = (
             self.pool.clone(),
             self.retention(),

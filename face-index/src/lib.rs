@@ -20,6 +20,7 @@
 //! [`Header`] saying which vectors it holds (model, database, the revision it is current to)
 //! and reloaded at the next start when the header still fits ([`saved`]).
 
+pub mod archive;
 mod huge_pages;
 mod projection;
 mod saved;

@@ -56,6 +56,7 @@ fn reads_multipart(path: &str) -> bool {
     [
         <app::photos::UploadPhoto as ServerFn>::PATH,
         <app::faces::SearchFaces as ServerFn>::PATH,
+        <app::archive::EventsSimilarToPhoto as ServerFn>::PATH,
     ]
     .contains(&path)
 }

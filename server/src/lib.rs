@@ -4,6 +4,7 @@
 pub mod api;
 pub mod api_docs;
 pub mod events_api;
+pub mod exports_api;
 pub mod faces;
 pub mod layout;
 pub mod observability;
@@ -83,6 +84,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(healthz))
         .merge(sync_api::router())
         .merge(events_api::router())
+        .merge(exports_api::router())
         .merge(video_api::router())
         .merge(api_docs::router())
         .with_state(state.clone())

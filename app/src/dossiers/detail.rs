@@ -65,6 +65,7 @@ pub fn DossierPage() -> impl IntoView {
                     }
                 })}
             </Suspense>
+            <crate::verdicts::DossierVerdicts dossier=id />
         </section>
     }
 }

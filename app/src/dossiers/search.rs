@@ -42,6 +42,9 @@ pub fn DossiersPage() -> impl IntoView {
                     let page = page.await;
                     view! {
                         <SearchForm q=q.clone() list active=active.clone() lists=lists.clone() />
+                        {list.map(|id| view! {
+                            <p class="export"><a href=format!("/watch-lists/{id}/export.csv") download="" data-testid="export-list">"Export this list's dossiers (CSV)"</a></p>
+                        })}
                         {match page {
                             Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
                             Ok(page) if page.dossiers.is_empty() => view! {
@@ -54,7 +57,7 @@ pub fn DossiersPage() -> impl IntoView {
                                 let first = after.map(|_| page_link(&q, list, &active, None));
                                 view! {
                                     <DossierTable dossiers=page.dossiers lists />
-                                    <nav class="pager" aria-label="Pages">
+                                    <nav class="pager" aria-label="More results">
                                         {first.map(|href| view! { <a href=href>"« First page"</a> })}
                                         {next.map(|href| view! { <a href=href rel="next">"Next page »"</a> })}
                                     </nav>

@@ -61,7 +61,10 @@ fn WatchListTable(lists: Vec<WatchList>, can_edit: bool) -> impl IntoView {
                             </td>
                             <td class="num">{list.dossier_count}</td>
                             <td>{if list.settings.active { "yes" } else { "no" }}</td>
-                            <td>{list.settings.confidence_threshold.map(|t| format!("{t:.2}")).unwrap_or_else(|| "default".into())}</td>
+                            <td>
+                                {list.settings.confidence_threshold.map(|t| format!("{t:.2}")).unwrap_or_else(|| "default".into())}
+                                " " <a class="small-link" href=format!("/watch-lists/{id}/calibration")>"Calibrate"</a>
+                            </td>
                             <td class="comment">
                                 {list.replica_of.clone().map(|url| view! { <ReplicaBadge leader=url /> })}
                                 {list.settings.comment}

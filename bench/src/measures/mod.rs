@@ -1,6 +1,7 @@
 //! The measures P1–P7, run in one go on one set of installations so that each figure and its
 //! baseline share the machine's state.
 
+pub mod archive;
 mod cameras;
 mod crowd;
 mod faces;
@@ -62,6 +63,7 @@ pub struct Results {
     pub p9: monitoring::Ingest,
     pub p10: monitoring::EventsPage,
     pub p12: hits::Hits,
+    pub p16: archive::ArchiveRun,
 }
 
 /// P8 at each of `--index-faces`.
@@ -425,6 +427,7 @@ pub async fn run_all(args: &Args) -> BenchResult<Results> {
         args.monitor_dossiers
     ));
     let p12 = hits::p12(&cluster, &photos, args).await?;
+    let p16 = p16(args).await?;
 
     Ok(Results {
         started_at,
@@ -446,7 +449,31 @@ pub async fn run_all(args: &Args) -> BenchResult<Results> {
         p9: monitoring.p9,
         p10: monitoring.p10,
         p12,
+        p16,
     })
+}
+
+/// P16: the archive search at `--archive-events`, against an exact scan.
+async fn p16(args: &Args) -> BenchResult<archive::ArchiveRun> {
+    step(&format!(
+        "P16: the event archive searched by face at {} events over {} days",
+        args.archive_events, args.archive_days
+    ));
+    let (events, days, queries, exact, seed) = (
+        args.archive_events,
+        args.archive_days,
+        args.archive_queries,
+        args.archive_exact_queries,
+        args.seed,
+    );
+    tokio::task::spawn_blocking(move || archive::run(events, days, queries, exact, seed)).await?
+}
+
+/// P16 alone.
+pub async fn archive_only(args: &Args) -> BenchResult<()> {
+    let p16 = p16(args).await?;
+    println!("{}", serde_json::to_string_pretty(&p16)?);
+    Ok(())
 }
 
 async fn p11(cluster: &Cluster, args: &Args) -> BenchResult<Faces> {

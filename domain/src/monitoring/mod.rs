@@ -4,6 +4,8 @@
 //! with `acknowledge` wait for an operator; lists with `notify` alert the pages ([`live`]) and
 //! the installation's [`webhooks`].
 
+pub mod archive;
+pub mod verdicts;
 pub mod webhooks;
 
 use crate::error::{Error, Result};
@@ -53,6 +55,13 @@ pub struct Event {
     /// Whether the frame it was seen in was kept (`/events/{id}/frame`).
     #[serde(default)]
     pub has_frame: bool,
+    /// Whether the event kept its face's vector, to search the other events with
+    /// (`events/similar`).
+    #[serde(default)]
+    pub searchable: bool,
+    /// An operator's verdict on the match.
+    #[serde(default)]
+    pub verdict: Option<verdicts::Judgement>,
     /// None: nobody on the active lists resembles the face closely enough.
     pub matched: Option<EventMatch>,
     /// The list asked for an operator's acknowledgement.

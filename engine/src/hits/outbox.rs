@@ -5,7 +5,9 @@
 use super::SiteIdentity;
 use crate::error::Result;
 use chrono::{DateTime, Utc};
-use domain::hits::{Backlog, HitBatch, HitReceipt, SiteEvent, SiteList, SiteReport, MAX_BATCH};
+use domain::hits::{
+    Backlog, HitBatch, HitReceipt, SiteEvent, SiteJudgement, SiteList, SiteReport, MAX_BATCH,
+};
 use domain::monitoring::Acknowledgement;
 use sqlx::{PgConnection, PgPool};
 
@@ -57,11 +59,15 @@ struct Pending {
     last_seen_at: Option<DateTime<Utc>>,
     camera: Option<String>,
     face_jpeg: Option<Vec<u8>>,
+    face_code: Option<Vec<u8>>,
     quality: Option<f32>,
     dossier_name: Option<String>,
     confidence: Option<f32>,
     acknowledged_at: Option<DateTime<Utc>>,
     acknowledged_by: Option<String>,
+    verdict: Option<String>,
+    verdict_by: Option<String>,
+    verdict_at: Option<DateTime<Utc>>,
     face_bytes: i64,
 }
 
@@ -85,8 +91,10 @@ pub async fn next_batch(
         Pending,
         r#"SELECT o.event_id, o.version, o.epoch, o.leader_list, o.leader_dossier, o.captured_at,
                 e.received_at AS "received_at?", e.last_seen_at,
-                coalesce(c.name, e.camera) AS "camera?", e.face_jpeg, e.quality, e.dossier_name,
-                e.confidence, e.acknowledged_at, e.acknowledged_by,
+                coalesce(c.name, e.camera) AS "camera?", e.face_jpeg, e.face_code, e.quality,
+                e.dossier_name,
+                e.confidence, e.acknowledged_at, e.acknowledged_by, e.verdict, e.verdict_by,
+                e.verdict_at,
                 coalesce(length(e.face_jpeg), 0)::bigint AS "face_bytes!"
            FROM hit_outbox o
            LEFT JOIN events e ON e.id = o.event_id AND e.captured_at = o.captured_at
@@ -120,6 +128,7 @@ pub async fn next_batch(
             last_seen_at: r.last_seen_at,
             camera,
             face_jpeg: r.face_jpeg,
+            face_code: r.face_code,
             quality: r.quality,
             dossier_id: r.leader_dossier,
             dossier_name: r.dossier_name.unwrap_or_default(),
@@ -127,6 +136,14 @@ pub async fn next_batch(
             confidence: r.confidence.unwrap_or_default(),
             acknowledged: match (r.acknowledged_at, r.acknowledged_by) {
                 (Some(at), Some(by)) => Some(Acknowledgement { by, at }),
+                _ => None,
+            },
+            judged: match (r.verdict_at, r.verdict_by) {
+                (Some(at), Some(by)) => Some(SiteJudgement {
+                    verdict: r.verdict.and_then(|v| v.parse().ok()),
+                    by,
+                    at,
+                }),
                 _ => None,
             },
         });

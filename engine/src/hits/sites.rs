@@ -189,6 +189,23 @@ async fn store(
     let last_seen: Vec<Option<DateTime<Utc>>> = events.iter().map(|e| e.last_seen_at).collect();
     let cameras: Vec<&str> = events.iter().map(|e| e.camera.as_str()).collect();
     let faces: Vec<Option<&[u8]>> = events.iter().map(|e| e.face_jpeg.as_deref()).collect();
+    let codes: Vec<Option<&[u8]>> = events.iter().map(|e| e.face_code.as_deref()).collect();
+    let verdicts: Vec<Option<&str>> = events
+        .iter()
+        .map(|e| {
+            e.judged
+                .as_ref()
+                .and_then(|j| j.verdict.map(|v| v.as_str()))
+        })
+        .collect();
+    let judged_by: Vec<Option<&str>> = events
+        .iter()
+        .map(|e| e.judged.as_ref().map(|j| j.by.as_str()))
+        .collect();
+    let judged_at: Vec<Option<DateTime<Utc>>> = events
+        .iter()
+        .map(|e| e.judged.as_ref().map(|j| j.at))
+        .collect();
     let qualities: Vec<Option<f32>> = events.iter().map(|e| e.quality).collect();
     let names: Vec<&str> = events.iter().map(|e| e.dossier_name.as_str()).collect();
     let confidences: Vec<f32> = events.iter().map(|e| e.confidence).collect();
@@ -205,19 +222,22 @@ async fn store(
         r#"WITH incoming AS (
              SELECT * FROM unnest($2::text[], $3::bigint[], $4::timestamptz[], $5::timestamptz[],
                                   $6::text[], $7::bytea[], $8::real[], $9::bigint[], $10::text[],
-                                  $11::bigint[], $12::real[], $13::text[], $14::timestamptz[])
+                                  $11::bigint[], $12::real[], $13::text[], $14::timestamptz[],
+                                  $15::bytea[], $16::text[], $17::text[], $18::timestamptz[])
                  AS i(epoch, id, captured_at, last_seen_at, camera, face, quality, dossier, name,
-                      list, confidence, ack_by, ack_at)),
+                      list, confidence, ack_by, ack_at, code, verdict, judged_by, judged_at)),
          stored AS (
              INSERT INTO events AS e (captured_at, camera, last_seen_at, quality, face_jpeg,
                                       dossier_id, dossier_name, photo_id, watch_list_id,
                                       confidence, needs_ack, acknowledged_at, acknowledged_by,
-                                      site_id, origin_epoch, origin_id)
+                                      site_id, origin_epoch, origin_id, face_code,
+                                      verdict, verdict_by, verdict_at)
              SELECT i.captured_at, i.camera, i.last_seen_at, i.quality, i.face, i.dossier, i.name,
                     (SELECT p.id FROM photos p WHERE p.dossier_id = i.dossier
                       ORDER BY p.face_vector IS NULL, p.id LIMIT 1),
                     i.list, i.confidence, coalesce(l.acknowledge, FALSE), i.ack_at,
-                    CASE WHEN i.ack_at IS NOT NULL THEN i.ack_by END, $1, i.epoch, i.id
+                    CASE WHEN i.ack_at IS NOT NULL THEN i.ack_by END, $1, i.epoch, i.id, i.code,
+                    CASE WHEN i.judged_at IS NOT NULL THEN i.verdict END, i.judged_by, i.judged_at
                FROM incoming i LEFT JOIN watch_lists l ON l.id = i.list
              ON CONFLICT (site_id, origin_epoch, origin_id, captured_at) WHERE site_id IS NOT NULL
              DO UPDATE SET
@@ -225,6 +245,15 @@ async fn store(
                  quality = greatest(e.quality, EXCLUDED.quality),
                  face_jpeg = CASE WHEN EXCLUDED.quality > coalesce(e.quality, -1)
                                   THEN coalesce(EXCLUDED.face_jpeg, e.face_jpeg) ELSE e.face_jpeg END,
+                 face_code = CASE WHEN EXCLUDED.quality > coalesce(e.quality, -1)
+                                  THEN coalesce(EXCLUDED.face_code, e.face_code) ELSE e.face_code END,
+                 coded_xid = pg_current_xact_id(),
+                 verdict = CASE WHEN EXCLUDED.verdict_at > coalesce(e.verdict_at, '-infinity')
+                                THEN EXCLUDED.verdict ELSE e.verdict END,
+                 verdict_by = CASE WHEN EXCLUDED.verdict_at > coalesce(e.verdict_at, '-infinity')
+                                   THEN EXCLUDED.verdict_by ELSE e.verdict_by END,
+                 verdict_at = CASE WHEN EXCLUDED.verdict_at > coalesce(e.verdict_at, '-infinity')
+                                   THEN EXCLUDED.verdict_at ELSE e.verdict_at END,
                  dossier_id = CASE WHEN EXCLUDED.confidence > e.confidence
                                    THEN EXCLUDED.dossier_id ELSE e.dossier_id END,
                  dossier_name = CASE WHEN EXCLUDED.confidence > e.confidence
@@ -266,7 +295,11 @@ async fn store(
         &lists,
         &confidences,
         &ack_by as &[Option<&str>],
-        &ack_at as &[Option<DateTime<Utc>>]
+        &ack_at as &[Option<DateTime<Utc>>],
+        &codes as &[Option<&[u8]>],
+        &verdicts as &[Option<&str>],
+        &judged_by as &[Option<&str>],
+        &judged_at as &[Option<DateTime<Utc>>]
     )
     .fetch_all(&mut *tx)
     .await?)

@@ -3,6 +3,7 @@
 //! valid; the events and their webhook deliveries are written in one transaction. An event
 //! whose camera name is one of the installation's cameras points at that camera.
 
+use super::archive::face_code;
 use super::matching::{best_matches, Match};
 use super::webhooks::store::{enqueue, Outgoing};
 use super::Monitoring;
@@ -254,6 +255,7 @@ async fn record(
         .iter()
         .map(|m| m.as_ref().is_some_and(|m| m.needs_ack))
         .collect();
+    let codes: Vec<Vec<u8>> = faces.vectors.iter().map(|v| face_code(v)).collect();
     // Boxes travel as "l,t,w,h" text: PostgreSQL's unnest cannot take an array of arrays of
     // different nullness.
     let boxes: Vec<Option<String>> = faces
@@ -263,13 +265,14 @@ async fn record(
         .collect();
     sqlx::query!(
         "INSERT INTO events (id, captured_at, camera, camera_id, face_box, face_jpeg, dossier_id,
-                             dossier_name, photo_id, watch_list_id, confidence, needs_ack)
+                             dossier_name, photo_id, watch_list_id, confidence, needs_ack,
+                             face_code)
          SELECT e.id, $2, $3, (SELECT c.id FROM cameras c WHERE c.name = $3),
                 string_to_array(e.box, ',')::int[], e.jpeg, e.dossier, e.name,
-                e.photo, e.list, e.confidence, e.ack
+                e.photo, e.list, e.confidence, e.ack, e.code
          FROM unnest($1::bigint[], $4::text[], $5::bytea[], $6::bigint[], $7::text[], $8::bigint[],
-                     $9::bigint[], $10::real[], $11::bool[])
-              AS e(id, box, jpeg, dossier, name, photo, list, confidence, ack)",
+                     $9::bigint[], $10::real[], $11::bool[], $12::bytea[])
+              AS e(id, box, jpeg, dossier, name, photo, list, confidence, ack, code)",
         &ids,
         captured_at,
         camera,
@@ -280,7 +283,8 @@ async fn record(
         &photos as &[Option<i64>],
         &lists as &[Option<i64>],
         &confidences as &[Option<f32>],
-        &needs_ack
+        &needs_ack,
+        &codes
     )
     .execute(&mut *tx)
     .await?;

@@ -1,9 +1,11 @@
 //! Monitoring, what the replicas are for: cameras post what they see ([`ingest`]), each face is
 //! matched against the active dossiers of the active watch lists ([`matching`], through the
 //! nearest-neighbour [`index`]), and the outcome is an event, matched or not ([`store`]), in a
-//! partition of its day ([`partitions`]). Lists with `acknowledge` wait for an operator; lists
+//! partition of its day ([`partitions`]), its face kept for the
+//! [`archive`] search. Lists with `acknowledge` wait for an operator; lists
 //! with `notify` alert the pages ([`live`]) and the installation's [`webhooks`].
 
+pub mod archive;
 pub(crate) mod background;
 pub mod index;
 pub mod ingest;
@@ -12,6 +14,7 @@ pub mod matching;
 pub mod partitions;
 pub mod sightings;
 pub mod store;
+pub mod verdicts;
 pub mod webhooks;
 
 use crate::faces::Faces;
@@ -68,6 +71,8 @@ pub struct Monitoring {
     /// What webhooks call this installation (`SITE_NAME`).
     pub site_name: Arc<str>,
     pub index: Arc<index::MatchIndex>,
+    /// The events' faces, for the archive search.
+    pub archive: Arc<archive::EventArchive>,
     pub live: Arc<live::Live>,
     pub days: Arc<partitions::KnownDays>,
     /// Rung when deliveries were written, so that the webhook sender need not wait its tick.
@@ -84,9 +89,11 @@ impl Monitoring {
             faces.model.clone(),
             settings.index_dir.clone(),
         );
+        let archive = archive::EventArchive::new(faces.model.vector_length);
         Self {
             pool,
             settings: Arc::new(settings),
+            archive: Arc::new(archive),
             faces,
             site_name: site_name.into(),
             index: Arc::new(index),

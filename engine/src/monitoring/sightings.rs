@@ -5,6 +5,7 @@
 //! first time: `events_track`), so a sighting posted twice changes nothing twice, and the
 //! webhooks and live pages hear of a match once, when the event first matches that dossier.
 
+use super::archive::face_code;
 use super::ingest::payload;
 use super::live::LiveEvent;
 use super::matching::best_matches;
@@ -25,6 +26,7 @@ pub async fn record(monitoring: &Monitoring, sighting: &Sighting) -> Result<Sigh
         .fetch_optional(&monitoring.pool)
         .await?
         .ok_or_else(|| crate::cameras::not_found(sighting.camera))?;
+    let code = face_code(&vector);
     let matched = best_matches(monitoring, &[vector]).await?.pop().flatten();
     let captured_at = sighting.first_at;
     // An unmatched shot of a track still under way makes no event; it updates one that is.
@@ -44,8 +46,8 @@ pub async fn record(monitoring: &Monitoring, sighting: &Sighting) -> Result<Sigh
            made AS (
                INSERT INTO events (captured_at, camera, camera_id, track, last_seen_at, quality,
                                    face_box, face_jpeg, frame_jpeg, dossier_id, dossier_name,
-                                   photo_id, watch_list_id, confidence, needs_ack)
-               SELECT $2, $3, $4, $1, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15
+                                   photo_id, watch_list_id, confidence, needs_ack, face_code)
+               SELECT $2, $3, $4, $1, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $17
                WHERE $16 OR EXISTS (SELECT 1 FROM old)
                ON CONFLICT (track, captured_at) WHERE track IS NOT NULL DO UPDATE SET
                    last_seen_at = greatest(events.last_seen_at, EXCLUDED.last_seen_at),
@@ -56,6 +58,9 @@ pub async fn record(monitoring: &Monitoring, sighting: &Sighting) -> Result<Sigh
                                     THEN EXCLUDED.face_jpeg ELSE events.face_jpeg END,
                    frame_jpeg = CASE WHEN EXCLUDED.quality > events.quality
                                      THEN EXCLUDED.frame_jpeg ELSE events.frame_jpeg END,
+                   face_code = CASE WHEN EXCLUDED.quality > events.quality
+                                    THEN EXCLUDED.face_code ELSE events.face_code END,
+                   coded_xid = pg_current_xact_id(),
                    dossier_id = CASE WHEN EXCLUDED.confidence > coalesce(events.confidence, -1)
                                      THEN EXCLUDED.dossier_id ELSE events.dossier_id END,
                    dossier_name = CASE WHEN EXCLUDED.confidence > coalesce(events.confidence, -1)
@@ -88,6 +93,7 @@ pub async fn record(monitoring: &Monitoring, sighting: &Sighting) -> Result<Sigh
         m.map(|m| m.confidence),
         m.is_some_and(|m| m.needs_ack),
         make,
+        code
     )
     .fetch_optional(&mut *tx)
     .await?;

@@ -3,6 +3,7 @@
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use domain::faces::FaceBox;
+use domain::monitoring::verdicts::{Judgement, Verdict};
 use domain::monitoring::{
     Acknowledgement, Event, EventCursor, EventFilter, EventMatch, EventPage, EventSite, SiteFilter,
     AWAITING_COUNT_CAP, PAGE_SIZE,
@@ -45,16 +46,12 @@ fn push_filter(q: &mut QueryBuilder<'_, Postgres>, filter: &EventFilter) {
     };
 }
 
-/// One page of events, newest first, from `before` on.
-pub async fn page(
-    pool: &PgPool,
-    filter: &EventFilter,
-    before: Option<EventCursor>,
-) -> Result<EventPage> {
-    let mut q = QueryBuilder::new(
-        "SELECT e.id, e.captured_at, e.received_at, coalesce(c.name, e.camera) AS camera,
+/// What the page shows of an event, from `events e` and what it refers to; a WHERE clause follows.
+const EVENT_SELECT: &str =
+    "SELECT e.id, e.captured_at, e.received_at, coalesce(c.name, e.camera) AS camera,
                 e.camera_id, e.last_seen_at, e.quality, e.face_box,
                 e.face_jpeg IS NOT NULL AS has_face, e.frame_jpeg IS NOT NULL AS has_frame,
+                e.face_code IS NOT NULL AS searchable, e.verdict, e.verdict_by, e.verdict_at,
                 e.dossier_id, e.dossier_name,
                 e.watch_list_id, e.confidence, e.needs_ack, e.acknowledged_at, e.acknowledged_by,
                 encode(p.image_sha256, 'hex') AS photo_sha256, l.name AS list_name, l.color,
@@ -64,8 +61,17 @@ pub async fn page(
          LEFT JOIN sites s ON s.id = e.site_id
          LEFT JOIN photos p ON p.id = e.photo_id
          LEFT JOIN watch_lists l ON l.id = e.watch_list_id
-         WHERE TRUE",
-    );
+         WHERE TRUE";
+
+/// Up to `size` events of `filter`, newest first, from `before` on (keyset: the events page's
+/// indexes serve it at any depth).
+pub async fn batch(
+    pool: &PgPool,
+    filter: &EventFilter,
+    before: Option<EventCursor>,
+    size: i64,
+) -> Result<Vec<Event>> {
+    let mut q = QueryBuilder::new(EVENT_SELECT);
     push_filter(&mut q, filter);
     if let Some(c) = before {
         let at = DateTime::<Utc>::from_timestamp_micros(c.captured_at_micros)
@@ -77,9 +83,18 @@ pub async fn page(
             .push(")");
     }
     q.push(" ORDER BY e.captured_at DESC, e.id DESC LIMIT ")
-        .push_bind(PAGE_SIZE + 1);
+        .push_bind(size);
     let rows = q.build().fetch_all(pool).await?;
-    let mut events = rows.iter().map(event_of).collect::<Result<Vec<_>>>()?;
+    rows.iter().map(event_of).collect()
+}
+
+/// One page of events, newest first, from `before` on.
+pub async fn page(
+    pool: &PgPool,
+    filter: &EventFilter,
+    before: Option<EventCursor>,
+) -> Result<EventPage> {
+    let mut events = batch(pool, filter, before, PAGE_SIZE + 1).await?;
     let next = (events.len() as i64 > PAGE_SIZE).then(|| {
         events.truncate(PAGE_SIZE as usize);
         events.last().map(|e| EventCursor::of(e).to_string())
@@ -98,6 +113,14 @@ pub async fn page(
         next: next.flatten(),
         awaiting,
     })
+}
+
+/// The events of `ids` that still exist, in no particular order.
+pub async fn by_ids(pool: &PgPool, ids: &[i64]) -> Result<Vec<Event>> {
+    let mut q = QueryBuilder::new(EVENT_SELECT);
+    q.push(" AND e.id = ANY(").push_bind(ids.to_vec()).push(")");
+    let rows = q.build().fetch_all(pool).await?;
+    rows.iter().map(event_of).collect()
 }
 
 fn event_of(r: &sqlx::postgres::PgRow) -> Result<Event> {
@@ -123,8 +146,21 @@ fn event_of(r: &sqlx::postgres::PgRow) -> Result<Event> {
         }),
         None => None,
     };
+    let verdict: Option<String> = r.try_get("verdict")?;
+    let judged_at: Option<DateTime<Utc>> = r.try_get("verdict_at")?;
+    let verdict = match (verdict.and_then(|v| v.parse::<Verdict>().ok()), judged_at) {
+        (Some(verdict), Some(at)) => Some(Judgement {
+            verdict,
+            by: r
+                .try_get::<Option<String>, _>("verdict_by")?
+                .unwrap_or_default(),
+            at,
+        }),
+        _ => None,
+    };
     Ok(Event {
         id: r.try_get("id")?,
+        verdict,
         captured_at: r.try_get("captured_at")?,
         received_at: r.try_get("received_at")?,
         camera: r.try_get("camera")?,
@@ -134,6 +170,7 @@ fn event_of(r: &sqlx::postgres::PgRow) -> Result<Event> {
         face_box: face_box.as_deref().and_then(FaceBox::from_slice),
         has_face: r.try_get("has_face")?,
         has_frame: r.try_get("has_frame")?,
+        searchable: r.try_get("searchable")?,
         matched,
         needs_ack: r.try_get("needs_ack")?,
         acknowledged: match acknowledged_at {

@@ -203,7 +203,7 @@ fn tags() -> Vec<Tag> {
         ("faces", "Searching dossiers by a photo of a face."),
         (
             "events",
-            "Monitoring: faces cameras saw, matched against the active watch lists.",
+            "Monitoring: faces cameras saw, matched against the active watch lists, and the archive of them searched by face.",
         ),
         (
             "webhooks",

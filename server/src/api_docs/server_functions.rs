@@ -6,8 +6,8 @@
 
 use super::{secured, Access};
 use app::{
-    audit, auth, cameras, dossiers, events, faces, photos, replication, site, sites, users,
-    watch_lists, webhooks,
+    archive, audit, auth, cameras, dossiers, events, faces, photos, replication, site, sites,
+    users, verdicts, watch_lists, webhooks,
 };
 use leptos::server_fn::ServerFn;
 use utoipa::openapi::{
@@ -37,6 +37,8 @@ pub(super) fn add(doc: &mut OpenApi) {
     json::<watch_lists::RenameWatchList>(doc, Member);
     json::<watch_lists::CountExclusiveDossiers>(doc, Member);
     json::<watch_lists::DeleteWatchList>(doc, Member);
+    json::<verdicts::ListCalibration>(doc, Member);
+    json::<verdicts::ApplyThreshold>(doc, Member);
     json::<dossiers::SearchDossiers>(doc, Member);
     json::<dossiers::GetDossier>(doc, Member);
     json::<dossiers::CreateDossier>(doc, Member);
@@ -95,6 +97,37 @@ pub(super) fn add(doc: &mut OpenApi) {
     json::<events::ListEvents>(doc, Member);
     json::<events::AcknowledgeEvent>(doc, Member);
     json::<events::AcknowledgeAllEvents>(doc, Member);
+    json::<verdicts::JudgeEvent>(doc, Member);
+    json::<verdicts::DossierVerdicts>(doc, Member);
+    json::<archive::SimilarEvents>(doc, Member);
+    multipart::<archive::EventsSimilarToPhoto>(
+        doc,
+        "Finds the events whose faces resemble the largest face of a photo, the closest first.",
+        &[
+            ("image", Field::File, "the photo", true),
+            ("camera", Field::Text, "only this camera's events", false),
+            (
+                "site",
+                Field::Text,
+                "`here`, or a site's id: only its events",
+                false,
+            ),
+            (
+                "from",
+                Field::Text,
+                "RFC 3339 or `YYYY-MM-DDTHH:MM` (UTC); the oldest kept day when omitted",
+                false,
+            ),
+            ("to", Field::Text, "likewise; now when omitted", false),
+            (
+                "min_confidence",
+                Field::Number,
+                "0 to 1; the installation's threshold when omitted",
+                false,
+            ),
+            ("limit", Field::Integer, "1 to 500; 50 when omitted", false),
+        ],
+    );
     json::<webhooks::ListWebhooks>(doc, Member);
     json_answering::<webhooks::CreateWebhook>(doc, Member, id_and_secret(), Vec::new());
     json::<webhooks::DeleteWebhook>(doc, Member);

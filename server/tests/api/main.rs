@@ -9,6 +9,7 @@ mod access;
 mod audit;
 mod cameras;
 mod dossiers;
+mod exports;
 mod faces;
 mod hits;
 mod monitoring;

@@ -42,6 +42,7 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
     ("dossiers/delete", &[]),
     ("dossiers/deletable", &[]),
     ("dossiers/get", &[]),
+    ("dossiers/verdicts", &[]),
     (
         "dossiers/search",
         &["q", "watch_list", "active", "after", "limit"],
@@ -67,6 +68,31 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
         ],
     ),
     ("events/acknowledge", &["back"]),
+    ("events/judge", &["verdict", "back"]),
+    (
+        "events/similar",
+        &[
+            "event",
+            "camera",
+            "site",
+            "from",
+            "to",
+            "min_confidence",
+            "limit",
+        ],
+    ),
+    (
+        "events/similar-to-photo",
+        &[
+            "image",
+            "camera",
+            "site",
+            "from",
+            "to",
+            "min_confidence",
+            "limit",
+        ],
+    ),
     (
         "events/acknowledge-all",
         &["camera", "watch_list", "matched", "from", "to", "back"],
@@ -134,6 +160,8 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
     ("watch-lists/list", &[]),
     ("watch-lists/rename", &["name"]),
     ("watch-lists/update", WATCH_LIST),
+    ("watch-lists/calibration", &["keep"]),
+    ("watch-lists/apply-threshold", &["threshold"]),
 ];
 
 /// What an argument is meant to be; each is sent as something plausible of its kind most of the
@@ -311,7 +339,10 @@ fn encode(
     as_json: bool,
     token: &str,
 ) -> Request<Body> {
-    if matches!(endpoint, "photos/upload" | "faces/search") {
+    if matches!(
+        endpoint,
+        "photos/upload" | "faces/search" | "events/similar-to-photo"
+    ) {
         return encode_multipart(endpoint, names, values, token);
     }
     let mut args = Map::new();

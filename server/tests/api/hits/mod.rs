@@ -198,6 +198,24 @@ async fn matches_made_while_the_leader_is_away_reach_it_once_and_acknowledgement
         .map(|e| e["camera"].as_str().unwrap())
         .collect();
     assert_eq!(cameras.iter().filter(|c| **c == "site-yard").count(), 2);
+    // The faces travel with the matches: the Leader searches its fleet's events by face, here
+    // from one of the site's events, within that site.
+    assert!(events.iter().all(|e| e["searchable"] == true), "{events:?}");
+    let site = events[0]["site"]["id"].to_string();
+    let found = fleet
+        .leader
+        .ok(
+            "events/similar",
+            &fleet.leader.user,
+            json!({"event": events[0]["id"], "site": site}),
+        )
+        .await;
+    assert_eq!(found["appearances"].as_array().unwrap().len(), 2, "{found}");
+    assert!(found["appearances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|a| a["event"]["site"]["id"] == events[0]["site"]["id"]));
     assert_eq!(fleet.backlog().await["pending"], 0);
     // The Leader's webhooks treat them as its own (the list has `notify`): one delivery each.
     assert_eq!(fleet.leader.count("webhook_deliveries").await, 3);
@@ -290,6 +308,43 @@ async fn matches_made_while_the_leader_is_away_reach_it_once_and_acknowledgement
         )
         .await;
     assert_eq!(theirs["events"].as_array().unwrap().len(), 3);
+
+    // Verdicts travel up with the events: the Leader's list calibrates from the site's.
+    let judged = fleet
+        .sub
+        .call(
+            "events/judge",
+            Some(&fleet.sub.operator),
+            json!({"id": first, "verdict": "rejected"}),
+        )
+        .await;
+    assert_eq!(
+        judged.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&judged.body)
+    );
+    while fleet.deliver().await {}
+    let calibration = fleet
+        .leader
+        .ok(
+            "watch-lists/calibration",
+            &fleet.leader.user,
+            json!({"id": fleet.remote}),
+        )
+        .await;
+    assert_eq!(
+        calibration["rejected"].as_array().unwrap().len(),
+        1,
+        "{calibration}"
+    );
+    let judged_there = fleet
+        .leader_events()
+        .await
+        .into_iter()
+        .filter(|e| e["verdict"]["verdict"] == "rejected")
+        .count();
+    assert_eq!(judged_there, 1);
     fleet.done().await;
 }
 

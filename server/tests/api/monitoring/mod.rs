@@ -3,8 +3,10 @@
 //! page lists the outcome, and acknowledging records who and when. Bad posts store nothing.
 //! Webhooks are in `webhooks`; the index kept current, saved and reloaded in `index`.
 
+mod archive;
 mod index;
 mod replica;
+mod verdicts;
 mod webhooks;
 
 use crate::helpers::{multipart_request, test_photo, TestApp};
