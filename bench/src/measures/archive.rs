@@ -38,14 +38,24 @@ pub struct ArchiveRun {
     pub exact_day_p99_ms: f64,
     pub exact_month_p50_ms: f64,
     pub exact_month_p99_ms: f64,
-    /// Share of the exact scan's appearances the archive search found too (month queries).
+    /// Share of the exact scan's appearances the archive search found too (month queries):
+    /// what quantisation moves across the threshold, strangers at its edge mostly.
     pub agreement: f64,
+    /// Of the queried person's own appearances the exact scan finds, the share the archive
+    /// search finds: what an investigator asks for.
+    pub own_recall: f64,
+    /// The person's own appearances the exact scan finds, of the 5 there are (the model's
+    /// limit, not the search's).
+    pub own_found_by_exact: f64,
     /// Appearances per month query, on average (the exact scan's).
     pub mean_appearances: f64,
 }
 
-/// The floats of every event, for the exact scan.
-struct Floats {
+/// The floats of every event for the exact scan, a day after another (the exact scan of one
+/// day reads only that day's, in order, as the archive does).
+#[derive(Default, Clone)]
+struct FloatDay {
+    keys: Vec<u64>,
     vectors: Vec<f32>,
     times: Vec<i64>,
 }
@@ -59,10 +69,7 @@ pub fn run(
 ) -> BenchResult<ArchiveRun> {
     let mut faces = Faces::new(seed, DIMENSIONS);
     let mut archive = Archive::new(DIMENSIONS);
-    let mut floats = Floats {
-        vectors: Vec::with_capacity(events * DIMENSIONS),
-        times: Vec::with_capacity(events),
-    };
+    let mut floats = vec![FloatDay::default(); days as usize];
     let people = events.div_ceil(APPEARANCES);
     let mut centres = Vec::with_capacity(people.min(100_000));
     let mut times = seed ^ 0x5eed;
@@ -81,8 +88,10 @@ pub fn run(
                 tag: (key % 16) as u32,
                 code: code(&photo),
             })?;
-            floats.vectors.extend_from_slice(&photo);
-            floats.times.push(at);
+            let day = &mut floats[((at - START) / DAY) as usize];
+            day.keys.push(key);
+            day.vectors.extend_from_slice(&photo);
+            day.times.push(at);
             key += 1;
         }
         // Queries are of the first people: enough of them, and their appearances are spread
@@ -120,6 +129,7 @@ pub fn run(
     let mut probes = Faces::new(seed ^ 0xfeed, DIMENSIONS);
     let (mut exact_day_ms, mut exact_month_ms) = (Vec::new(), Vec::new());
     let (mut found, mut wanted) = (0_usize, 0_usize);
+    let (mut own_found, mut own_wanted) = (0_usize, 0_usize);
     for q in 0..exact_queries {
         let query = probe(q, &mut probes);
         let t = Instant::now();
@@ -136,6 +146,11 @@ pub fn run(
             .collect();
         wanted += truth.len();
         found += truth.iter().filter(|k| got.contains(k)).count();
+        // The person's own appearances: keys person × 5 … person × 5 + 4.
+        let person = (q % centres.len()) as u64;
+        let own = |k: &&u64| **k / APPEARANCES as u64 == person;
+        own_wanted += truth.iter().filter(own).count();
+        own_found += truth.iter().filter(own).filter(|k| got.contains(k)).count();
     }
     let (day_p50_ms, day_p99_ms) = percentiles(&mut day_ms);
     let (month_p50_ms, month_p99_ms) = percentiles(&mut month_ms);
@@ -162,19 +177,30 @@ pub fn run(
             found as f64 / wanted as f64
         },
         mean_appearances: wanted as f64 / exact_queries.max(1) as f64,
+        own_recall: if own_wanted == 0 {
+            1.0
+        } else {
+            own_found as f64 / own_wanted as f64
+        },
+        own_found_by_exact: own_wanted as f64 / exact_queries.max(1) as f64,
     })
 }
 
 /// The plain scan: every float vector in the range, its distance, the closest within the
 /// threshold (at most [`LIMIT`]).
-fn exact(floats: &Floats, query: &[f32], scope: &Scope, threshold: f32) -> Vec<u64> {
-    let mut close: Vec<(f32, u64)> = floats
-        .vectors
-        .chunks_exact(DIMENSIONS)
-        .zip(&floats.times)
-        .enumerate()
-        .filter(|(_, (_, at))| (scope.from..scope.until).contains(*at))
-        .map(|(i, (v, _))| (domain::similarity::distance(v, query), i as u64))
+fn exact(floats: &[FloatDay], query: &[f32], scope: &Scope, threshold: f32) -> Vec<u64> {
+    let first = ((scope.from - START) / DAY) as usize;
+    let last = (((scope.until - 1 - START) / DAY) as usize).min(floats.len() - 1);
+    let mut close: Vec<(f32, u64)> = floats[first..=last]
+        .iter()
+        .flat_map(|day| {
+            day.vectors
+                .chunks_exact(DIMENSIONS)
+                .zip(&day.times)
+                .zip(&day.keys)
+        })
+        .filter(|((_, at), _)| (scope.from..scope.until).contains(*at))
+        .map(|((v, _), key)| (domain::similarity::distance(v, query), *key))
         .filter(|(d, _)| *d <= threshold)
         .collect();
     close.sort_by(|a, b| a.0.total_cmp(&b.0));
