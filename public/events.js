@@ -1,5 +1,7 @@
 // The events page, live: new events come in without a reload, and matches on lists with
-// `notify` alert (a short tone, and a browser notification once the user allowed them).
+// `notify` alert (a short tone, and a browser notification once the user allowed them), as do
+// unknown faces (nobody on the lists) from the cameras this browser was told to watch so (kept
+// in this browser's storage: an after-hours area on one desk need not alert every desk).
 // Without this script the page reloads itself every 15 seconds (a <noscript> refresh).
 (function () {
   "use strict";
@@ -21,6 +23,28 @@
   showAlertState();
   var heading = document.querySelector("h1");
   if (heading) heading.appendChild(alerts);
+
+  // The cameras whose unknown faces alert here.
+  var KEY = "dossier.unknown-cameras";
+  function stored() {
+    try { return window.localStorage.getItem(KEY) || ""; } catch (e) { return ""; }
+  }
+  function watched() {
+    return stored().split(",").map(function (c) { return c.trim(); }).filter(Boolean);
+  }
+  var unknownLabel = document.createElement("label");
+  unknownLabel.className = "unknown-alerts";
+  unknownLabel.textContent = "Alert for unknown faces from ";
+  var unknownInput = document.createElement("input");
+  unknownInput.dataset.testid = "unknown-cameras";
+  unknownInput.placeholder = "no camera (e.g. yard, dock)";
+  unknownInput.value = stored();
+  unknownInput.addEventListener("change", function () {
+    try { window.localStorage.setItem(KEY, unknownInput.value); } catch (e) { /* private mode */ }
+  });
+  unknownLabel.appendChild(unknownInput);
+  var header = document.querySelector(".page-header");
+  if (header) header.appendChild(unknownLabel);
 
   var status = document.createElement("span");
   status.className = "live-status";
@@ -81,8 +105,10 @@
     tone();
     if (window.Notification && Notification.permission === "granted") {
       var confidence = event.confidence == null ? "" : " (" + event.confidence.toFixed(2) + ")";
-      new Notification("Match: " + event.dossier_name + confidence, { body: "Camera " + event.camera, tag: "event-" + event.id });
+      var title = event.dossier_name == null ? "Unknown face" : "Match: " + event.dossier_name + confidence;
+      new Notification(title, { body: "Camera " + event.camera, tag: "event-" + event.id });
     }
+    document.body.dataset.lastAlert = String(event.id);
   }
 
   var source = new EventSource("/events/live");
@@ -90,7 +116,8 @@
   source.addEventListener("error", function () { status.textContent = " · reconnecting…"; });
   source.addEventListener("face", function (message) {
     var event = JSON.parse(message.data);
-    if (event.notify) alert(event);
+    var unknown = event.dossier_name == null && watched().indexOf(event.camera) >= 0;
+    if (event.notify || unknown) alert(event);
     if (first) {
       refresh();
     } else {

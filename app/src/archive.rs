@@ -1,7 +1,9 @@
 //! "Where else was this person seen?": the archive search's server functions and its page.
 //! From an event ("Find this person elsewhere" on the Events page) the page is a plain GET of
-//! `/events/similar?event=<id>&…`, rendered on the server, so it works without JavaScript; a
-//! photo is searched with through the API (`events/similar-to-photo`).
+//! `/events/similar?event=<id>&…`, rendered on the server, so it works without JavaScript. A
+//! photo is a plain multipart post to `events/similar-to-photo`: for a browser the server
+//! keeps the face it found and sends it to `/events/similar?face=<id>&…` (Post/Redirect/Get),
+//! where the filters can change without the photo being sent again.
 
 #[cfg(feature = "ssr")]
 use crate::auth::Permission;
@@ -11,7 +13,8 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use server_fn::codec::{MultipartData, MultipartFormData};
 
-/// The events whose faces resemble event `event`'s, the closest first. Optional, as typed:
+/// The events whose faces resemble event `event`'s (or, from the page, the face `face` a photo
+/// search kept), the closest first. Optional, as typed:
 /// `camera` (a name), `site` (`here` or a site's id), `from`/`to` (RFC 3339 or
 /// `YYYY-MM-DDTHH:MM`, UTC; default: every kept day until now), `min_confidence` (0–1; default:
 /// the installation's threshold) and `limit` (1–500, default 50).
@@ -19,7 +22,8 @@ use server_fn::codec::{MultipartData, MultipartFormData};
 #[allow(clippy::too_many_arguments)]
 #[server(prefix = "/api", endpoint = "events/similar", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn similar_events(
-    event: i64,
+    #[server(default)] event: Option<i64>,
+    #[server(default)] face: String,
     #[server(default)] camera: String,
     #[server(default)] site: String,
     #[server(default)] from: String,
@@ -29,9 +33,28 @@ pub async fn similar_events(
 ) -> AppResult<ArchiveSearch> {
     use domain::monitoring::archive::ArchiveScope;
     use engine::monitoring::archive::search::{search, Wanted};
-    let (state, _) = crate::caller::require(Permission::Read, "search the events").await?;
+    let (state, user) = crate::caller::require(Permission::Read, "search the events").await?;
     let scope = ArchiveScope::parse(&camera, &site, &from, &to, &min_confidence, &limit)?;
-    Ok(search(&state.monitoring, Wanted::Event(event), &scope).await?)
+    let wanted = match (event, face.trim()) {
+        (Some(event), _) => Wanted::Event(event),
+        (None, "") => {
+            return Err(domain::Error::invalid(
+                "event",
+                "is required: the event whose face to search with",
+            )
+            .into())
+        }
+        (None, id) => {
+            let kept = state.monitoring.searched_faces.get(user.id, id).ok_or_else(|| {
+                domain::Error::not_found("that photo's search is over (they are kept an hour): search with the photo again")
+            })?;
+            match &kept.found {
+                Ok((vector, n)) => Wanted::Face(vector.clone(), *n),
+                Err(why) => return Err(domain::Error::invalid("image", why.clone()).into()),
+            }
+        }
+    };
+    Ok(search(&state.monitoring, wanted, &scope).await?)
 }
 
 /// The events whose faces resemble the largest face in a photo, the closest first. Multipart
@@ -41,7 +64,8 @@ pub async fn similar_events(
 pub async fn events_similar_to_photo(data: MultipartData) -> AppResult<ArchiveSearch> {
     use domain::monitoring::archive::ArchiveScope;
     use engine::monitoring::archive::search::{search, Wanted};
-    let (state, _) = crate::caller::require(Permission::Read, "search the events").await?;
+    let (state, user) = crate::caller::require(Permission::Read, "search the events").await?;
+    let from_page = crate::caller::from_page()?;
     let fields = crate::photos::multipart::read(data, state.web.upload_limit).await?;
     let field = |name: &str| fields.extra.get(name).cloned().unwrap_or_default();
     let scope = ArchiveScope::parse(
@@ -55,14 +79,35 @@ pub async fn events_similar_to_photo(data: MultipartData) -> AppResult<ArchiveSe
     let image = fields
         .image
         .filter(|b| !b.is_empty())
-        .ok_or_else(|| domain::Error::invalid("image", "choose a photo to search with"))?;
-    Ok(search(&state.monitoring, Wanted::Photo(image), &scope).await?)
+        .ok_or_else(|| domain::Error::invalid("image", "choose a photo to search with"));
+    if from_page {
+        // The face (or why there is none) kept for the page, which then searches with it.
+        let found = match image {
+            Ok(image) => engine::monitoring::archive::search::photo_face(&state.monitoring, image)
+                .await
+                .map(|(_, vector, n)| (vector, n))
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        let id = state
+            .monitoring
+            .searched_faces
+            .keep(user.id, engine::faces::recent::KeptFace { found });
+        let mut params = vec![("face", id)];
+        for name in ["camera", "from", "to", "min_confidence"] {
+            params.push((name, field(name)));
+        }
+        leptos_axum::redirect(&crate::forms::link("/events/similar", &params));
+        return Ok(ArchiveSearch::default());
+    }
+    Ok(search(&state.monitoring, Wanted::Photo(image?), &scope).await?)
 }
 
 /// The search as the page's address carries it.
 #[derive(Clone, PartialEq, Default)]
 struct Asked {
     event: String,
+    face: String,
     camera: String,
     from: String,
     to: String,
@@ -77,6 +122,7 @@ pub fn SimilarEventsPage() -> impl IntoView {
             let get = |k: &str| q.get(k).unwrap_or_default();
             Asked {
                 event: get("event"),
+                face: get("face"),
                 camera: get("camera"),
                 from: get("from"),
                 to: get("to"),
@@ -85,14 +131,18 @@ pub fn SimilarEventsPage() -> impl IntoView {
         })
     };
     let found = Resource::new(asked, |a| async move {
-        let event = a.event.trim().parse::<i64>().map_err(|_| {
-            crate::error::AppError::from(domain::Error::invalid(
-                "event",
-                "choose an event on the Events page, then \"Find this person elsewhere\"",
-            ))
-        })?;
+        if a.event.is_empty() && a.face.is_empty() {
+            return Ok(None);
+        }
+        let event = match a.event.trim() {
+            "" => None,
+            e => Some(e.parse::<i64>().map_err(|_| {
+                crate::error::AppError::from(domain::Error::invalid("event", "is not an event id"))
+            })?),
+        };
         similar_events(
             event,
+            a.face,
             a.camera,
             String::new(),
             a.from,
@@ -101,6 +151,7 @@ pub fn SimilarEventsPage() -> impl IntoView {
             String::new(),
         )
         .await
+        .map(Some)
     });
     view! {
         <section class="page similar-page">
@@ -111,11 +162,14 @@ pub fn SimilarEventsPage() -> impl IntoView {
                     let a = asked();
                     let outcome = found.await;
                     view! {
-                        <SearchedWith asked=a.clone() />
                         {match outcome {
-                            Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-                            Ok(s) => view! { <Appearances search=s /> }.into_any(),
+                            Ok(None) => view! {
+                                <p class="empty-state" data-testid="no-search">"Search the events with a photo below, or from an event: \"Find this person elsewhere\" on the Events page."</p>
+                            }.into_any(),
+                            Err(e) => view! { <SearchedWith asked=a.clone() /><p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                            Ok(Some(s)) => view! { <SearchedWith asked=a.clone() /><Appearances search=s /> }.into_any(),
                         }}
+                        <PhotoForm />
                     }
                 })}
             </Suspense>
@@ -133,7 +187,8 @@ fn SearchedWith(asked: Asked) -> impl IntoView {
         <div class="searched-with">
             {face}
             <form method="get" action="/events/similar" class="search-form" data-testid="similar-scope">
-                <input type="hidden" name="event" value=asked.event.clone() />
+                {(!asked.event.is_empty()).then(|| view! { <input type="hidden" name="event" value=asked.event.clone() /> })}
+                {(!asked.face.is_empty()).then(|| view! { <input type="hidden" name="face" value=asked.face.clone() /> })}
                 <label>"Camera" <input name="camera" value=asked.camera placeholder="any" /></label>
                 <label>"From (UTC)" <input type="datetime-local" name="from" value=asked.from /></label>
                 <label>"To (UTC)" <input type="datetime-local" name="to" value=asked.to /></label>
@@ -142,6 +197,20 @@ fn SearchedWith(asked: Asked) -> impl IntoView {
                 <a href="/events">"Back to the events"</a>
             </form>
         </div>
+    }
+}
+
+/// A photo to search the events with: a plain multipart form (it works without JavaScript).
+#[component]
+fn PhotoForm() -> impl IntoView {
+    view! {
+        <form method="post" action="/api/events/similar-to-photo" enctype="multipart/form-data" class="card form inline-fields" data-testid="similar-photo">
+            <h2>"Search the events with a photo"</h2>
+            <label>"Photo" <input type="file" name="image" accept="image/*" required /></label>
+            <label>"Camera" <input name="camera" placeholder="any" /></label>
+            <button type="submit">"Search the events"</button>
+            <p class="hint">"The largest face in the photo is searched for, in every event kept."</p>
+        </form>
     }
 }
 

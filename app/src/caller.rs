@@ -186,6 +186,16 @@ pub async fn write<T>(
     Ok(engine::audit::write(&state.pool, &actor(user)?, change).await?)
 }
 
+/// Whether the request comes from a page's plain form (the browser asks for HTML), to be
+/// answered with a redirect to a page rather than with JSON.
+pub fn from_page() -> AppResult<bool> {
+    Ok(request_parts()?
+        .headers
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html")))
+}
+
 /// The request a server function serves (leptos_axum provides it). Not `extract_with_state`:
 /// that one turns the extractor's refusal into text and would lose its status.
 pub fn request_parts() -> AppResult<Parts> {

@@ -22,11 +22,7 @@ use server_fn::codec::{MultipartData, MultipartFormData};
 pub async fn search_faces(data: MultipartData) -> AppResult<FaceSearchResult> {
     use engine::faces::recent::KeptSearch;
     let (state, user) = crate::caller::require(Permission::Read, "search by photo").await?;
-    let from_page = crate::caller::request_parts()?
-        .headers
-        .get(http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/html"));
+    let from_page = crate::caller::from_page()?;
     let fields = crate::photos::multipart::read(data, state.web.upload_limit).await?;
     // The filters as typed, for the results page's form to show again.
     let asked = |field: &str| fields.extra.get(field).cloned().unwrap_or_default();

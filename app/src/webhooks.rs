@@ -48,7 +48,8 @@ pub async fn list_webhooks() -> AppResult<WebhooksView> {
 }
 
 /// Adds a webhook. `watch_lists` (ids: an array, or comma-separated) and `cameras`
-/// (comma-separated) are empty for all;
+/// (comma-separated) are empty for all; `unknown_cameras` (comma-separated) asks also for the
+/// faces nobody on the lists resembles from those cameras (`face.unknown`);
 /// `secret` may be left empty to have one made. Returns the webhook's id and its secret.
 #[server(prefix = "/api", endpoint = "webhooks/create", input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema))]
 pub async fn create_webhook(
@@ -57,6 +58,7 @@ pub async fn create_webhook(
     #[server(default)] watch_lists: domain::input::IdList,
     #[server(default)] cameras: String,
     #[server(default)] min_confidence: String,
+    #[server(default)] unknown_cameras: String,
 ) -> AppResult<(i64, String)> {
     let (state, me) = crate::caller::require(Permission::Admin, "manage webhooks").await?;
     let watch_lists = watch_lists.parse("watch_lists", "a watch list id")?;
@@ -73,8 +75,9 @@ pub async fn create_webhook(
         url,
         secret,
         watch_lists,
-        cameras: cameras.split(',').map(|c| c.trim().to_string()).collect(),
+        cameras: names(&cameras),
         min_confidence,
+        unknown_cameras: names(&unknown_cameras),
     };
     let created = crate::caller::write(&state, &me, async |db| {
         engine::monitoring::webhooks::store::create(db, hook).await
@@ -82,6 +85,12 @@ pub async fn create_webhook(
     .await?;
     crate::notice::redirect("/webhooks", "webhook-created");
     Ok(created)
+}
+
+/// Camera names typed comma-separated.
+#[cfg(feature = "ssr")]
+fn names(text: &str) -> Vec<String> {
+    text.split(',').map(|c| c.trim().to_string()).collect()
 }
 
 /// Deletes a webhook and its delivery log. Answers `null`. Administrator only.
@@ -138,6 +147,8 @@ pub fn WebhooksPage() -> impl IntoView {
                                 </fieldset>
                                 <label>"Cameras" <input name="cameras" placeholder="all (or e.g. gate-1, lobby)" /></label>
                                 <label>"Minimum confidence" <input name="min_confidence" inputmode="decimal" placeholder="0" /></label>
+                                <label>"Unknown faces from cameras" <input name="unknown_cameras" placeholder="none (or e.g. yard, after-hours areas)" aria-describedby="unknown-hint" /></label>
+                                <p class="hint" id="unknown-hint">"Faces nobody on the lists resembles, seen by these cameras, are posted too (kind face.unknown)."</p>
                                 <button type="submit" class="primary">"Add webhook"</button>
                             </ActionForm>
                             {if data.webhooks.is_empty() {
@@ -184,6 +195,9 @@ fn WebhookCard(
         <article class="card" data-testid="webhook">
             <h2><code>{webhook.url.clone()}</code></h2>
             <p>{format!("Lists: {lists} · cameras: {} · from confidence {:.2}", all_or(webhook.cameras.clone()), webhook.min_confidence)}</p>
+            {(!webhook.unknown_cameras.is_empty()).then(|| view! {
+                <p data-testid="webhook-unknown">{format!("Unknown faces from: {}", webhook.unknown_cameras.join(", "))}</p>
+            })}
             <p data-testid="webhook-counts">{format!("{} delivered · {} pending · {} failed", webhook.delivered, webhook.pending, webhook.failed)}</p>
             {if deliveries.is_empty() {
                 view! { <p class="empty-state">"Nothing delivered yet."</p> }.into_any()

@@ -2,7 +2,7 @@
 // and the list's calibration they feed, and the events of a filter exported as CSV.
 import { expect, test } from "@playwright/test";
 import { readFileSync } from "node:fs";
-import { Api, hydrated, logIn, PASSWORD, unique } from "./pages";
+import { Api, hydrated, logIn, PASSWORD, testPhoto, unique } from "./pages";
 
 /** One person seen by two cameras, and a stranger by a third; a list watching the person. */
 async function seed() {
@@ -52,9 +52,18 @@ for (const javaScriptEnabled of [true, false]) {
     await expect(page.locator(`[data-testid=appearance][data-event-id="${s.seenAtGate}"]`)).toHaveCount(0);
     expect(Number(await found.first().getByTestId("confidence").innerText())).toBeGreaterThan(0.75);
     // Narrowed to the stranger's camera: nobody.
-    await page.getByLabel("Camera").fill(s.lobby);
+    await page.getByTestId("similar-scope").getByLabel("Camera").fill(s.lobby);
     await page.getByRole("button", { name: "Search again" }).click();
     await expect(page.getByTestId("no-appearances")).toBeVisible();
+    // A photo of the person searches the events too, and keeps its face for the next search.
+    await page.getByTestId("similar-photo").getByLabel("Photo").setInputFiles(testPhoto("obama.jpg"));
+    await page.getByTestId("similar-photo").getByRole("button", { name: "Search the events" }).click();
+    await expect(page.locator(`[data-testid=appearance][data-event-id="${s.seenAtGate}"]`)).toContainText(s.gate);
+    await expect(page.locator(`[data-testid=appearance][data-event-id="${s.stranger}"]`)).toHaveCount(0);
+    await page.getByTestId("similar-scope").getByLabel("Camera").fill(s.yard);
+    await page.getByRole("button", { name: "Search again" }).click();
+    await expect(page.getByTestId("appearance")).toHaveCount(1);
+    await expect(page.getByTestId("appearance")).toContainText(s.yard);
     await context.close();
     await s.api.dispose();
   });
@@ -104,4 +113,27 @@ test("the events of a filter download as CSV, one row per event", async ({ page 
   expect(lines).toHaveLength(2);
   expect(lines[1]).toContain(s.gate);
   await s.api.dispose();
+});
+
+test("an unknown face from a camera this desk watches alerts the Events page", async ({ page }) => {
+  const api = await Api.as("admin");
+  const [yard, gate] = ["yard", "gate"].map((c) => unique(c).replace(/ /g, "-"));
+  await logIn(page, "operator");
+  await page.goto("/events");
+  await hydrated(page);
+  await page.getByTestId("unknown-cameras").fill(yard);
+  await page.getByTestId("unknown-cameras").press("Tab");
+  await page.reload();
+  // Kept in this browser.
+  await expect(page.getByTestId("unknown-cameras")).toHaveValue(yard);
+  await expect(page.getByTestId("live-status")).toContainText("live");
+  // A face nobody enrolled (the test photos' people are on other specs' lists): a vector far
+  // from every real face.
+  const stranger = (camera: string) =>
+    api.call("events/faces", { camera, model: "dlib-resnet-v1", vectors: [[0.5, ...Array(127).fill(0)]] });
+  const elsewhere = (await stranger(gate)).events[0].id;
+  const unknown = (await stranger(yard)).events[0].id;
+  await expect(page.locator("body")).toHaveAttribute("data-last-alert", String(unknown));
+  expect(String(elsewhere)).not.toEqual(await page.locator("body").getAttribute("data-last-alert"));
+  await api.dispose();
 });

@@ -86,7 +86,7 @@ pub struct Appearance {
 }
 
 /// What an archive search found.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ArchiveSearch {
     /// The closest first.
     pub appearances: Vec<Appearance>,

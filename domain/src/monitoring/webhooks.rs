@@ -22,6 +22,8 @@ pub struct Webhook {
     /// Only events of these cameras (empty: every camera).
     pub cameras: Vec<String>,
     pub min_confidence: f32,
+    /// Unmatched faces from these cameras are posted too (`face.unknown`); empty: none.
+    pub unknown_cameras: Vec<String>,
     pub active: bool,
     pub delivered: i64,
     pub pending: i64,
@@ -54,6 +56,16 @@ pub struct NewWebhook {
     pub watch_lists: Vec<i64>,
     pub cameras: Vec<String>,
     pub min_confidence: f32,
+    pub unknown_cameras: Vec<String>,
+}
+
+/// Camera names as typed (empty ones dropped), each checked; a refusal names `field`.
+fn camera_names(field: &str, names: &[String]) -> Result<Vec<String>> {
+    names
+        .iter()
+        .filter(|c| !c.trim().is_empty())
+        .map(|c| super::check_camera(c).map_err(|e| Error::invalid(field, e.message())))
+        .collect()
 }
 
 impl NewWebhook {
@@ -89,12 +101,8 @@ impl NewWebhook {
         if !(0.0..=1.0).contains(&self.min_confidence) {
             return Err(Error::invalid("min_confidence", "must be between 0 and 1"));
         }
-        self.cameras = self
-            .cameras
-            .iter()
-            .filter(|c| !c.trim().is_empty())
-            .map(|c| super::check_camera(c).map_err(|e| Error::invalid("cameras", e.message())))
-            .collect::<Result<_>>()?;
+        self.cameras = camera_names("cameras", &self.cameras)?;
+        self.unknown_cameras = camera_names("unknown_cameras", &self.unknown_cameras)?;
         self.watch_lists.sort_unstable();
         self.watch_lists.dedup();
         Ok(self)
@@ -104,7 +112,8 @@ impl NewWebhook {
 /// The body posted for one event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Payload {
-    /// Always "face.matched".
+    /// "face.matched", or "face.unknown" for a face nobody on the lists resembles (from a
+    /// camera the webhook names in `unknown_cameras`).
     pub kind: String,
     /// The installation that saw it (`SITE_NAME`).
     pub installation: String,
@@ -116,9 +125,13 @@ pub struct PayloadEvent {
     pub id: i64,
     pub captured_at: String,
     pub camera: String,
-    pub confidence: f32,
-    pub dossier: PayloadRef,
-    pub watch_list: PayloadRef,
+    /// The match; none for an unknown face.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dossier: Option<PayloadRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch_list: Option<PayloadRef>,
     pub needs_ack: bool,
     /// Where the face is, relative to the installation's address (logged-in users only).
     pub face: Option<String>,
@@ -163,5 +176,13 @@ mod tests {
             ..hook("http://x")
         };
         assert_eq!(cameras.check().unwrap().cameras, vec!["gate".to_string()]);
+        let unknown = NewWebhook {
+            unknown_cameras: vec!["yard".into(), "x".repeat(200)],
+            ..hook("http://x")
+        };
+        assert_eq!(
+            unknown.check().unwrap_err().field(),
+            Some("unknown_cameras")
+        );
     }
 }

@@ -1,8 +1,8 @@
-//! Searches by photo made from the page, kept for a while in memory so that their results have
+//! Searches by photo made from a page, kept for a while in memory so that their results have
 //! an address of their own: the form posts, the server searches and sends the browser to
-//! `/faces/search?result=<id>` (Post/Redirect/Get), which works without JavaScript and without
-//! shipping the results' rendering to the browser. Only the user who searched can read one; a
-//! restart forgets them (the page then asks to search again).
+//! `/faces/search?result=<id>` (or `/events/similar?face=<id>`: Post/Redirect/Get), which works
+//! without JavaScript and without shipping the results' rendering to the browser. Only the user
+//! who searched can read one; a restart forgets them (the page then asks to search again).
 
 use domain::faces::FaceSearchResult;
 use std::collections::VecDeque;
@@ -23,21 +23,39 @@ pub struct KeptSearch {
     pub min_confidence: String,
 }
 
-struct Entry {
+/// A face found in a photo to search the event archive with, kept so that the page can search
+/// again with other filters without the photo being sent again.
+pub struct KeptFace {
+    /// The largest face's vector and how many faces the photo had; or why there is none.
+    pub found: Result<(Vec<f32>, usize), String>,
+}
+
+struct Entry<T> {
     id: String,
     user: i64,
     at: Instant,
-    search: Arc<KeptSearch>,
+    search: Arc<T>,
 }
 
-#[derive(Default)]
-pub struct RecentSearches {
-    entries: Mutex<VecDeque<Entry>>,
+/// What each user searched with lately, by id.
+pub struct Recent<T> {
+    entries: Mutex<VecDeque<Entry<T>>>,
 }
 
-impl RecentSearches {
+/// Searches of the dossiers by photo.
+pub type RecentSearches = Recent<KeptSearch>;
+
+impl<T> Default for Recent<T> {
+    fn default() -> Self {
+        Self {
+            entries: Mutex::default(),
+        }
+    }
+}
+
+impl<T> Recent<T> {
     /// Keeps `search` for `user`; returns its id (128 random bits, so ids cannot be guessed).
-    pub fn keep(&self, user: i64, search: KeptSearch) -> String {
+    pub fn keep(&self, user: i64, search: T) -> String {
         let id = crate::auth::new_secret()[..32].to_string();
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries.retain(|e| e.at.elapsed() < FOR);
@@ -54,7 +72,7 @@ impl RecentSearches {
     }
 
     /// `user`'s search `id`, while it is kept.
-    pub fn get(&self, user: i64, id: &str) -> Option<Arc<KeptSearch>> {
+    pub fn get(&self, user: i64, id: &str) -> Option<Arc<T>> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries
             .iter()

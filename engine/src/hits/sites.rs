@@ -315,22 +315,21 @@ fn outgoing(site_name: &str, s: &Stored) -> Outgoing {
                 id: s.id,
                 captured_at: s.captured_at.to_rfc3339(),
                 camera: s.camera.clone(),
-                confidence: s.confidence,
-                dossier: PayloadRef {
+                confidence: Some(s.confidence),
+                dossier: Some(PayloadRef {
                     id: s.dossier_id,
                     name: s.dossier_name.clone(),
-                },
-                watch_list: PayloadRef {
+                }),
+                watch_list: Some(PayloadRef {
                     id: s.watch_list_id,
                     name: s.list_name.clone().unwrap_or_default(),
-                },
+                }),
                 needs_ack: s.needs_ack,
                 face: s.has_face.then(|| format!("/events/{}/face", s.id)),
             },
         },
-        watch_list: s.watch_list_id,
         camera: s.camera.clone(),
-        confidence: s.confidence,
+        matched: Some((s.watch_list_id, s.confidence)),
     }
 }
 

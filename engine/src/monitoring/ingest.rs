@@ -288,23 +288,29 @@ async fn record(
     )
     .execute(&mut *tx)
     .await?;
+    // Matches of lists that alert, and the unknown faces (for webhooks that ask for those of
+    // this camera).
     let outgoing: Vec<Outgoing> = ids
         .iter()
         .zip(&matches)
-        .filter_map(|(id, m)| {
-            let m = m.as_ref().filter(|m| m.notify)?;
-            Some(Outgoing {
-                payload: payload(
-                    monitoring,
-                    *id,
-                    captured_at,
-                    camera,
-                    m,
-                    faces.crops[0].is_some(),
+        .zip(&faces.crops)
+        .filter_map(|((id, m), crop)| {
+            let (id, has_face) = (*id, crop.is_some());
+            let (payload, matched) = match m {
+                Some(m) if m.notify => (
+                    payload(monitoring, id, captured_at, camera, m, has_face),
+                    Some((m.watch_list_id, m.confidence)),
                 ),
-                watch_list: m.watch_list_id,
+                Some(_) => return None,
+                None => (
+                    unknown_payload(monitoring, id, captured_at, camera, has_face),
+                    None,
+                ),
+            };
+            Some(Outgoing {
+                payload,
                 camera: camera.to_string(),
-                confidence: m.confidence,
+                matched,
             })
         })
         .collect();
@@ -347,6 +353,30 @@ async fn record(
     })
 }
 
+/// The webhook body of a face nobody on the lists resembles.
+pub(super) fn unknown_payload(
+    monitoring: &Monitoring,
+    id: i64,
+    captured_at: DateTime<Utc>,
+    camera: &str,
+    has_face: bool,
+) -> Payload {
+    Payload {
+        kind: "face.unknown".into(),
+        installation: monitoring.site_name.to_string(),
+        event: PayloadEvent {
+            id,
+            captured_at: captured_at.to_rfc3339(),
+            camera: camera.to_string(),
+            confidence: None,
+            dossier: None,
+            watch_list: None,
+            needs_ack: false,
+            face: has_face.then(|| format!("/events/{id}/face")),
+        },
+    }
+}
+
 /// The webhook body of a matched event.
 pub(super) fn payload(
     monitoring: &Monitoring,
@@ -363,15 +393,15 @@ pub(super) fn payload(
             id,
             captured_at: captured_at.to_rfc3339(),
             camera: camera.to_string(),
-            confidence: m.confidence,
-            dossier: PayloadRef {
+            confidence: Some(m.confidence),
+            dossier: Some(PayloadRef {
                 id: m.dossier_id,
                 name: m.dossier_name.clone(),
-            },
-            watch_list: PayloadRef {
+            }),
+            watch_list: Some(PayloadRef {
                 id: m.watch_list_id,
                 name: m.watch_list_name.clone(),
-            },
+            }),
             needs_ack: m.needs_ack,
             face: has_face.then(|| format!("/events/{id}/face")),
         },

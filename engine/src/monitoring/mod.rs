@@ -73,6 +73,8 @@ pub struct Monitoring {
     pub index: Arc<index::MatchIndex>,
     /// The events' faces, for the archive search.
     pub archive: Arc<archive::EventArchive>,
+    /// Faces found in photos searched with from the page, until the user is done with them.
+    pub searched_faces: Arc<crate::faces::recent::Recent<crate::faces::recent::KeptFace>>,
     pub live: Arc<live::Live>,
     pub days: Arc<partitions::KnownDays>,
     /// Rung when deliveries were written, so that the webhook sender need not wait its tick.
@@ -94,6 +96,7 @@ impl Monitoring {
             pool,
             settings: Arc::new(settings),
             archive: Arc::new(archive),
+            searched_faces: Arc::default(),
             faces,
             site_name: site_name.into(),
             index: Arc::new(index),

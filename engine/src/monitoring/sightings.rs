@@ -6,7 +6,7 @@
 //! webhooks and live pages hear of a match once, when the event first matches that dossier.
 
 use super::archive::face_code;
-use super::ingest::payload;
+use super::ingest::{payload, unknown_payload};
 use super::live::LiveEvent;
 use super::matching::best_matches;
 use super::webhooks::store::{enqueue, Outgoing};
@@ -112,9 +112,17 @@ pub async fn record(monitoring: &Monitoring, sighting: &Sighting) -> Result<Sigh
     if let Some(m) = news.filter(|m| m.notify) {
         let outgoing = Outgoing {
             payload: payload(monitoring, row.id, captured_at, &camera, m, true),
-            watch_list: m.watch_list_id,
             camera: camera.clone(),
-            confidence: m.confidence,
+            matched: Some((m.watch_list_id, m.confidence)),
+        };
+        deliveries = enqueue(&mut tx, &[outgoing]).await?;
+    } else if !row.existed && row.dossier_id.is_none() {
+        // A person nobody on the lists resembles, seen to the end of their track: an unknown
+        // face, for the webhooks that ask for those of this camera.
+        let outgoing = Outgoing {
+            payload: unknown_payload(monitoring, row.id, captured_at, &camera, true),
+            camera: camera.clone(),
+            matched: None,
         };
         deliveries = enqueue(&mut tx, &[outgoing]).await?;
     }

@@ -73,6 +73,7 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
         "events/similar",
         &[
             "event",
+            "face",
             "camera",
             "site",
             "from",
@@ -100,7 +101,14 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
     ("webhooks/list", &[]),
     (
         "webhooks/create",
-        &["url", "secret", "watch_lists", "cameras", "min_confidence"],
+        &[
+            "url",
+            "secret",
+            "watch_lists",
+            "cameras",
+            "min_confidence",
+            "unknown_cameras",
+        ],
     ),
     ("webhooks/delete", &[]),
     ("cameras/list", &[]),

@@ -21,6 +21,8 @@ pub enum Wanted {
     Event(i64),
     /// The largest face in this photo.
     Photo(Vec<u8>),
+    /// A face found in a photo before (how many the photo had).
+    Face(Vec<f32>, usize),
 }
 
 /// The events within `scope` whose faces resemble the wanted one, the closest first (an
@@ -41,6 +43,7 @@ pub async fn search(
             let (face_box, vector, n) = photo_face(monitoring, image).await?;
             (vector, None, Some(face_box), n)
         }
+        Wanted::Face(vector, n) => (vector, None, None, n),
     };
     let archive = &monitoring.archive;
     archive.refresh(&monitoring.pool, retention).await?;
@@ -169,7 +172,7 @@ async fn event_face(monitoring: &Monitoring, id: i64) -> Result<(Vec<f32>, i64)>
 }
 
 /// The largest face of the photo: where it is, its vector, and how many faces there were.
-async fn photo_face(
+pub async fn photo_face(
     monitoring: &Monitoring,
     image: Vec<u8>,
 ) -> Result<(domain::faces::FaceBox, Vec<f32>, usize)> {

@@ -17,7 +17,8 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
 pub async fn list(pool: &PgPool) -> Result<Vec<Webhook>> {
     Ok(sqlx::query_as!(
         Webhook,
-        r#"SELECT w.id, w.url, w.watch_lists, w.cameras, w.min_confidence, w.active,
+        r#"SELECT w.id, w.url, w.watch_lists, w.cameras, w.min_confidence, w.unknown_cameras,
+                  w.active,
                   count(d.id) FILTER (WHERE d.state = 'delivered') AS "delivered!",
                   count(d.id) FILTER (WHERE d.state = 'pending') AS "pending!",
                   count(d.id) FILTER (WHERE d.state = 'failed') AS "failed!"
@@ -49,13 +50,14 @@ pub async fn create(db: &mut sqlx::PgConnection, hook: NewWebhook) -> Result<(i6
         ));
     }
     let id = sqlx::query_scalar!(
-        "INSERT INTO webhooks (url, secret, watch_lists, cameras, min_confidence)
-         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        "INSERT INTO webhooks (url, secret, watch_lists, cameras, min_confidence, unknown_cameras)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         hook.url,
         hook.secret,
         &hook.watch_lists,
         &hook.cameras,
-        hook.min_confidence
+        hook.min_confidence,
+        &hook.unknown_cameras
     )
     .fetch_one(&mut *db)
     .await?;
@@ -119,12 +121,12 @@ pub async fn recent_deliveries(pool: &PgPool, limit: i64) -> Result<Vec<(i64, De
         .collect())
 }
 
-/// What an event needs to be delivered: its payload and where it was seen.
+/// What an event needs to be delivered: its payload, where it was seen, and its match (none:
+/// an unknown face, for the webhooks that ask for those of its camera).
 pub struct Outgoing {
     pub payload: Payload,
-    pub watch_list: i64,
     pub camera: String,
-    pub confidence: f32,
+    pub matched: Option<(i64, f32)>,
 }
 
 /// Writes a delivery of each event to every active webhook whose filters it passes, in the
@@ -133,21 +135,37 @@ pub async fn enqueue(db: &mut sqlx::PgConnection, events: &[Outgoing]) -> Result
     if events.is_empty() {
         return Ok(0);
     }
-    let hooks =
-        sqlx::query!("SELECT id, watch_lists, cameras, min_confidence FROM webhooks WHERE active")
-            .fetch_all(&mut *db)
-            .await?;
+    let hooks = sqlx::query!(
+        "SELECT id, watch_lists, cameras, min_confidence, unknown_cameras FROM webhooks WHERE active"
+    )
+    .fetch_all(&mut *db)
+    .await?;
     let (mut webhook_ids, mut event_ids, mut bodies) = (Vec::new(), Vec::new(), Vec::new());
     for event in events {
-        let body = serde_json::to_string(&event.payload).map_err(|_| Error::internal())?;
+        // Made once an event has a webhook that wants it: most unknown faces have none.
+        let mut body: Option<String> = None;
         for hook in &hooks {
-            let list_ok =
-                hook.watch_lists.is_empty() || hook.watch_lists.contains(&event.watch_list);
-            let camera_ok = hook.cameras.is_empty() || hook.cameras.contains(&event.camera);
-            if list_ok && camera_ok && event.confidence >= hook.min_confidence {
+            let wanted = match event.matched {
+                Some((list, confidence)) => {
+                    (hook.watch_lists.is_empty() || hook.watch_lists.contains(&list))
+                        && (hook.cameras.is_empty() || hook.cameras.contains(&event.camera))
+                        && confidence >= hook.min_confidence
+                }
+                None => hook.unknown_cameras.contains(&event.camera),
+            };
+            if wanted {
+                let body = match &body {
+                    Some(b) => b.clone(),
+                    None => {
+                        let b =
+                            serde_json::to_string(&event.payload).map_err(|_| Error::internal())?;
+                        body = Some(b.clone());
+                        b
+                    }
+                };
                 webhook_ids.push(hook.id);
                 event_ids.push(event.payload.event.id);
-                bodies.push(body.clone());
+                bodies.push(body);
             }
         }
     }

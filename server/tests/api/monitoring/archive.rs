@@ -179,6 +179,21 @@ async fn a_search_that_cannot_be_made_says_why_and_which_field(pool: sqlx::PgPoo
         );
     }
     refused(
+        app.call("events/similar", Some(&app.user), json!({})).await,
+        400,
+        "event",
+    );
+    refused(
+        app.call(
+            "events/similar",
+            Some(&app.user),
+            json!({"face": "not-kept"}),
+        )
+        .await,
+        404,
+        "search with the photo again",
+    );
+    refused(
         app.call(
             "events/similar",
             Some(&app.user),

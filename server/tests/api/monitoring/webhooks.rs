@@ -172,3 +172,78 @@ async fn a_receiver_that_hangs_does_not_slow_ingest(pool: sqlx::PgPool) {
     .await;
     sender.stop(std::time::Duration::from_secs(5)).await;
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_unknown_face_from_a_chosen_camera_is_posted_and_no_other_is(pool: sqlx::PgPool) {
+    let app = TestApp::new(pool).await;
+    let sender = webhook_sender(&app);
+    let list = app
+        .ok(
+            "watch-lists/create",
+            &app.operator,
+            json!({"name": "Alerting", "active": true, "notify": true}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let dossier = app.dossier("Jane Roe", &[list]).await;
+    crate::helpers::add_photo(&app, dossier, 1, Some("[1, 0, 0, 0]")).await;
+    super::indexed(&app).await;
+    let (url, got) = receiver(0).await;
+    app.ok(
+        "webhooks/create",
+        &app.admin,
+        json!({"url": url, "cameras": "yard", "unknown_cameras": "yard, dock"}),
+    )
+    .await;
+    let listed = app.ok("webhooks/list", &app.admin, json!({})).await;
+    assert_eq!(
+        listed["webhooks"][0][0]["unknown_cameras"],
+        json!(["yard", "dock"])
+    );
+    let post = |camera: &str, vector: [f32; 4]| {
+        super::post_json(
+            &app,
+            json!({"camera": camera, "model": "face-v1", "vectors": [vector]}),
+        )
+    };
+    let stranger = [0.0, 0.0, 1.0, 0.0];
+    // A stranger in the yard after hours: posted. At the gate: not. Jane in the yard: a match.
+    let unknown = post("yard", stranger).await.json()["events"][0]["id"].clone();
+    post("gate", stranger).await;
+    let jane = post("yard", [1.0, 0.0, 0.0, 0.0]).await.json()["events"][0]["id"].clone();
+    wait_for("two deliveries", async || got.lock().unwrap().len() >= 2).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let bodies: Vec<Value> = got
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, body)| serde_json::from_slice(body).unwrap())
+        .collect();
+    assert_eq!(bodies.len(), 2, "{bodies:?}");
+    let of = |id: &Value| {
+        bodies
+            .iter()
+            .find(|b| &b["event"]["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    let u = of(&unknown);
+    assert_eq!(u["kind"], "face.unknown");
+    assert_eq!(u["event"]["camera"], "yard");
+    assert!(u["event"].get("dossier").is_none(), "{u}");
+    let m = of(&jane);
+    assert_eq!(m["kind"], "face.matched");
+    assert_eq!(m["event"]["dossier"]["id"], dossier);
+    // A camera name longer than any is refused, naming the field.
+    let bad = app
+        .call(
+            "webhooks/create",
+            Some(&app.admin),
+            json!({"url": "http://127.0.0.1:9/x", "unknown_cameras": "x".repeat(200)}),
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.json()["field"], "unknown_cameras");
+    sender.stop(Duration::from_secs(5)).await;
+}
