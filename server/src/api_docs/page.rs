@@ -189,8 +189,9 @@ fn operation_view(
             <h3><code>{format!("{method} {path}")}</code></h3>
             <p>{prose(&op.description.clone().or_else(|| op.summary.clone()).unwrap_or_default())}</p>
             <p class="access">{access}</p>
+            // Focusable: on a phone a table scrolls inside its box, and a keyboard must reach it.
             {(!op.parameters.as_ref().is_none_or(Vec::is_empty)).then(|| view! {
-                <table class="data-table"><thead><tr><th>"parameter"</th><th>"type"</th><th>"in"</th><th>"about"</th></tr></thead>
+                <table class="data-table" tabindex="0"><thead><tr><th>"parameter"</th><th>"type"</th><th>"in"</th><th>"about"</th></tr></thead>
                 <tbody>{parameters}</tbody></table>
             })}
             {body}
@@ -251,7 +252,7 @@ fn fields_view(doc: &OpenApi, schema: &RefOr<Schema>) -> AnyView {
         })
         .collect_view();
     view! {
-        <table class="data-table"><thead><tr><th>"field"</th><th>"type"</th><th>"required"</th><th>"about"</th></tr></thead>
+        <table class="data-table" tabindex="0"><thead><tr><th>"field"</th><th>"type"</th><th>"required"</th><th>"about"</th></tr></thead>
         <tbody>{rows}</tbody></table>
     }
     .into_any()

@@ -169,6 +169,9 @@ pub async fn enqueue(db: &mut sqlx::PgConnection, events: &[Outgoing]) -> Result
             }
         }
     }
+    if webhook_ids.is_empty() {
+        return Ok(0);
+    }
     sqlx::query!(
         "INSERT INTO webhook_deliveries (webhook_id, event_id, body)
          SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[])",
