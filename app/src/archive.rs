@@ -232,7 +232,7 @@ fn Appearances(search: ArchiveSearch) -> impl IntoView {
     }
     view! {
         <p class="hint" data-testid="compared">{range}</p>
-        <table class="data-table events" data-testid="appearances">
+        <table class="data-table events" tabindex="0" data-testid="appearances">
             <thead><tr><th>"Seen"</th><th>"Camera"</th><th>"Face"</th><th class="num">"Same person"</th><th>"Matched"</th></tr></thead>
             <tbody>
                 {search.appearances.into_iter().map(|a| {

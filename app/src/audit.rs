@@ -158,7 +158,7 @@ fn FilterForm(filters: Filters) -> impl IntoView {
 #[component]
 fn EntryTable(entries: Vec<AuditEntry>) -> impl IntoView {
     view! {
-        <table class="data-table" data-testid="audit-log">
+        <table class="data-table" tabindex="0" data-testid="audit-log">
             <thead><tr><th>"When"</th><th>"Who"</th><th>"From"</th><th>"Action"</th><th>"Subject"</th><th>"What changed"</th></tr></thead>
             <tbody>
                 {entries.into_iter().map(|e| {

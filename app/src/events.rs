@@ -371,7 +371,7 @@ fn EventTable(
     back: String,
 ) -> impl IntoView {
     view! {
-        <table class="data-table events" data-testid="events">
+        <table class="data-table events" tabindex="0" data-testid="events">
             <thead><tr><th>"Seen"</th><th>"Camera"</th><th>"Face"</th><th>"Dossier"</th><th>"Watch list"</th><th class="num">"Confidence"</th><th>"Acknowledged"</th></tr></thead>
             <tbody>
                 {events.into_iter().map(|e| {

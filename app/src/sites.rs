@@ -62,7 +62,7 @@ pub fn SitesPage() -> impl IntoView {
 #[component]
 fn SiteTable(sites: Vec<Site>) -> impl IntoView {
     view! {
-        <table class="data-table" data-testid="sites">
+        <table class="data-table" tabindex="0" data-testid="sites">
             <thead><tr>
                 <th>"Site"</th><th>"Lists it replicates"</th><th class="num">"Backlog"</th>
                 <th>"Delivery lag"</th><th class="num">"Events here"</th><th>"Last contact"</th>
@@ -109,7 +109,7 @@ pub fn HitBacklog(backlog: AppResult<Vec<Backlog>>) -> impl IntoView {
             Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
             Ok(b) if b.is_empty() => view! { <p class="empty-state">"No Leader to send matches to: matches of replicated lists go to their Leader."</p> }.into_any(),
             Ok(b) => view! {
-                <table class="data-table" data-testid="hit-backlog">
+                <table class="data-table" tabindex="0" data-testid="hit-backlog">
                     <thead><tr><th>"Leader"</th><th class="num">"Backlog"</th><th>"Oldest waiting"</th><th class="num">"Delivered"</th><th>"Last delivery"</th><th>"Last contact"</th><th>"Last error"</th></tr></thead>
                     <tbody>
                         {b.into_iter().map(|l| view! {

@@ -157,7 +157,7 @@ pub fn UsersPage() -> impl IntoView {
                     match users.await {
                         Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
                         Ok(users) => view! {
-                            <table class="data-table" data-testid="users">
+                            <table class="data-table" tabindex="0" data-testid="users">
                                 <thead><tr><th>"Username"</th><th>"Group"</th><th>"Active"</th><th class="num">"API tokens"</th><th><span class="sr-only">"Actions"</span></th></tr></thead>
                                 <tbody>
                                     {users.into_iter().map(|u| view! {
@@ -213,7 +213,7 @@ fn LoginLocks() -> impl IntoView {
                         <p class="empty-state">"No failed logins in the last 15 minutes."</p>
                     }.into_any(),
                     Ok(locks) => view! {
-                        <table class="data-table" data-testid="login-locks">
+                        <table class="data-table" tabindex="0" data-testid="login-locks">
                             <thead><tr><th>"Account or address"</th><th class="num">"Failures"</th><th>"Last failure"</th><th>"Locked until"</th><th><span class="sr-only">"Actions"</span></th></tr></thead>
                             <tbody>
                                 {locks.into_iter().map(|lock| {

@@ -237,7 +237,7 @@ fn CalibrationView(c: Calibration, keep: String, id: i64, is_admin: bool) -> imp
                     <span class="line current" style=format!("left:{:.2}%", c.threshold * 100.0)></span>
                     {proposal.map(|p| view! { <span class="line proposed" style=format!("left:{:.2}%", p.threshold * 100.0)></span> })}
                 </div>
-                <table class="data-table" data-testid="calibration-verdicts">
+                <table class="data-table" tabindex="0" data-testid="calibration-verdicts">
                     <thead><tr><th>"Verdict"</th><th class="num">"Matches"</th><th>"Confidences, highest first"</th></tr></thead>
                     <tbody>
                         <tr><td>"Confirmed"</td><td class="num" data-testid="confirmed-count">{c.confirmed.len()}</td><td>{c.confirmed.iter().map(|v| format!("{v:.2}")).collect::<Vec<_>>().join(", ")}</td></tr>

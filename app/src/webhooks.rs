@@ -203,7 +203,7 @@ fn WebhookCard(
                 view! { <p class="empty-state">"Nothing delivered yet."</p> }.into_any()
             } else {
                 view! {
-                    <table class="data-table" data-testid="deliveries">
+                    <table class="data-table" tabindex="0" data-testid="deliveries">
                         <thead><tr><th>"Event"</th><th>"State"</th><th class="num">"Attempts"</th><th>"Last answer"</th><th>"Next attempt"</th></tr></thead>
                         <tbody>
                             {deliveries.into_iter().map(|d| view! {

@@ -126,7 +126,7 @@ fn SearchForm(
 #[component]
 fn DossierTable(dossiers: Vec<DossierSummary>, lists: Vec<WatchListLabel>) -> impl IntoView {
     view! {
-        <table class="data-table" data-testid="dossiers">
+        <table class="data-table" tabindex="0" data-testid="dossiers">
             <thead>
                 <tr>
                     <th><span class="sr-only">"Photo"</span></th>

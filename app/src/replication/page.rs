@@ -91,7 +91,7 @@ fn ReplicaTable(
     let sync_error = last_error(sync_now.value());
     view! {
         <FormError error=sync_error />
-        <table class="data-table" data-testid="replicas">
+        <table class="data-table" tabindex="0" data-testid="replicas">
             <thead>
                 <tr>
                     <th>"Local list"</th>
@@ -239,7 +239,7 @@ fn RunHistory(runs: Vec<SyncRun>) -> impl IntoView {
                 1 => "History (the latest run)".to_string(),
                 n => format!("History (the {n} latest runs)"),
             }}</summary>
-            <table class="data-table compact">
+            <table class="data-table compact" tabindex="0">
                 <thead><tr><th>"Started"</th><th>"Finished"</th><th>"Outcome"</th><th>"Kind"</th><th>"Why"</th><th class="num">"Dossiers"</th><th class="num">"Removals"</th><th class="num">"Restored"</th><th class="num">"Photos"</th><th>"Error"</th></tr></thead>
                 <tbody>
                     {runs.into_iter().map(|run| view! {

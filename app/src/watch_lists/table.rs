@@ -38,7 +38,7 @@ pub fn WatchListsPage() -> impl IntoView {
 #[component]
 fn WatchListTable(lists: Vec<WatchList>, can_edit: bool) -> impl IntoView {
     view! {
-        <table class="data-table" data-testid="watch-lists">
+        <table class="data-table" tabindex="0" data-testid="watch-lists">
             <thead>
                 <tr>
                     <th>"Name"</th>

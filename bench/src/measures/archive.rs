@@ -7,6 +7,7 @@
 
 use super::stats::percentiles;
 use crate::cluster::BenchResult;
+use crate::Args;
 use face_index::archive::{code, Archive, ArchivedFace, Scope};
 use face_index::synthetic::Faces;
 use serde::Serialize;
@@ -58,6 +59,29 @@ struct FloatDay {
     keys: Vec<u64>,
     vectors: Vec<f32>,
     times: Vec<i64>,
+}
+
+/// P16: the archive search at `--archive-events`, against an exact scan.
+pub(super) async fn p16(args: &Args) -> BenchResult<ArchiveRun> {
+    super::step(&format!(
+        "P16: the event archive searched by face at {} events over {} days",
+        args.archive_events, args.archive_days
+    ));
+    let (events, days, queries, exact, seed) = (
+        args.archive_events,
+        args.archive_days,
+        args.archive_queries,
+        args.archive_exact_queries,
+        args.seed,
+    );
+    tokio::task::spawn_blocking(move || run(events, days, queries, exact, seed)).await?
+}
+
+/// P16 alone.
+pub async fn archive_only(args: &Args) -> BenchResult<()> {
+    let p16 = p16(args).await?;
+    println!("{}", serde_json::to_string_pretty(&p16)?);
+    Ok(())
 }
 
 pub fn run(

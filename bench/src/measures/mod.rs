@@ -15,6 +15,7 @@ mod sync;
 mod tail;
 pub mod video;
 
+pub use archive::archive_only;
 pub use cameras::Cameras;
 use crowd::*;
 pub use faces::Faces;
@@ -427,7 +428,7 @@ pub async fn run_all(args: &Args) -> BenchResult<Results> {
         args.monitor_dossiers
     ));
     let p12 = hits::p12(&cluster, &photos, args).await?;
-    let p16 = p16(args).await?;
+    let p16 = archive::p16(args).await?;
 
     Ok(Results {
         started_at,
@@ -451,29 +452,6 @@ pub async fn run_all(args: &Args) -> BenchResult<Results> {
         p12,
         p16,
     })
-}
-
-/// P16: the archive search at `--archive-events`, against an exact scan.
-async fn p16(args: &Args) -> BenchResult<archive::ArchiveRun> {
-    step(&format!(
-        "P16: the event archive searched by face at {} events over {} days",
-        args.archive_events, args.archive_days
-    ));
-    let (events, days, queries, exact, seed) = (
-        args.archive_events,
-        args.archive_days,
-        args.archive_queries,
-        args.archive_exact_queries,
-        args.seed,
-    );
-    tokio::task::spawn_blocking(move || archive::run(events, days, queries, exact, seed)).await?
-}
-
-/// P16 alone.
-pub async fn archive_only(args: &Args) -> BenchResult<()> {
-    let p16 = p16(args).await?;
-    println!("{}", serde_json::to_string_pretty(&p16)?);
-    Ok(())
 }
 
 async fn p11(cluster: &Cluster, args: &Args) -> BenchResult<Faces> {
