@@ -56,7 +56,7 @@ impl Places {
 }
 
 /// The copy, and how far it has read.
-pub struct Copy {
+pub struct HeldFaces {
     pub faces: Archive,
     pub places: Places,
     /// The `xmin` of the snapshot the copy last read with: rows of older transactions are in.
@@ -65,7 +65,7 @@ pub struct Copy {
 
 /// The archive of this server: its copy, shared with the blocking threads that scan it.
 pub struct EventArchive {
-    copy: Arc<RwLock<Copy>>,
+    copy: Arc<RwLock<HeldFaces>>,
     /// One refresh at a time: two would read the same rows twice.
     refreshing: tokio::sync::Mutex<()>,
     dimensions: usize,
@@ -74,7 +74,7 @@ pub struct EventArchive {
 impl EventArchive {
     pub fn new(dimensions: usize) -> Self {
         Self {
-            copy: Arc::new(RwLock::new(Copy {
+            copy: Arc::new(RwLock::new(HeldFaces {
                 faces: Archive::new(dimensions),
                 places: Places::default(),
                 read_to: None,
@@ -85,7 +85,7 @@ impl EventArchive {
     }
 
     /// The copy, to read.
-    pub fn copy(&self) -> Arc<RwLock<Copy>> {
+    pub fn copy(&self) -> Arc<RwLock<HeldFaces>> {
         self.copy.clone()
     }
 
