@@ -46,7 +46,7 @@ target/release/bench --dossiers 300 --small 100 --changes 20 --page-dossiers 300
   --ingest-events 200 --ingest-photos 4 --events 20000 --event-days 3 \
   --video-sizes 1280x720 --cameras 1 --camera-seconds 35 --hits-seconds 4 \
   --fleet-sites 3 --fleet-seconds 3 --archive-events 100000 --archive-days 3 \
-  --archive-queries 50 --archive-exact-queries 5 \
+  --archive-queries 50 --archive-exact-queries 5 --import-rows 2000 --import-photos 10 \
   --db-prefix bench_smoke \
   --out target/bench-smoke.md
 

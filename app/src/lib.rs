@@ -19,6 +19,7 @@ pub mod error;
 pub mod events;
 pub mod faces;
 pub mod forms;
+pub mod imports;
 #[cfg(feature = "ssr")]
 pub mod multipart;
 pub mod notice;
@@ -132,6 +133,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/cameras") ssr=SsrMode::Async view=cameras::CamerasPage />
                     <Route path=path!("/users") ssr=SsrMode::Async view=users::UsersPage />
                     <Route path=path!("/audit") ssr=SsrMode::Async view=audit::AuditLogPage />
+                    <Route path=path!("/imports") ssr=SsrMode::Async view=imports::ImportsPage />
+                    <Route path=path!("/imports/:id") ssr=SsrMode::Async view=imports::ImportPage />
                     <Route path=path!("/replication") ssr=SsrMode::Async view=replication::ReplicationPage />
                     <Route path=path!("/replication/:id/cancel") ssr=SsrMode::Async view=replication::CancelReplicaPage />
                     <Route path=path!("/sites") ssr=SsrMode::Async view=sites::SitesPage />
@@ -209,7 +212,7 @@ fn Nav() -> impl IntoView {
                     {link("/faces/search", "Search by photo")}
                 }.into_any())}
                 {(is_admin || replication).then(|| group("nav-administration", "Administration", view! {
-                    {is_admin.then(|| view! { {link("/users", "Users")} {link("/webhooks", "Webhooks")} {link("/audit", "Audit log")} })}
+                    {is_admin.then(|| view! { {link("/users", "Users")} {link("/imports", "Imports")} {link("/webhooks", "Webhooks")} {link("/audit", "Audit log")} })}
                     {replication.then(|| link("/replication", "Replication"))}
                 }.into_any()))}
             </nav>

@@ -15,6 +15,14 @@ const NOTICES: &[(&str, &str)] = &[
         "Watch list deleted, with the dossiers that were in no other list.",
     ),
     ("dossier-created", "Dossier created."),
+    (
+        "import-queued",
+        "ZIP received: the import runs in the background, and this page follows it.",
+    ),
+    (
+        "import-running",
+        "This file is being imported already: here is that import.",
+    ),
     ("dossier-saved", "Dossier saved."),
     ("dossier-deleted", "Dossier deleted."),
     ("user-created", "User created."),

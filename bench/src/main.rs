@@ -146,6 +146,15 @@ pub struct Args {
     #[arg(long)]
     #[serde(skip)]
     pub archive_only: bool,
+    /// P17's import: rows without photos, and rows with a photo each.
+    #[arg(long, default_value_t = 50_000)]
+    pub import_rows: u64,
+    #[arg(long, default_value_t = 200)]
+    pub import_photos: u64,
+    /// Run only P17 (the bulk import), print its figures and write no report.
+    #[arg(long)]
+    #[serde(skip)]
+    pub imports_only: bool,
     /// P12's steady pace of posts at the Subscriber (events a second), and for how long.
     #[arg(long, default_value_t = 50.0)]
     pub hits_pace: f64,
@@ -248,8 +257,11 @@ async fn main() {
         || args.video_only
         || args.hits_only
         || args.archive_only
+        || args.imports_only
     {
-        let only = if args.archive_only {
+        let only = if args.imports_only {
+            measures::imports::imports_only(&args).await
+        } else if args.archive_only {
             measures::archive_only(&args).await
         } else if args.hits_only {
             measures::hits::hits_only(&args).await

@@ -207,6 +207,7 @@ fn monitoring_rows(s: &mut String, r: &Results) {
         a.exact_month_p99_ms / a.month_p99_ms,
         verdict(a.day_p99_ms < 100.0 && a.month_p99_ms < 1000.0)
     );
+    crate::measures::imports::report_row(s, &r.p17, verdict(r.p17.met()));
 }
 
 pub fn render(args: &Args, r: &Results) -> String {

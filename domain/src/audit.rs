@@ -63,6 +63,7 @@ pub struct AuditEntry {
 /// The kinds of subject entries are about, for the filter.
 pub const SUBJECT_KINDS: &[&str] = &[
     "watch_list",
+    "import",
     "dossier",
     "membership",
     "photo",

@@ -1,4 +1,21 @@
-//! Bytes as they travel in JSON: base64 text. Use with `#[serde(with = "…")]`.
+//! Bytes as they travel in JSON (base64 text: use with `#[serde(with = "…")]`), and a size as
+//! a person reads it.
+
+/// A size in bytes as a message says it: `512 bytes`, `3.5 MB`, `2.0 GB` (powers of 1024, as
+/// the settings' sizes are read).
+pub fn human(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    if bytes < 1024 {
+        return format!("{bytes} bytes");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
 
 /// `Vec<u8>` as base64 text.
 pub mod base64 {

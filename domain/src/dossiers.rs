@@ -49,7 +49,7 @@ pub struct Dossier {
 pub const PAGE_SIZE: i64 = 50;
 const MAX_PAGE_SIZE: i64 = 500;
 /// Meta is free-form but not a file store.
-const MAX_META_BYTES: usize = 64 * 1024;
+pub const MAX_META_BYTES: usize = 64 * 1024;
 
 /// The filters of a search, as the search form and the API give them.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -115,6 +115,31 @@ impl From<Dossier> for DossierFormValues {
     }
 }
 
+/// A dossier's `meta` as typed: a JSON object (empty text is `{}`).
+pub fn parse_meta(meta: &str) -> Result<serde_json::Value> {
+    if meta.len() > MAX_META_BYTES {
+        return Err(Error::invalid(
+            "meta",
+            format!("must be at most {MAX_META_BYTES} bytes"),
+        ));
+    }
+    let meta = match meta.trim() {
+        "" => serde_json::Value::Object(Default::default()),
+        text => match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(v @ serde_json::Value::Object(_)) => v,
+            Ok(_) => {
+                return Err(Error::invalid(
+                    "meta",
+                    "must be a JSON object, like {\"case\": \"A-17\"}",
+                ))
+            }
+            Err(e) => return Err(Error::invalid("meta", format!("is not valid JSON: {e}"))),
+        },
+    };
+    crate::input::check_json_characters("meta", &meta)?;
+    Ok(meta)
+}
+
 /// A dossier's editable fields, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DossierInput {
@@ -135,26 +160,7 @@ impl DossierInput {
     ) -> Result<Self> {
         let name = required_text("name", name, 256)?;
         let comment = multiline_text("comment", comment, 2048)?;
-        if meta.len() > MAX_META_BYTES {
-            return Err(Error::invalid(
-                "meta",
-                format!("must be at most {MAX_META_BYTES} bytes"),
-            ));
-        }
-        let meta = match meta.trim() {
-            "" => serde_json::Value::Object(Default::default()),
-            text => match serde_json::from_str::<serde_json::Value>(text) {
-                Ok(v @ serde_json::Value::Object(_)) => v,
-                Ok(_) => {
-                    return Err(Error::invalid(
-                        "meta",
-                        "must be a JSON object, like {\"case\": \"A-17\"}",
-                    ))
-                }
-                Err(e) => return Err(Error::invalid("meta", format!("is not valid JSON: {e}"))),
-            },
-        };
-        crate::input::check_json_characters("meta", &meta)?;
+        let meta = parse_meta(meta)?;
         let mut watch_lists = watch_lists;
         watch_lists.sort_unstable();
         watch_lists.dedup();

@@ -16,6 +16,7 @@ pub mod error;
 pub mod face_box;
 pub mod faces;
 pub mod hits;
+pub mod imports;
 pub mod input;
 pub mod logins;
 pub mod monitoring;

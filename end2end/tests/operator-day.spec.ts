@@ -89,6 +89,7 @@ for (const [label, size] of SIZES) {
         "/cameras",
         "/webhooks",
         "/users",
+        "/imports",
         "/audit",
         "/replication",
         "/sites",

@@ -1,7 +1,7 @@
-//! Reports as CSV, streamed: the events of a filter (as the Events page filters them) and the
-//! dossiers of a watch list. Each is read in keyset batches and written a batch at a time, so
-//! a month of events leaves the server as it is read, in constant memory, and a client that
-//! goes away stops the reading.
+//! Reports as CSV, streamed: the events of a filter (as the Events page filters them), the
+//! dossiers of a watch list and the rows an import refused. Each is read in keyset batches and
+//! written a batch at a time, so a month of events leaves the server as it is read, in
+//! constant memory, and a client that goes away stops the reading.
 //!
 //! A cell that a spreadsheet would take for a formula (text starting with `=`, `+`, `-`, `@`
 //! or a tab) is written with a leading `'`: a dossier named `=HYPERLINK(…)` must not run when
@@ -191,6 +191,50 @@ pub async fn dossiers_csv(pool: PgPool, list: i64) -> Result<impl Stream<Item = 
             Ok(Some((chunk, next)))
         }
     }))
+}
+
+/// The columns of an import's report of refused rows.
+const REFUSAL_COLUMNS: &[&str] = &["line", "external_key", "name", "reason"];
+
+/// The rows an import refused, in the file's order, with their reasons.
+pub fn refusals_csv(pool: PgPool, import: i64) -> impl Stream<Item = Result<Vec<u8>>> {
+    stream::try_unfold(Next::<i64>::Header, move |next| {
+        let pool = pool.clone();
+        async move {
+            let after = match next {
+                Next::Done => return Ok(None),
+                Next::Header => {
+                    let header = csv_bytes(|w| w.write_record(REFUSAL_COLUMNS))?;
+                    return Ok(Some((header, Next::After(0))));
+                }
+                Next::After(after) => after,
+            };
+            let rows = sqlx::query!(
+                "SELECT line, external_key, name, reason FROM import_refusals
+                 WHERE import_id = $1 AND line > $2 ORDER BY line LIMIT $3",
+                import,
+                after,
+                BATCH
+            )
+            .fetch_all(&pool)
+            .await?;
+            let next = match rows.last() {
+                Some(last) if rows.len() as i64 == BATCH => Next::After(last.line),
+                _ => Next::Done,
+            };
+            let chunk = csv_bytes(|w| {
+                rows.iter().try_for_each(|r| {
+                    w.write_record([
+                        r.line.to_string(),
+                        cell(r.external_key.as_deref().unwrap_or_default()).into_owned(),
+                        cell(r.name.as_deref().unwrap_or_default()).into_owned(),
+                        cell(&r.reason).into_owned(),
+                    ])
+                })
+            })?;
+            Ok(Some((chunk, next)))
+        }
+    })
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ pub mod faces;
 pub mod hits;
 pub mod housekeeping;
 pub mod images;
+pub mod imports;
 pub mod locks;
 pub mod monitoring;
 pub mod photos;
@@ -59,6 +60,7 @@ pub struct Settings {
     pub accounts: auth::AccountSettings,
     pub audit: audit::AuditSettings,
     pub video: video::VideoSettings,
+    pub imports: imports::ImportSettings,
 }
 
 /// One installation of the dossier database as its parts hold it.
@@ -73,6 +75,8 @@ pub struct Installation {
     pub monitoring: Monitoring,
     /// This installation's matches on its replicas, on their way to the Leaders.
     pub hits: hits::Hits,
+    /// Bulk imports of dossiers, and the queue of uploaded ones.
+    pub imports: imports::Imports,
     /// Cancelled when the installation stops: workers and replication runs watch it.
     pub stop: CancellationToken,
     /// The workers' lines in `/metrics`.
@@ -124,8 +128,10 @@ impl Installation {
             bell: monitoring.hits.clone(),
             timeout: settings.sync.request_timeout,
         };
+        let imports = imports::Imports::new(pool.clone(), faces.clone(), settings.imports.clone());
         Ok(Self {
             pool,
+            imports,
             settings: Arc::new(settings),
             login_throttle: Arc::default(),
             faces,
@@ -139,7 +145,7 @@ impl Installation {
 
     /// Starts every background worker of the installation under one runtime: the replication
     /// scheduler, the webhook sender, the delivery of hits, the face index's refresh, the event
-    /// archive's reader, the housekeeping and this process's video worker.
+    /// archive's reader, the housekeeping, the uploaded imports and this process's video worker.
     pub fn start_workers(&self) -> Workers {
         let mut workers = self.workers();
         let replication = self.replication.clone();
@@ -165,6 +171,8 @@ impl Installation {
         );
         workers
             .start(move || housekeeping::Housekeeping::new(pool.clone(), retention, days.clone()));
+        let imports = self.imports.clone();
+        workers.start(move || imports::worker::ImportRunner::new(imports.clone()));
         self.start_video_worker(&mut workers);
         workers
     }

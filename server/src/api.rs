@@ -57,8 +57,49 @@ fn reads_multipart(path: &str) -> bool {
         <app::photos::UploadPhoto as ServerFn>::PATH,
         <app::faces::SearchFaces as ServerFn>::PATH,
         <app::archive::EventsSimilarToPhoto as ServerFn>::PATH,
+        <app::imports::UploadImport as ServerFn>::PATH,
     ]
     .contains(&path)
+}
+
+/// The largest request bodies: an import's ZIP, and any other.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    pub any: usize,
+    pub import: usize,
+}
+
+/// Caps every request's body: refused at once when it says it is larger (413), cut short
+/// when it grows past the cap (its reader then fails). An import's upload has a cap of its
+/// own (`IMPORT_LIMIT`), every other body the photo's (`UPLOAD_LIMIT`).
+pub async fn body_limit(
+    axum::extract::State(limits): axum::extract::State<BodyLimits>,
+    request: Request,
+    next: Next,
+) -> Response {
+    use leptos::server_fn::ServerFn;
+    let (limit, what) = if request.uri().path() == <app::imports::UploadImport as ServerFn>::PATH {
+        (limits.import, "an import's ZIP (IMPORT_LIMIT)")
+    } else {
+        (limits.any, "a request (the upload limit, UPLOAD_LIMIT)")
+    };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return error_response(Error::TooLarge {
+            message: format!(
+                "the body is {}, over the {} {what} may be",
+                domain::bytes::human(declared.unwrap_or_default()),
+                domain::bytes::human(limit as u64)
+            ),
+        });
+    }
+    let request =
+        request.map(|body| axum::body::Body::new(http_body_util::Limited::new(body, limit)));
+    next.run(request).await
 }
 
 pub async fn multipart_only(request: Request, next: Next) -> Response {

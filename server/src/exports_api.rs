@@ -1,6 +1,6 @@
-//! Reports to download: the events of a filter and a watch list's dossiers as CSV, streamed as
-//! they are read (`engine::exports`). Plain GET routes, so that a link on a page downloads
-//! them; the caller needs to be allowed to see events or lists.
+//! Reports to download: the events of a filter, a watch list's dossiers and an import's refused
+//! rows as CSV, streamed as they are read (`engine::exports`). Plain GET routes, so that a link
+//! on a page downloads them; the caller needs to be allowed to see what they hold.
 
 use app::caller::Caller;
 use app::error::AppError;
@@ -22,6 +22,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(events_csv))
         .routes(routes!(dossiers_csv))
+        .routes(routes!(refusals_csv))
 }
 
 /// The Events page's filters, as its address carries them; empty means any.
@@ -95,6 +96,26 @@ async fn dossiers_csv(
     user.may(Permission::Read, "see watch lists")?;
     let rows = engine::exports::dossiers_csv(state.pool.clone(), id).await?;
     Ok(csv(&format!("watch-list-{id}.csv"), rows))
+}
+
+/// The rows an import refused, as CSV: line, external_key, name, reason. Administrator only.
+#[utoipa::path(
+    get,
+    path = "/imports/{id}/report.csv",
+    tag = "imports",
+    security(("session" = []), ("token" = [])),
+    params(("id" = i64, Path, description = "the import")),
+    responses((status = 200, description = "the refused rows", content_type = "text/csv"))
+)]
+async fn refusals_csv(
+    State(state): State<AppState>,
+    Caller(user, _): Caller,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    user.may(Permission::Admin, "see imports")?;
+    engine::imports::record::get(&state.pool, id).await?;
+    let rows = engine::exports::refusals_csv(state.pool.clone(), id);
+    Ok(csv(&format!("import-{id}-refused.csv"), rows))
 }
 
 /// A CSV download of `rows`. A failure midway ends the download short (the status is sent by

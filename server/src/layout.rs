@@ -17,6 +17,8 @@ pub struct Layout {
     pub face_models_dir: PathBuf,
     /// `FACE_INDEX_DIR` when the settings do not set it: somewhere the server may write.
     pub face_index_dir: PathBuf,
+    /// `IMPORT_DIR` when the settings do not set it: where uploaded imports wait.
+    pub import_dir: PathBuf,
     /// The built site (pages' scripts, styles, WASM) when `LEPTOS_SITE_ROOT` does not say.
     pub site_root: PathBuf,
 }
@@ -28,6 +30,7 @@ impl Layout {
             config: None,
             face_models_dir: "data/face-models".into(),
             face_index_dir: "data/face-index".into(),
+            import_dir: "data/imports".into(),
             site_root: "target/site".into(),
         }
     }
@@ -39,6 +42,7 @@ impl Layout {
             config: Some("/etc/dossier/dossier.toml".into()),
             face_models_dir: "/usr/share/dossier/face-models".into(),
             face_index_dir: "/var/lib/dossier/face-index".into(),
+            import_dir: "/var/lib/dossier/imports".into(),
             site_root: "/usr/share/dossier/site".into(),
         }
     }

@@ -6,6 +6,7 @@ pub mod api_docs;
 pub mod events_api;
 pub mod exports_api;
 pub mod faces;
+pub mod imports;
 pub mod layout;
 pub mod observability;
 pub mod serve;
@@ -35,7 +36,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use observability::Metrics;
 use std::sync::Arc;
 use std::time::Duration;
-use tower_http::{limit::RequestBodyLimitLayer, set_header::SetResponseHeaderLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use engine::database::{connect, is_migrated, MIGRATOR};
@@ -117,7 +118,13 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn(api::form_arguments))
         .layer(from_fn(api::json_to_form))
         .layer(from_fn(api::multipart_only))
-        .layer(RequestBodyLimitLayer::new(upload_limit + BODY_SLACK))
+        .layer(from_fn_with_state(
+            api::BodyLimits {
+                any: upload_limit + BODY_SLACK,
+                import: state.imports.settings.limit.0 + BODY_SLACK,
+            },
+            api::body_limit,
+        ))
         .layer(from_fn(api::same_origin_only))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,

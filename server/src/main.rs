@@ -62,6 +62,27 @@ enum Command {
         #[command(subcommand)]
         action: FacesCommand,
     },
+    /// Import dossiers from a CSV (a row per person: name, and optionally external_key,
+    /// comment, active, lists, meta, meta.<field>, photos), their photos from a folder. Rows
+    /// with an external key update their dossier when imported again; refused rows are
+    /// written to a report with their line and reason. Killed, the same command goes on
+    /// where it stopped.
+    Import {
+        /// The CSV file (UTF-8; `,` or `;` between fields).
+        file: PathBuf,
+        /// The folder the `photos` column's file names are in.
+        #[arg(long)]
+        photos: Option<PathBuf>,
+        /// Create the lists the rows name that do not exist (else such rows are refused).
+        #[arg(long)]
+        create_lists: bool,
+        /// A watch list every row joins, besides those its `lists` cell names.
+        #[arg(long)]
+        list: Option<String>,
+        /// Where the refused rows are written (import-<id>-refused.csv when not given).
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
     /// Add generated demo data: two watch lists and this many dossiers with photos.
     DemoData {
         #[arg(long, default_value_t = 100)]
@@ -165,6 +186,22 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Faces {
             action: FacesCommand::Backfill { batch_size },
         } => server::faces::backfill(&settings, &pool, batch_size).await?,
+        Command::Import {
+            file,
+            photos,
+            create_lists,
+            list,
+            report,
+        } => {
+            let ask = server::imports::ImportCommand {
+                file,
+                photos,
+                create_lists,
+                list,
+                report,
+            };
+            server::imports::run(&settings, &pool, ask).await?
+        }
         Command::Serve => server::serve::serve(settings, &layout, pool).await?,
         Command::VideoWorker { .. } => unreachable!("handled before connecting"),
     }

@@ -58,6 +58,7 @@ pub fn keys() -> Vec<&'static str> {
         keys_of::<engine::auth::AccountSettings>(),
         keys_of::<engine::audit::AuditSettings>(),
         keys_of::<engine::video::VideoSettings>(),
+        keys_of::<engine::imports::ImportSettings>(),
     ]
     .concat()
 }
@@ -79,6 +80,7 @@ impl Settings {
         for (key, path) in [
             ("FACE_MODELS_DIR", &layout.face_models_dir),
             ("FACE_INDEX_DIR", &layout.face_index_dir),
+            ("IMPORT_DIR", &layout.import_dir),
         ] {
             builder = builder
                 .set_default(key, path.to_string_lossy().into_owned())
@@ -158,6 +160,13 @@ impl Settings {
             accounts: read(&config)?,
             audit: read(&config)?,
             video: read(&config)?,
+            imports: engine::imports::ImportSettings {
+                photo_limit: server
+                    .upload_limit
+                    .unwrap_or(ByteSize(DEFAULT_UPLOAD_LIMIT))
+                    .0,
+                ..read(&config)?
+            },
         };
         // The checks across keys.
         engine.faces.model()?;

@@ -50,18 +50,7 @@ pub async fn faces(
         Engine::load(models, workers)
             .map_err(|e| format!("{e}: run scripts/install-tools.sh first"))?,
     );
-    let mut pictures = Vec::new();
-    for name in PHOTOS {
-        let picture = image::open(photos_dir.join(name))
-            .map_err(|e| {
-                format!(
-                    "{}: {e}: run scripts/face-data.sh",
-                    photos_dir.join(name).display()
-                )
-            })?
-            .to_rgb8();
-        pictures.push(at_most_2_mpx(picture));
-    }
+    let pictures = pictures(photos_dir)?;
     let jpegs: Vec<Vec<u8>> = pictures.iter().map(jpeg).collect::<BenchResult<_>>()?;
 
     let (mut analysis, mut decode) = (Vec::new(), Vec::new());
@@ -101,6 +90,36 @@ pub async fn faces(
     })
 }
 
+/// The test photos, each at most 2 Mpx.
+fn pictures(photos_dir: &Path) -> BenchResult<Vec<RgbImage>> {
+    let mut pictures = Vec::new();
+    for name in PHOTOS {
+        let picture = image::open(photos_dir.join(name))
+            .map_err(|e| {
+                format!(
+                    "{}: {e}: run scripts/face-data.sh",
+                    photos_dir.join(name).display()
+                )
+            })?
+            .to_rgb8();
+        pictures.push(at_most_2_mpx(picture));
+    }
+    Ok(pictures)
+}
+
+/// The test photos as the backfill measures them: JPEGs of at most 2 Mpx.
+pub(crate) fn test_jpegs(photos_dir: &Path) -> BenchResult<Vec<Vec<u8>>> {
+    pictures(photos_dir)?.iter().map(jpeg).collect()
+}
+
+/// The `n`th of `count` distinct photos made from `jpegs`: one pixel changed, so that each is
+/// an image of its own.
+pub(crate) fn distinct(jpegs: &[Vec<u8>], n: u64) -> BenchResult<Vec<u8>> {
+    let mut picture = image::load_from_memory(&jpegs[n as usize % jpegs.len()])?.to_rgb8();
+    picture.put_pixel(0, 0, image::Rgb([n as u8, (n >> 8) as u8, 7]));
+    jpeg(&picture)
+}
+
 fn at_most_2_mpx(picture: RgbImage) -> RgbImage {
     let pixels = f64::from(picture.width()) * f64::from(picture.height());
     if pixels <= MAX_PIXELS {
@@ -122,7 +141,7 @@ fn jpeg(picture: &RgbImage) -> BenchResult<Vec<u8>> {
 
 /// A database of `count` photos without vectors (the test photos, each made distinct by one
 /// changed pixel so that every photo is its own image), then the backfill over it, timed.
-async fn backfill(
+pub(crate) async fn backfill(
     cluster: &Cluster,
     engine: &Arc<Engine>,
     jpegs: &[Vec<u8>],
@@ -133,10 +152,7 @@ async fn backfill(
     let list = crate::data::watch_list(&pool, "Bench: faces").await?;
     let mut images = Vec::new();
     for n in 0..count {
-        let base = image::load_from_memory(&jpegs[n as usize % jpegs.len()])?.to_rgb8();
-        let mut picture = base;
-        picture.put_pixel(0, 0, image::Rgb([n as u8, (n >> 8) as u8, 7]));
-        images.push(engine::images::process_image(jpeg(&picture)?).await?);
+        images.push(engine::images::process_image(distinct(jpegs, n)?).await?);
     }
     let mut tx = pool.begin().await?;
     engine::images::insert_images(&mut tx, &images.iter().collect::<Vec<_>>()).await?;

@@ -7,6 +7,7 @@ mod crowd;
 mod faces;
 mod fleet;
 pub mod hits;
+pub mod imports;
 pub mod index;
 pub mod monitoring;
 mod page;
@@ -65,6 +66,7 @@ pub struct Results {
     pub p10: monitoring::EventsPage,
     pub p12: hits::Hits,
     pub p16: archive::ArchiveRun,
+    pub p17: imports::ImportRun,
 }
 
 /// P8 at each of `--index-faces`.
@@ -429,6 +431,8 @@ pub async fn run_all(args: &Args) -> BenchResult<Results> {
     ));
     let p12 = hits::p12(&cluster, &photos, args).await?;
     let p16 = archive::p16(args).await?;
+    step("P17: a bulk import, without photos and with them");
+    let p17 = imports::p17(&cluster, args).await?;
 
     Ok(Results {
         started_at,
@@ -451,6 +455,7 @@ pub async fn run_all(args: &Args) -> BenchResult<Results> {
         p10: monitoring.p10,
         p12,
         p16,
+        p17,
     })
 }
 

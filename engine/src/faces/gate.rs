@@ -29,28 +29,38 @@ impl Default for EnrolmentGate {
 impl EnrolmentGate {
     /// Refuses the face at `bounds` of `pixels` if it is under the gate.
     pub fn check(&self, pixels: &RgbImage, bounds: &FaceBox) -> Result<()> {
-        let refuse = |message: String| {
-            Err(domain::Error::Faces {
-                message,
-                found: vec![*bounds],
-                width: pixels.width(),
-                height: pixels.height(),
-            }
-            .into())
+        let Some(shortfall) = self.shortfall(pixels, bounds) else {
+            return Ok(());
         };
+        let advice = if bounds.height < self.min_size {
+            "a small face matches strangers; upload a larger photo"
+        } else {
+            "upload a sharper photo"
+        };
+        Err(domain::Error::Faces {
+            message: format!("{shortfall}: {advice}, or send force=true to keep it anyway"),
+            found: vec![*bounds],
+            width: pixels.width(),
+            height: pixels.height(),
+        }
+        .into())
+    }
+
+    /// What the face at `bounds` lacks, if it is under the gate: its size or its sharpness,
+    /// measured.
+    pub fn shortfall(&self, pixels: &RgbImage, bounds: &FaceBox) -> Option<String> {
         if bounds.height < self.min_size {
-            return refuse(format!(
-                "the face is {} pixels tall, under the {} this installation asks of a dossier's photo (FACE_MIN_SIZE): a small face matches strangers; upload a larger photo, or send force=true to keep it anyway",
+            return Some(format!(
+                "the face is {} pixels tall, under the {} this installation asks of a dossier's photo (FACE_MIN_SIZE)",
                 bounds.height, self.min_size
             ));
         }
         let measured = sharpness(pixels, bounds);
-        if measured < self.min_sharpness {
-            return refuse(format!(
-                "the face is too blurred: its sharpness is {measured:.2}, under the {:.2} this installation asks of a dossier's photo (FACE_MIN_SHARPNESS); upload a sharper photo, or send force=true to keep it anyway",
+        (measured < self.min_sharpness).then(|| {
+            format!(
+                "the face is too blurred: its sharpness is {measured:.2}, under the {:.2} this installation asks of a dossier's photo (FACE_MIN_SHARPNESS)",
                 self.min_sharpness
-            ));
-        }
-        Ok(())
+            )
+        })
     }
 }

@@ -221,6 +221,10 @@ fn tags() -> Vec<Tag> {
             "users",
             "Accounts, groups, API tokens and login locks (Administrators).",
         ),
+        (
+            "imports",
+            "Bulk imports of dossiers: a ZIP of a CSV and its photos, run in the background (Administrators).",
+        ),
         ("audit", "Who changed what (Administrators)."),
         (
             "replication",

@@ -6,8 +6,8 @@
 
 use super::{secured, Access};
 use app::{
-    archive, audit, auth, cameras, dossiers, events, faces, photos, replication, site, sites,
-    users, verdicts, watch_lists, webhooks,
+    archive, audit, auth, cameras, dossiers, events, faces, imports, photos, replication, site,
+    sites, users, verdicts, watch_lists, webhooks,
 };
 use leptos::server_fn::ServerFn;
 use utoipa::openapi::{
@@ -144,6 +144,25 @@ pub(super) fn add(doc: &mut OpenApi) {
     json::<users::LoginLocks>(doc, Member);
     json::<users::ClearLoginLock>(doc, Member);
     json::<audit::AuditEntries>(doc, Member);
+    multipart::<imports::UploadImport>(
+        doc,
+        "Imports a ZIP of people: one CSV (a row per person) and the photos it names. The \
+         import runs in the background: follow it with `imports/get`; the rows it refuses, \
+         each with its line and reason, are `imports/refusals` and `/imports/{id}/report.csv`.",
+        &[
+            ("file", Field::File, "the ZIP", true),
+            (
+                "create_lists",
+                Field::Text,
+                "`true`: create the lists the rows name that do not exist",
+                false,
+            ),
+            ("list", Field::Text, "a list every row joins", false),
+        ],
+    );
+    json::<imports::ListImports>(doc, Member);
+    json::<imports::GetImport>(doc, Member);
+    json::<imports::ImportRefusals>(doc, Member);
     json::<replication::ReplicationOverview>(doc, Member);
     json::<replication::LeaderLists>(doc, Member);
     json::<replication::CreateReplica>(doc, Member);

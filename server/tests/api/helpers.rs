@@ -71,6 +71,9 @@ pub fn settings() -> Settings {
     settings.engine.sync.page_size = 250;
     // The face index is not saved by in-process installations (a test's database is new).
     settings.engine.monitoring.index_dir = None;
+    // Uploaded imports wait in a folder of the test's own.
+    settings.engine.imports.dir =
+        std::env::temp_dir().join(format!("dossier-imports-{:016x}", rand_u64()));
     settings
 }
 
@@ -91,6 +94,7 @@ impl TestApp {
         settings.engine.faces.model = face_engine::MODEL_NAME.into();
         settings.engine.faces.vector_length = None;
         settings.server.upload_limit = Some(engine::settings::ByteSize(4 * 1024 * 1024));
+        settings.engine.imports.photo_limit = 4 * 1024 * 1024;
         Self::build(pool, settings, Some(face_engine())).await
     }
 

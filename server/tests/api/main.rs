@@ -12,6 +12,7 @@ mod dossiers;
 mod exports;
 mod faces;
 mod hits;
+mod imports;
 mod monitoring;
 mod operations;
 mod photos;

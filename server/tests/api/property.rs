@@ -50,6 +50,10 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
     ("dossiers/update", DOSSIER),
     ("photos/delete", &[]),
     ("photos/upload", &["dossier_id", "image", "vector", "model"]),
+    ("imports/upload", &["file", "create_lists", "list"]),
+    ("imports/list", &["refused"]),
+    ("imports/get", &[]),
+    ("imports/refusals", &[]),
     (
         "faces/search",
         &["image", "watch_list", "min_confidence", "matches"],
@@ -349,7 +353,7 @@ fn encode(
 ) -> Request<Body> {
     if matches!(
         endpoint,
-        "photos/upload" | "faces/search" | "events/similar-to-photo"
+        "photos/upload" | "faces/search" | "events/similar-to-photo" | "imports/upload"
     ) {
         return encode_multipart(endpoint, names, values, token);
     }
