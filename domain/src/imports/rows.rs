@@ -250,7 +250,12 @@ fn names(cell: &str, column: &str) -> std::result::Result<Vec<String>, String> {
 pub fn photo_name(name: &str) -> std::result::Result<String, String> {
     let unified = name.trim().replace('\\', "/");
     let escapes = || format!("photos: {name:?} leads outside the photos folder");
-    if unified.starts_with('/') || unified.contains(':') || unified.contains('\0') {
+    if unified.starts_with('/') || unified.get(1..2) == Some(":") {
+        return Err(format!(
+            "photos: {name:?} is an absolute path; name the file as it is inside the photos folder (or the ZIP)"
+        ));
+    }
+    if unified.contains(':') || unified.contains('\0') {
         return Err(escapes());
     }
     let mut parts = Vec::new();
