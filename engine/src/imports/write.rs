@@ -259,6 +259,9 @@ async fn list_ids(
     tx: &mut Transaction<'_, Postgres>,
     names: &[String],
 ) -> Result<HashMap<String, i64>> {
+    if names.is_empty() {
+        return Ok(HashMap::new());
+    }
     let rows = sqlx::query!(
         "SELECT id, name FROM watch_lists WHERE name = ANY($1)",
         names
