@@ -92,25 +92,22 @@ mod receive {
     //! read as text.
 
     use crate::error::AppResult;
+    use crate::multipart::malformed;
     use domain::audit::Actor;
     use domain::imports::ImportOptions;
     use domain::Error;
     use engine::imports::Imports;
     use server_fn::codec::MultipartData;
 
-    fn malformed(e: impl std::fmt::Display) -> Error {
-        Error::bad_request(format!("malformed multipart body: {e}"))
-    }
-
     fn flag(text: &str) -> Result<bool, Error> {
-        match text.trim() {
-            "" | "off" | "false" | "0" | "no" => Ok(false),
-            "on" | "true" | "1" | "yes" => Ok(true),
-            other => Err(Error::invalid(
-                "create_lists",
-                format!("must be true or false, got {other:?}"),
-            )),
-        }
+        domain::input::Flag::parse(text.trim())
+            .map(|f| f.0)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "create_lists",
+                    format!("must be true or false, got {:?}", text.trim()),
+                )
+            })
     }
 
     pub async fn upload(

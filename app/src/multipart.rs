@@ -33,7 +33,7 @@ pub enum Unknown {
     Refuse(&'static str),
 }
 
-fn malformed(e: impl std::fmt::Display) -> Error {
+pub(crate) fn malformed(e: impl std::fmt::Display) -> Error {
     Error::bad_request(format!("malformed multipart body: {e}"))
 }
 

@@ -22,13 +22,20 @@ impl<'de> Deserialize<'de> for Flag {
         }
         match Raw::deserialize(deserializer)? {
             Raw::Bool(b) => Ok(Flag(b)),
-            Raw::Text(t) => match t.as_str() {
-                "on" | "true" | "1" | "yes" => Ok(Flag(true)),
-                "" | "off" | "false" | "0" | "no" => Ok(Flag(false)),
-                other => Err(serde::de::Error::custom(format!(
-                    "expected true or false, got {other:?}"
-                ))),
-            },
+            Raw::Text(t) => Flag::parse(&t).ok_or_else(|| {
+                serde::de::Error::custom(format!("expected true or false, got {t:?}"))
+            }),
+        }
+    }
+}
+
+impl Flag {
+    /// A checkbox's or a caller's text: `on`/`true`/`1`/`yes`, or empty/`off`/`false`/`0`/`no`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "on" | "true" | "1" | "yes" => Some(Flag(true)),
+            "" | "off" | "false" | "0" | "no" => Some(Flag(false)),
+            _ => None,
         }
     }
 }

@@ -34,7 +34,8 @@ struct Planned {
     photos: Vec<Analysed>,
 }
 
-/// Writes one batch; returns its counts and gives the photos' source back.
+/// Writes one batch and returns its counts; `photos` is lent to the blocking pool to read the
+/// batch's files, and put back.
 pub async fn batch(
     tx: &mut Transaction<'_, Postgres>,
     context: &BatchContext<'_>,
