@@ -427,3 +427,21 @@ async fn events_page_in_keyset_pages_and_old_days_are_dropped(pool: sqlx::PgPool
     assert_eq!(dropped, 1);
     assert_eq!(app.count("events").await, 60);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn cameras_posting_a_new_days_first_events_at_once_are_all_stored(pool: sqlx::PgPool) {
+    // Yesterday has no partition yet (the housekeeping makes today's and tomorrow's), so every
+    // one of these posts makes it at the same moment, each on a connection of its own.
+    let app = TestApp::new(pool).await;
+    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339();
+    let posts = (0..8).map(|i| {
+        let body = json!({"camera": format!("gate-{i}"), "model": "face-v1",
+                          "vectors": [[1.0, 0.0, 0.0, 0.0]], "captured_at": yesterday});
+        let app = &app;
+        async move { post_json(app, body).await }
+    });
+    for answer in futures_util::future::join_all(posts).await {
+        created(&answer);
+    }
+    assert_eq!(app.count("events").await, 8);
+}
