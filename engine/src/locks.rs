@@ -25,12 +25,18 @@ pub const EVENTS_PARTITIONS: &str =
 pub const TRY_CLAIM_SENDER: &str =
     "SELECT pg_try_advisory_lock(dossier_lock_class('webhook_sender'), $1::int)";
 
+/// Advisory locks belong to a database, but `pg_locks` shows every database's: another
+/// installation on the same PostgreSQL (a Leader beside its Subscriber, the tests' databases)
+/// holds the same keys for its own replicas and senders.
+const IN_THIS_DATABASE: &str =
+    "l.database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+
 /// A condition on `pg_locks l` that holds when some session has the claim of replica `$id`
 /// (a SQL expression of type bigint). A bigint key shows as classid (high half), objid (low
 /// half) and objsubid 1.
 pub fn claim_held(replica_id: &str) -> String {
     format!(
-        "l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted
+        "l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted AND {IN_THIS_DATABASE}
          AND ((l.classid::bigint << 32) | l.objid::bigint) = {replica_id}"
     )
 }
@@ -39,7 +45,7 @@ pub fn claim_held(replica_id: &str) -> String {
 /// (an SQL expression of type integer). Two integer keys show as classid, objid and objsubid 2.
 pub fn sender_alive(owner: &str) -> String {
     format!(
-        "l.locktype = 'advisory' AND l.objsubid = 2 AND l.granted
+        "l.locktype = 'advisory' AND l.objsubid = 2 AND l.granted AND {IN_THIS_DATABASE}
          AND l.classid = dossier_lock_class('webhook_sender')::oid AND l.objid = ({owner})::oid"
     )
 }

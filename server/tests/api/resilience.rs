@@ -383,3 +383,47 @@ async fn interleaved_full_syncs_of_two_lists_sharing_dossiers_lose_nothing(pool:
     task.abort();
     drop_database(&pool, sub_pool, &sub_url).await;
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_dead_run_is_closed_though_another_database_claims_a_replica_of_the_same_id(
+    pool: PgPool,
+) {
+    // Two installations on one PostgreSQL (a Leader beside its Subscriber) number their
+    // replicas alike. The other database's live claim of replica `id` is not this one's.
+    let (sub_pool, sub_url) = fresh_database(&pool).await;
+    let sub = TestApp::new(sub_pool.clone()).await;
+    let local = sub.watch_list("Replica").await;
+    let replica: i64 = sqlx::query_scalar(
+        "INSERT INTO replicas (watch_list_id, remote_url, remote_list_id, state)
+         VALUES ($1, 'http://leader.invalid', 1, 'running') RETURNING id",
+    )
+    .bind(local)
+    .fetch_one(&sub_pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO sync_runs (replica_id, full_resync, cursor_from) VALUES ($1, true, 0)",
+    )
+    .bind(replica)
+    .execute(&sub_pool)
+    .await
+    .unwrap();
+    let mut other = pool.acquire().await.unwrap();
+    let claimed: bool = sqlx::query_scalar(engine::locks::TRY_CLAIM_REPLICA)
+        .bind(replica)
+        .fetch_one(&mut *other)
+        .await
+        .unwrap();
+    assert!(claimed);
+
+    run::close_interrupted_runs(&sub_pool).await.unwrap();
+    let outcome: String = sqlx::query_scalar("SELECT outcome FROM sync_runs")
+        .fetch_one(&sub_pool)
+        .await
+        .unwrap();
+    assert_eq!(outcome, "interrupted", "the run's process is gone");
+
+    drop(other);
+    drop(sub);
+    drop_database(&pool, sub_pool, &sub_url).await;
+}
