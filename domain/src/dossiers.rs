@@ -36,6 +36,10 @@ pub struct Dossier {
     pub comment: String,
     pub active: bool,
     pub meta: serde_json::Value,
+    /// The key an import gave the person (the importer's own id of them); a second import
+    /// with the same key updates this dossier.
+    #[serde(default)]
+    pub external_key: Option<String>,
     pub watch_lists: Vec<i64>,
     pub photos: Vec<PhotoInfo>,
     /// The Leader URL if the dossier is in a read-only replicated list here.

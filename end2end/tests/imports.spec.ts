@@ -47,9 +47,10 @@ for (const javaScriptEnabled of [true, false]) {
     }
     const list = unique("Imported");
     const key = unique("K").replace(/ /g, "-");
+    const obama = unique("Barack Obama");
     const csv = [
       "external_key,name,lists,photos",
-      `${key}-1,${unique("Barack Obama")},${list},photos/obama.jpg`,
+      `${key}-1,${obama},${list},photos/obama.jpg`,
       `${key}-2,${unique("Joe Biden")},${list},photos/biden.jpg`,
       `${key}-3,Nobody,${list},photos/gone.jpg`,
     ].join("\n");
@@ -86,6 +87,12 @@ for (const javaScriptEnabled of [true, false]) {
       const { violations: found } = await new AxeBuilder({ page }).analyze();
       expect(found.map((v) => v.id)).toEqual([]);
     }
+    // The imported person's dossier shows the key that a second import finds it by.
+    await page.goto(`/dossiers?q=${encodeURIComponent(obama)}`);
+    await page.getByRole("link", { name: obama }).first().click();
+    await expect(page.getByTestId("dossier-name")).toHaveText(obama);
+    await expect(page.getByTestId("external-key")).toHaveText(`${key}-1`);
+
     await page.goto("/imports");
     await expect(page.getByTestId("imports")).toContainText("people.zip");
 

@@ -82,8 +82,8 @@ fn summary_of(row: &PgRow) -> Result<DossierSummary, sqlx::Error> {
 
 pub async fn get(pool: &PgPool, id: i64) -> Result<Dossier> {
     let row = sqlx::query!(
-        r#"SELECT d.id, d.name, d.comment, d.active, d.meta, d.created_at, d.modified_at,
-                  ARRAY(SELECT x.watch_list_id FROM dossier_watch_lists x
+        r#"SELECT d.id, d.name, d.comment, d.active, d.meta, d.external_key, d.created_at,
+                  d.modified_at, ARRAY(SELECT x.watch_list_id FROM dossier_watch_lists x
                         WHERE x.dossier_id = d.id ORDER BY 1) AS "watch_lists!",
                   (SELECT r.remote_url FROM replicas r
                      JOIN dossier_watch_lists x ON x.watch_list_id = r.watch_list_id
@@ -101,6 +101,7 @@ pub async fn get(pool: &PgPool, id: i64) -> Result<Dossier> {
         comment: row.comment,
         active: row.active,
         meta: row.meta,
+        external_key: row.external_key,
         watch_lists: row.watch_lists,
         photos,
         replica_of: row.replica_of,

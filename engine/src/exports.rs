@@ -37,6 +37,7 @@ const EVENT_COLUMNS: &[&str] = &[
 /// The columns of a list's dossiers.
 const DOSSIER_COLUMNS: &[&str] = &[
     "id",
+    "external_key",
     "name",
     "comment",
     "active",
@@ -154,7 +155,7 @@ pub async fn dossiers_csv(pool: PgPool, list: i64) -> Result<impl Stream<Item = 
                 Next::After(after) => after,
             };
             let rows = sqlx::query!(
-                    r#"SELECT d.id, d.name, d.comment, d.active, d.meta::text AS "meta!",
+                    r#"SELECT d.id, d.external_key, d.name, d.comment, d.active, d.meta::text AS "meta!",
                               d.created_at, d.modified_at,
                               (SELECT string_agg(w.name, '; ' ORDER BY w.name)
                                  FROM dossier_watch_lists o JOIN watch_lists w ON w.id = o.watch_list_id
@@ -177,6 +178,7 @@ pub async fn dossiers_csv(pool: PgPool, list: i64) -> Result<impl Stream<Item = 
                 rows.iter().try_for_each(|r| {
                     w.write_record([
                         r.id.to_string(),
+                        cell(r.external_key.as_deref().unwrap_or_default()).into_owned(),
                         cell(&r.name).into_owned(),
                         cell(&r.comment).into_owned(),
                         r.active.to_string(),

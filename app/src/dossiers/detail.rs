@@ -56,6 +56,7 @@ pub fn DossierPage() -> impl IntoView {
                                     <dt>"Active"</dt><dd>{if d.active { "yes" } else { "no" }}</dd>
                                     <dt>"Comment"</dt><dd class="comment">{d.comment.clone()}</dd>
                                     <dt>"Meta"</dt><dd><pre>{meta}</pre></dd>
+                                    {d.external_key.clone().map(|key| view! { <dt>"External key"</dt><dd data-testid="external-key"><code>{key}</code></dd> })}
                                     <dt>"Modified"</dt><dd>{d.modified_at.format("%Y-%m-%d %H:%M:%S UTC").to_string()}</dd>
                                 </dl>
                                 <h2>"Photos"</h2>

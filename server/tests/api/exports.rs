@@ -109,6 +109,12 @@ async fn a_lists_dossiers_are_one_row_each_with_their_lists_and_meta(pool: sqlx:
     let other = app.watch_list("Contractors").await;
     let both = app.dossier("Jane Roe", &[list, other]).await;
     app.dossier("Somebody else", &[other]).await;
+    // The key a bulk import gives a person goes out with them.
+    sqlx::query("UPDATE dossiers SET external_key = 'HR-0042' WHERE id = $1")
+        .bind(both)
+        .execute(&app.pool)
+        .await
+        .unwrap();
     // More than a batch of dossiers.
     sqlx::query(
         "WITH made AS (INSERT INTO dossiers (name, meta)
@@ -128,6 +134,7 @@ async fn a_lists_dossiers_are_one_row_each_with_their_lists_and_meta(pool: sqlx:
         all[0],
         [
             "id",
+            "external_key",
             "name",
             "comment",
             "active",
@@ -140,14 +147,16 @@ async fn a_lists_dossiers_are_one_row_each_with_their_lists_and_meta(pool: sqlx:
     );
     assert_eq!(all.len(), 1 + 1201);
     let jane = all.iter().find(|r| r[0] == both.to_string()).unwrap();
-    assert_eq!(jane[1], "Jane Roe");
-    assert_eq!(jane[4], "Contractors; Night shift");
-    let guest = all.iter().find(|r| r[1] == "Guest 7").unwrap();
+    assert_eq!(jane[1], "HR-0042");
+    assert_eq!(jane[2], "Jane Roe");
+    assert_eq!(jane[5], "Contractors; Night shift");
+    let guest = all.iter().find(|r| r[2] == "Guest 7").unwrap();
+    assert_eq!(guest[1], "");
     assert_eq!(
-        serde_json::from_str::<serde_json::Value>(&guest[6]).unwrap(),
+        serde_json::from_str::<serde_json::Value>(&guest[7]).unwrap(),
         json!({"badge": 7})
     );
-    assert!(!all.iter().any(|r| r[1] == "Somebody else"));
+    assert!(!all.iter().any(|r| r[2] == "Somebody else"));
     let missing = app
         .get("/watch-lists/999999/export.csv", Some(&app.user))
         .await;

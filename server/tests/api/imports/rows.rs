@@ -122,6 +122,14 @@ async fn rows_are_imported_or_refused_with_their_reason_and_importing_again_chan
         person,
         ("row 7".into(), true, serde_json::json!({"case": "C-7"}))
     );
+    let id: i64 = sqlx::query_scalar("SELECT id FROM dossiers WHERE external_key = 'K7'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let shown = app
+        .ok("dossiers/get", &app.user, serde_json::json!({"id": id}))
+        .await;
+    assert_eq!(shown["external_key"], "K7", "the dossier shows its key");
 
     let before = crate::helpers::snapshot(&app.pool).await;
     let again = import(&app, &file, open(), ImportOptions::default()).await;
